@@ -1,0 +1,39 @@
+// LSTM layer over a whole sequence, forward and backward through time, in
+// PyTorch's layout: the 4H gate rows of the weights are i, f, g, o.
+// Pointers documented "may be null" stand for zeros.
+#pragma once
+
+#include "rnnkit/types.hpp"
+
+namespace rnnkit {
+
+//   i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)     f, o alike
+//   g = tanh(W_ig x + b_ig + W_hg h + b_hg)
+//   c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t),  y_t = h_t
+//   y     (T, B, H)   out
+//   h_n   (B, H)      out, the last step of y
+//   c_n   (B, H)      out, the last step of cells
+//   gates (T, B, 4H)  out, i, f, g, o after their activations
+//   cells (T, B, H)   out, c_1 .. c_T
+//   x (T, B, I), h0 (B, H) may be null, c0 (B, H) may be null
+//   w_ih (4H, I), w_hh (4H, H), b_ih (4H), b_hh (4H)
+template <class Real>
+void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const Real* x,
+                  const Real* h0, const Real* c0, const Real* w_ih, const Real* w_hh,
+                  const Real* b_ih, const Real* b_hh, index_t T, index_t B, index_t I,
+                  index_t H);
+
+// Gradients of a scalar loss given dy = dL/dy, dh_n = dL/dh_n, dc_n = dL/dc_n.
+//   dx (T, B, I), dh0 (B, H), dc0 (B, H), dw_ih (4H, I), dw_hh (4H, H),
+//   db_ih (4H), db_hh (4H)   out, all overwritten
+//   y, gates, cells          the forward's saved activations
+//   x, h0, c0, w_ih, w_hh    as for the forward (h0, c0 may be null)
+//   dy (T, B, H), dh_n (B, H), dc_n (B, H)   each may be null
+template <class Real>
+void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Real* db_ih,
+                   Real* db_hh, const Real* y, const Real* gates, const Real* cells,
+                   const Real* x, const Real* h0, const Real* c0, const Real* w_ih,
+                   const Real* w_hh, const Real* dy, const Real* dh_n, const Real* dc_n,
+                   index_t T, index_t B, index_t I, index_t H);
+
+}  // namespace rnnkit

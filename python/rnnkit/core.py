@@ -1,0 +1,38 @@
+"""The compiled kernels: RNN and LSTM layers forward and backward through time.
+
+Sequences are time-major ``(T, B, features)`` and weights follow PyTorch's
+layout (``w_ih (G*H, I)``, ``w_hh (G*H, H)``, biases ``(G*H,)``; G = 1 for the
+RNN, 4 for the LSTM with gates i, f, g, o). All arrays of one call are float32
+or all float64 and the outputs have that dtype. An input that is not
+C-contiguous is copied first; no input is ever modified. Every kernel releases
+the GIL while it computes, so Python threads can run kernels side by side.
+
+``rnnkit.reference`` holds the same four functions in pure NumPy.
+"""
+
+try:
+    from ._core import (
+        build_info,
+        lstm_backward,
+        lstm_forward,
+        num_threads,
+        rnn_backward,
+        rnn_forward,
+        set_num_threads,
+    )
+except ImportError as err:  # pragma: no cover - only without a built extension
+    raise ImportError(
+        "rnnkit's compiled core (rnnkit._core) could not be imported. Build and install the "
+        "package from the repository root with `pip install .` (a C++17 compiler is needed); "
+        "importing from the source tree without installing does not work."
+    ) from err
+
+__all__ = [
+    "build_info",
+    "lstm_backward",
+    "lstm_forward",
+    "num_threads",
+    "rnn_backward",
+    "rnn_forward",
+    "set_num_threads",
+]
