@@ -1,0 +1,252 @@
+"""Pure-NumPy reference of the core: the oracle for tests and the baseline for benchmarks.
+
+Same signatures and the same structure as ``rnnkit._core``: the input projection of all
+steps is one matrix product before the time loop, only the recurrent product runs per
+step, and the weight, bias and input gradients are one product each after the loop.
+
+Size letters::
+
+    T  time steps            B  batch size
+    I  input features        H  hidden units
+    G  gates per cell: 1 for RNN, 4 for LSTM (order i, f, g, o as in PyTorch)
+
+Sequences are time-major ``(T, B, features)``. Weights use PyTorch's layout:
+``w_ih (G*H, I)``, ``w_hh (G*H, H)``, ``b_ih (G*H,)``, ``b_hh (G*H,)``.
+Everything is computed and returned in the dtype of ``x`` (float32 stays float32;
+any other dtype is computed in float64).
+"""
+
+import numpy as np
+
+__all__ = ["lstm_backward", "lstm_forward", "rnn_backward", "rnn_forward"]
+
+# nonlinearity -> (activation, its derivative written in terms of the activation's output y)
+_RNN_ACTIVATIONS = {
+    "tanh": (np.tanh, lambda y: 1 - y * y),
+    "relu": (lambda z: np.maximum(z, 0), lambda y: y > 0),
+}
+
+
+def _activation(nonlinearity):
+    if not isinstance(nonlinearity, str):
+        kind = type(nonlinearity).__name__
+        raise TypeError(f"nonlinearity must be a str ('tanh' or 'relu'), got {kind}")
+    if nonlinearity not in _RNN_ACTIVATIONS:
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return _RNN_ACTIVATIONS[nonlinearity]
+
+
+def _sigmoid(z):
+    # sigmoid(z) = (1 + tanh(z/2)) / 2: no exp, so no overflow for large |z|
+    return 0.5 * (1 + np.tanh(0.5 * z))
+
+
+def _cast(x, *arrays):
+    """x as float32 or float64, and the arrays in that dtype (None stays None)."""
+    x = np.asarray(x)
+    dtype = np.float32 if x.dtype == np.float32 else np.float64
+    return [x.astype(dtype, copy=False)] + [
+        None if a is None else np.asarray(a, dtype=dtype) for a in arrays
+    ]
+
+
+def _state(s, B, H, dtype):
+    """An initial state or an incoming state gradient: None means zeros (B, H)."""
+    return np.zeros((B, H), dtype) if s is None else s
+
+
+def _input_projection(x, w_ih, b_ih, b_hh):
+    """All steps at once: (T, B, I) -> (T, B, G*H) = x @ w_ih.T + b_ih + b_hh."""
+    T, B, I = x.shape
+    return (x.reshape(T * B, I) @ w_ih.T + (b_ih + b_hh)).reshape(T, B, -1)
+
+
+def _parameter_gradients(x, h0, w_ih, y, dG):
+    """dx, dw_ih, dw_hh, db_ih, db_hh from the pre-activation gradients dG (T, B, G*H).
+
+    The previous hidden state of step 0 is h0, of step t > 0 it is y[t-1].
+    """
+    T, B, I = x.shape
+    GH, H = dG.shape[2], y.shape[2]
+    dG2 = dG.reshape(T * B, GH)
+    dx = (dG2 @ w_ih).reshape(T, B, I)  # (T, B, I)
+    dw_ih = dG2.T @ x.reshape(T * B, I)  # (G*H, I)
+    # dw_hh = sum_t dG_t^T h_{t-1}: (G*H, H)
+    dw_hh = dG[0].T @ h0 + dG[1:].reshape(-1, GH).T @ y[:-1].reshape(-1, H)
+    db = dG2.sum(axis=0)  # (G*H,)
+    return dx, dw_ih, dw_hh, db, db.copy()
+
+
+def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh"):
+    """Run a vanilla (Elman) RNN layer over a whole sequence.
+
+    Parameters
+    ----------
+    x : ndarray (T, B, I)
+        Input sequence, time-major.
+    h0 : ndarray (B, H) or None
+        Initial hidden state; None means zeros.
+    w_ih, w_hh : ndarray (H, I), (H, H)
+        Input-to-hidden and hidden-to-hidden weights.
+    b_ih, b_hh : ndarray (H,)
+        Biases.
+    nonlinearity : {"tanh", "relu"}
+
+    Returns
+    -------
+    y : ndarray (T, B, H)
+        Hidden states h_1 .. h_T (post-activation).
+    h_n : ndarray (B, H)
+        Final hidden state, a copy of ``y[-1]``.
+    """
+    act, _ = _activation(nonlinearity)
+    x, h0, w_ih, w_hh, b_ih, b_hh = _cast(x, h0, w_ih, w_hh, b_ih, b_hh)
+    T, B, _ = x.shape
+    H = w_hh.shape[0]
+    A = _input_projection(x, w_ih, b_ih, b_hh)  # (T, B, H)
+    y = np.empty((T, B, H), x.dtype)
+    h = _state(h0, B, H, x.dtype)
+    for t in range(T):
+        # h_t = act(x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T)
+        h = y[t] = act(A[t] + h @ w_hh.T)
+    return y, y[-1].copy()
+
+
+def rnn_backward(x, h0, w_ih, w_hh, y, dy, dh_n, nonlinearity="tanh"):
+    """Backpropagate through time for :func:`rnn_forward`.
+
+    Parameters
+    ----------
+    x, h0, w_ih, w_hh, nonlinearity
+        As passed to :func:`rnn_forward` (h0 may be None: zeros).
+    y : ndarray (T, B, H)
+        Outputs of the forward pass (post-activation).
+    dy : ndarray (T, B, H) or None
+        dL/dy; None means no loss on the outputs.
+    dh_n : ndarray (B, H) or None
+        dL/dh_n for the final state; None means zeros.
+
+    Returns
+    -------
+    dx : ndarray (T, B, I)
+    dh0 : ndarray (B, H)
+        Always an array, also when h0 was None.
+    dw_ih, dw_hh : ndarray (H, I), (H, H)
+    db_ih, db_hh : ndarray (H,)
+        Equal, but two separate arrays.
+    """
+    _, dact = _activation(nonlinearity)
+    x, h0, w_ih, w_hh, y, dy, dh_n = _cast(x, h0, w_ih, w_hh, y, dy, dh_n)
+    T, B, _ = x.shape
+    H = w_hh.shape[0]
+    h0 = _state(h0, B, H, x.dtype)
+    dA = np.empty((T, B, H), x.dtype)  # dL/d(pre-activation)
+    dh = _state(dh_n, B, H, x.dtype)  # dL/dh_t from the steps after t
+    for t in range(T - 1, -1, -1):
+        if dy is not None:
+            dh = dh + dy[t]  # h_t is both output y_t and the next step's state
+        # dA_t = dh_t * act'(y_t);  dh_{t-1} = dA_t W_hh
+        dA[t] = dh * dact(y[t])
+        dh = dA[t] @ w_hh
+    dx, dw_ih, dw_hh, db_ih, db_hh = _parameter_gradients(x, h0, w_ih, y, dA)
+    return dx, dh, dw_ih, dw_hh, db_ih, db_hh
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    """Run an LSTM layer over a whole sequence.
+
+    Parameters
+    ----------
+    x : ndarray (T, B, I)
+        Input sequence, time-major.
+    h0, c0 : ndarray (B, H) or None
+        Initial hidden and cell state; None means zeros.
+    w_ih, w_hh : ndarray (4H, I), (4H, H)
+        Weights, gate blocks in the order i, f, g, o.
+    b_ih, b_hh : ndarray (4H,)
+        Biases.
+
+    Returns
+    -------
+    y : ndarray (T, B, H)
+        Hidden states h_1 .. h_T.
+    h_n, c_n : ndarray (B, H)
+        Final states, copies of ``y[-1]`` and ``cells[-1]``.
+    gates : ndarray (T, B, 4H)
+        Gates i, f, g, o after their activations.
+    cells : ndarray (T, B, H)
+        Cell states c_1 .. c_T.
+    """
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = _cast(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    Z = _input_projection(x, w_ih, b_ih, b_hh)  # (T, B, 4H)
+    gates = np.empty((T, B, 4 * H), x.dtype)
+    cells = np.empty((T, B, H), x.dtype)
+    y = np.empty((T, B, H), x.dtype)
+    h, c = _state(h0, B, H, x.dtype), _state(c0, B, H, x.dtype)
+    for t in range(T):
+        # [i f g o] = [sigmoid sigmoid tanh sigmoid](x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T)
+        z = Z[t] + h @ w_hh.T
+        a = gates[t]  # (B, 4H), a view: written in place
+        a[:, : 2 * H] = _sigmoid(z[:, : 2 * H])
+        a[:, 2 * H : 3 * H] = np.tanh(z[:, 2 * H : 3 * H])
+        a[:, 3 * H :] = _sigmoid(z[:, 3 * H :])
+        i, f, g, o = np.split(a, 4, axis=1)
+        # c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t)
+        c = cells[t] = f * c + i * g
+        h = y[t] = o * np.tanh(c)
+    return y, y[-1].copy(), cells[-1].copy(), gates, cells
+
+
+def lstm_backward(x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n):
+    """Backpropagate through time for :func:`lstm_forward`.
+
+    Parameters
+    ----------
+    x, h0, c0, w_ih, w_hh
+        As passed to :func:`lstm_forward` (h0, c0 may be None: zeros).
+    y, gates, cells : ndarray (T, B, H), (T, B, 4H), (T, B, H)
+        Returned by the forward pass.
+    dy : ndarray (T, B, H) or None
+        dL/dy; None means no loss on the outputs.
+    dh_n, dc_n : ndarray (B, H) or None
+        dL/dh_n and dL/dc_n for the final states; None means zeros.
+
+    Returns
+    -------
+    dx : ndarray (T, B, I)
+    dh0, dc0 : ndarray (B, H)
+        Always arrays, also when h0, c0 were None.
+    dw_ih, dw_hh : ndarray (4H, I), (4H, H)
+    db_ih, db_hh : ndarray (4H,)
+        Equal, but two separate arrays.
+    """
+    x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n = _cast(
+        x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n
+    )
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    h0, c0 = _state(h0, B, H, x.dtype), _state(c0, B, H, x.dtype)
+    dG = np.empty((T, B, 4 * H), x.dtype)  # dL/d(pre-activation gates)
+    dh, dc = _state(dh_n, B, H, x.dtype), _state(dc_n, B, H, x.dtype)
+    for t in range(T - 1, -1, -1):
+        i, f, g, o = np.split(gates[t], 4, axis=1)
+        c_prev = cells[t - 1] if t > 0 else c0
+        tanh_c = np.tanh(cells[t])
+        if dy is not None:
+            dh = dh + dy[t]  # h_t is both output y_t and the next step's state
+        # h_t = o * tanh(c_t):  do = dh * tanh(c_t);  dc_t += dh * o * (1 - tanh(c_t)^2)
+        dc = dc + dh * o * (1 - tanh_c * tanh_c)
+        # c_t = f * c_{t-1} + i * g:  di = dc * g, df = dc * c_{t-1}, dg = dc * i
+        # through the activations: sigmoid' = s (1 - s), tanh' = 1 - g^2
+        di, df, dg, do = np.split(dG[t], 4, axis=1)
+        di[...] = dc * g * i * (1 - i)
+        df[...] = dc * c_prev * f * (1 - f)
+        dg[...] = dc * i * (1 - g * g)
+        do[...] = dh * tanh_c * o * (1 - o)
+        # dc_{t-1} = dc_t * f;  dh_{t-1} = dG_t W_hh
+        dc = dc * f
+        dh = dG[t] @ w_hh
+    dx, dw_ih, dw_hh, db_ih, db_hh = _parameter_gradients(x, h0, w_ih, y, dG)
+    return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh

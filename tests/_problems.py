@@ -1,0 +1,150 @@
+"""Shared test helpers: random problems, the scalar loss, finite differences, tolerances.
+
+Imported by the test modules as ``from _problems import ...`` (tests/ has no __init__.py,
+so pytest's default import mode puts tests/ on sys.path).
+
+A *cell* is one of ``CELLS``; every helper that runs a layer takes the implementation module
+(``rnnkit.reference`` or the core wrapper: same function names and signatures) and returns
+dicts keyed by argument names, so RNN and LSTM tests read the same.
+"""
+
+import numpy as np
+
+from rnnkit import core, reference
+
+# (name, module) pairs of implementations with the same four functions
+IMPLEMENTATIONS = [("reference", reference), ("core", core)]
+
+CELLS = ("rnn_tanh", "rnn_relu", "lstm")
+
+# normwise relative tolerance of assert_close, per dtype
+RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
+
+
+def _draw(rng, shape, scale, dtype):
+    # drawn in float64 and cast, so one seed gives the same problem in both dtypes
+    return (scale * rng.standard_normal(shape)).astype(dtype)
+
+
+def make_rnn_problem(rng, T, B, I, H, dtype=np.float64, with_h0=True):
+    """Keyword arguments of ``rnn_forward`` except nonlinearity: x, h0, w_ih, w_hh, b_ih, b_hh."""
+    return {
+        "x": _draw(rng, (T, B, I), 1.0, dtype),
+        "h0": _draw(rng, (B, H), 0.5, dtype) if with_h0 else None,
+        "w_ih": _draw(rng, (H, I), 1 / np.sqrt(I), dtype),
+        "w_hh": _draw(rng, (H, H), 1 / np.sqrt(H), dtype),
+        "b_ih": _draw(rng, (H,), 0.5, dtype),
+        "b_hh": _draw(rng, (H,), 0.5, dtype),
+    }
+
+
+def make_lstm_problem(rng, T, B, I, H, dtype=np.float64, with_h0=True, with_c0=True):
+    """Keyword arguments of ``lstm_forward``: x, h0, c0, w_ih, w_hh, b_ih, b_hh."""
+    return {
+        "x": _draw(rng, (T, B, I), 1.0, dtype),
+        "h0": _draw(rng, (B, H), 0.5, dtype) if with_h0 else None,
+        "c0": _draw(rng, (B, H), 1.0, dtype) if with_c0 else None,
+        "w_ih": _draw(rng, (4 * H, I), 1 / np.sqrt(I), dtype),
+        "w_hh": _draw(rng, (4 * H, H), 1 / np.sqrt(H), dtype),
+        "b_ih": _draw(rng, (4 * H,), 0.5, dtype),
+        "b_hh": _draw(rng, (4 * H,), 0.5, dtype),
+    }
+
+
+def make_problem(rng, cell, T, B, I, H, dtype=np.float64, with_state=True):
+    """make_rnn_problem or make_lstm_problem for a cell of CELLS (with_state: h0 and c0)."""
+    if cell == "lstm":
+        return make_lstm_problem(rng, T, B, I, H, dtype, with_state, with_state)
+    return make_rnn_problem(rng, T, B, I, H, dtype, with_state)
+
+
+def make_output_grads(rng, cell, T, B, H, dtype=np.float64, with_dy=True):
+    """Incoming gradients for backward: dy (or None), dh_n, and dc_n for the LSTM."""
+    grads = {
+        "dy": _draw(rng, (T, B, H), 1.0, dtype) if with_dy else None,
+        "dh_n": _draw(rng, (B, H), 1.0, dtype),
+    }
+    if cell == "lstm":
+        grads["dc_n"] = _draw(rng, (B, H), 1.0, dtype)
+    return grads
+
+
+def rnn_preactivations(problem, y):
+    """Pre-activations (T, B, H) of an RNN run that produced y: the margin to relu's kink."""
+    p = problem
+    h0 = np.zeros_like(y[0]) if p["h0"] is None else p["h0"]
+    h_prev = np.concatenate([h0[None], y[:-1]])
+    return p["x"] @ p["w_ih"].T + p["b_ih"] + p["b_hh"] + h_prev @ p["w_hh"].T
+
+
+def forward(impl, cell, problem):
+    """Run the cell's forward; a dict of outputs: y, h_n (+ c_n, gates, cells for the LSTM)."""
+    if cell == "lstm":
+        names = ("y", "h_n", "c_n", "gates", "cells")
+        return dict(zip(names, impl.lstm_forward(**problem), strict=True))
+    y, h_n = impl.rnn_forward(**problem, nonlinearity=cell.removeprefix("rnn_"))
+    return {"y": y, "h_n": h_n}
+
+
+def backward(impl, cell, problem, out, grads):
+    """Run the cell's backward; a dict of gradients keyed by the input they belong to."""
+    p = problem
+    if cell == "lstm":
+        names = ("x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh")
+        result = impl.lstm_backward(
+            p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"],
+            out["y"], out["gates"], out["cells"],
+            grads["dy"], grads["dh_n"], grads["dc_n"],
+        )  # fmt: skip
+    else:
+        names = ("x", "h0", "w_ih", "w_hh", "b_ih", "b_hh")
+        result = impl.rnn_backward(
+            p["x"], p["h0"], p["w_ih"], p["w_hh"], out["y"], grads["dy"], grads["dh_n"],
+            nonlinearity=cell.removeprefix("rnn_"),
+        )  # fmt: skip
+    return dict(zip(names, result, strict=True))
+
+
+def loss(out, grads):
+    """L = sum(dy * y) + sum(dh_n * h_n) (+ sum(dc_n * c_n)); None terms are left out.
+
+    Its gradient w.r.t. y, h_n, c_n is exactly dy, dh_n, dc_n: what backward is given.
+    """
+    pairs = (("dy", "y"), ("dh_n", "h_n"), ("dc_n", "c_n"))
+    return sum(float(np.sum(grads[g] * out[o])) for g, o in pairs if grads.get(g) is not None)
+
+
+def numerical_gradient(f, a, eps=1e-6):
+    """Central differences of the scalar f() w.r.t. every entry of a (perturbed in place)."""
+    g = np.empty(a.shape)
+    for k in np.ndindex(a.shape):
+        old = a[k]
+        a[k] = old + eps
+        f_plus = f()
+        a[k] = old - eps
+        f_minus = f()
+        a[k] = old
+        g[k] = (f_plus - f_minus) / (2 * eps)
+    return g
+
+
+def normwise_error(actual, desired):
+    """max|actual - desired| / max(1, max|desired|)."""
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    scale = max(1.0, float(np.max(np.abs(desired), initial=0.0)))
+    return float(np.max(np.abs(actual - desired), initial=0.0)) / scale
+
+
+def assert_close(actual, desired, dtype, name="array", rtol=None):
+    """Assert max|a - d| <= rtol * max(1, max|d|), rtol from RTOL[dtype] unless given."""
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    if rtol is None:
+        rtol = RTOL[np.dtype(dtype)]
+    assert actual.shape == desired.shape, (
+        f"{name}: shape {actual.shape} != expected {desired.shape}"
+    )
+    err = normwise_error(actual, desired)
+    assert err <= rtol, (
+        f"{name}: normwise error max|a-d|/max(1,max|d|) = {err:.3e} exceeds "
+        f"rtol = {rtol:.0e} ({np.dtype(dtype).name})"
+    )

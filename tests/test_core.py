@@ -1,0 +1,179 @@
+"""rnnkit.core against the NumPy reference: shapes, dtypes, layouts, aliasing.
+
+float64 core is compared with float64 reference (rtol 1e-10); float32 core
+with the float64 reference run on the same float32-rounded inputs (rtol 1e-4),
+so the float32 tolerance measures the core's own rounding, nothing else.
+"""
+
+import numpy as np
+import pytest
+from _problems import CELLS, assert_close, backward, forward, make_output_grads, make_problem
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnnkit import core, reference
+
+
+def as_float64(arrays):
+    return {k: None if v is None else v.astype(np.float64) for k, v in arrays.items()}
+
+
+def check_against_reference(cell, T, B, I, H, dtype, with_state, with_dy, seed):
+    rng = np.random.default_rng(seed)
+    problem = make_problem(rng, cell, T, B, I, H, dtype, with_state)
+    grads = make_output_grads(rng, cell, T, B, H, dtype, with_dy)
+
+    out = forward(core, cell, problem)
+    expected_out = forward(reference, cell, as_float64(problem))
+    for name, value in out.items():
+        assert value.dtype == dtype, name
+        assert_close(value, expected_out[name], dtype, name)
+
+    # Backward from the core's own saved activations, as training does.
+    got = backward(core, cell, problem, out, grads)
+    expected = backward(reference, cell, as_float64(problem), expected_out, as_float64(grads))
+    for name, value in got.items():
+        assert value.dtype == dtype, f"d{name}"
+        assert_close(value, expected[name], dtype, f"d{name}")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    cell=st.sampled_from(CELLS),
+    T=st.integers(1, 12),
+    B=st.integers(1, 9),
+    I=st.integers(1, 6),
+    H=st.integers(1, 20),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    with_state=st.booleans(),
+    with_dy=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_matches_reference_on_random_shapes(cell, T, B, I, H, dtype, with_state, with_dy, seed):
+    check_against_reference(cell, T, B, I, H, dtype, with_state, with_dy, seed)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize(
+    ("T", "B", "I", "H"),
+    [
+        (1, 1, 1, 1),
+        (200, 2, 3, 8),  # long sequence: errors must not grow along time
+        # More rows, columns and depth than one cache block of the matrix
+        # product (128 x 1024 x 256), so every edge of its blocking is crossed.
+        (3, 130, 5, 300),
+    ],
+)
+def test_matches_reference_on_edge_shapes(cell, T, B, I, H, dtype):
+    check_against_reference(cell, T, B, I, H, dtype, with_state=True, with_dy=True, seed=1)
+
+
+def strided_copies(problem):
+    """Same values as problem, none of them C-contiguous: transposed, reversed, broadcast."""
+
+    def reversed_rows(a):
+        return np.ascontiguousarray(a[::-1])[::-1]
+
+    def fortran(a):
+        return np.asfortranarray(a)
+
+    out = {}
+    for name, a in problem.items():
+        if a is None:
+            out[name] = None
+        elif name == "x":
+            # a batch-first array seen time-major, the usual way to get here
+            out[name] = np.ascontiguousarray(a.transpose(1, 0, 2)).transpose(1, 0, 2)
+        elif a.ndim == 2:
+            out[name] = fortran(a) if a.shape[0] != a.shape[1] else reversed_rows(a)
+        else:
+            out[name] = np.repeat(a, 2)[::2]
+        assert out[name] is None or not out[name].flags.c_contiguous, name
+    return out
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_non_contiguous_inputs_are_copied_not_modified(cell):
+    rng = np.random.default_rng(2)
+    problem = make_problem(rng, cell, 6, 4, 3, 5)
+    strided = strided_copies(problem)
+    before = {k: None if v is None else v.copy() for k, v in strided.items()}
+
+    want = forward(core, cell, problem)
+    got = forward(core, cell, strided)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+    grads = make_output_grads(rng, cell, 6, 4, 5)
+    want_grads = backward(core, cell, problem, want, grads)
+    got_grads = backward(core, cell, strided, got, grads)
+    for name in want_grads:
+        np.testing.assert_array_equal(got_grads[name], want_grads[name], err_msg=f"d{name}")
+    for name, a in strided.items():
+        if a is not None:
+            np.testing.assert_array_equal(a, before[name], err_msg=f"{name} was modified")
+
+
+def test_broadcast_initial_state_is_accepted():
+    rng = np.random.default_rng(3)
+    problem = make_problem(rng, "lstm", 4, 3, 2, 5)
+    problem["h0"] = np.broadcast_to(problem["h0"][0], problem["h0"].shape)
+    problem["c0"] = np.broadcast_to(problem["c0"][0], problem["c0"].shape)
+    got = forward(core, "lstm", problem)
+    want = forward(core, "lstm", {k: np.array(v) for k, v in problem.items()})
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_read_only_inputs_work_and_outputs_are_fresh(cell):
+    rng = np.random.default_rng(4)
+    problem = make_problem(rng, cell, 5, 2, 3, 4)
+    for a in problem.values():
+        a.flags.writeable = False
+    out = forward(core, cell, problem)
+    grads = make_output_grads(rng, cell, 5, 2, 4)
+    result = {**out, **backward(core, cell, problem, out, grads)}
+    for name, a in result.items():
+        assert a.flags.c_contiguous, name
+        assert a.flags.writeable, name
+        assert a.flags.owndata, name
+    # the final states are copies, not views of the sequences they end
+    assert not np.shares_memory(out["h_n"], out["y"])
+    if cell == "lstm":
+        assert not np.shares_memory(out["c_n"], out["cells"])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_none_state_is_zero_state(cell):
+    rng = np.random.default_rng(5)
+    problem = make_problem(rng, cell, 4, 3, 2, 6, with_state=False)
+    zeros = dict(problem)
+    for name in ("h0", "c0"):
+        if name in zeros:
+            zeros[name] = np.zeros((3, 6))
+    got, want = forward(core, cell, problem), forward(core, cell, zeros)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    grads = make_output_grads(rng, cell, 4, 3, 6)
+    got_grads = backward(core, cell, problem, got, grads)
+    want_grads = backward(core, cell, zeros, want, grads)
+    for name in want_grads:
+        np.testing.assert_allclose(got_grads[name], want_grads[name], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_repeated_calls_are_bitwise_identical(cell):
+    rng = np.random.default_rng(6)
+    problem = make_problem(rng, cell, 20, 16, 4, 32, np.float32)
+    grads = make_output_grads(rng, cell, 20, 16, 32, np.float32)
+    first = forward(core, cell, problem)
+    first_grads = backward(core, cell, problem, first, grads)
+    for _ in range(3):
+        again = forward(core, cell, problem)
+        again_grads = backward(core, cell, problem, again, grads)
+        for name in first:
+            np.testing.assert_array_equal(again[name], first[name], err_msg=name)
+        for name in first_grads:
+            np.testing.assert_array_equal(again_grads[name], first_grads[name], err_msg=name)
