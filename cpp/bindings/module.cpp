@@ -170,12 +170,18 @@ class Checker {
 template <class Real>
 class Input {
  public:
-  explicit Input(py::handle obj)
-      : array_(obj.is_none() ? Array<Real>() : Array<Real>(py::reinterpret_borrow<py::object>(obj))) {}
-  const Real* data() const { return array_ ? array_.data() : nullptr; }
+  explicit Input(py::handle obj) {
+    if (!obj.is_none()) {
+      Array<Real> array(py::reinterpret_borrow<py::object>(obj));
+      data_ = array.data();
+      owner_ = std::move(array);
+    }
+  }
+  const Real* data() const { return data_; }
 
  private:
-  Array<Real> array_;
+  py::object owner_;  // keeps a copy alive for the call
+  const Real* data_ = nullptr;
 };
 
 template <class Real>
