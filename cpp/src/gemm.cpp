@@ -92,7 +92,7 @@ void gemm(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real*
   thread_local PackBuffers<Real> buffers;
   Real* const ap = buffers.a.data();
   Real* const bp = buffers.b.data();
-  const int nt = threads_for(double(m) * double(n) * double(k));
+  [[maybe_unused]] const int nt = threads_for(double(m) * double(n) * double(k));
 
   for (index_t jc = 0; jc < n; jc += NC) {
     const index_t nc = std::min(NC, n - jc);

@@ -21,7 +21,6 @@ void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const
   const index_t BH = B * H, GH = 4 * H;
   // gates (T*B, 4H) first holds the pre-activations x_t W_ih^T + b_ih + b_hh.
   detail::input_projection(gates, x, w_ih, b_ih, b_hh, T * B, I, GH);
-  const int nt = threads_for(double(BH) * 8);
   for (index_t t = 0; t < T; ++t) {
     Real* const gates_t = gates + t * B * GH;
     Real* const c_t = cells + t * BH;
@@ -32,9 +31,9 @@ void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const
     if (h_prev != nullptr)
       gemm(gates_t, GH, h_prev, H, Op::N, w_hh, H, Op::T, B, GH, H, Update::accumulate);
     // i, f, o = sigmoid(.), g = tanh(.), in place;
-    // c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t). Rows are independent.
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (index_t b = 0; b < B; ++b) {
+    // c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t). Each row is its own;
+    // a transcendental costs about as much as 8 multiply-adds.
+    parallel_for(B, 8.0 * double(BH), [=](index_t b) {
       Real* const row = gates_t + b * GH;
       for (index_t j = 0; j < H; ++j) {
         const Real i = sigmoid(row[j]);
@@ -49,7 +48,7 @@ void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const
         c_t[b * H + j] = c;
         h_t[b * H + j] = o * std::tanh(c);
       }
-    }
+    });
   }
   std::copy(y + (T - 1) * BH, y + T * BH, h_n);
   std::copy(cells + (T - 1) * BH, cells + T * BH, c_n);
@@ -78,7 +77,6 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
   else
     std::fill(dc, dc + BH, Real(0));
 
-  const int nt = threads_for(double(BH) * 8);
   for (index_t t = T - 1; t >= 0; --t) {
     const Real* const gates_t = gates + t * B * GH;
     const Real* const c_t = cells + t * BH;
@@ -90,9 +88,8 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
     //   da_i = dc * g * i(1 - i)        da_f = dc * c_{t-1} * f(1 - f)
     //   da_g = dc * i * (1 - g^2)       da_o = dh * tanh(c_t) * o(1 - o)
     //   dL/dc_{t-1} = dc * f
-    // Rows are independent.
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (index_t b = 0; b < B; ++b) {
+    // Each row is its own.
+    parallel_for(B, 8.0 * double(BH), [=](index_t b) {
       const Real* const row = gates_t + b * GH;
       Real* const drow = dg_t + b * GH;
       for (index_t j = 0; j < H; ++j) {
@@ -108,7 +105,7 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
         drow[3 * H + j] = dh_e * tc * o * (Real(1) - o);
         dc[e] = dc_e * f;
       }
-    }
+    });
     // dh_{t-1} = dg_t W_hh   (B, 4H) x (4H, H)
     gemm(dh, H, dg_t, GH, Op::N, w_hh, H, Op::N, B, H, GH, Update::overwrite);
   }

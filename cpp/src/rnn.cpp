@@ -18,17 +18,18 @@ void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* 
   const index_t BH = B * H;
   // y (T*B, H) first holds the pre-activations x_t W_ih^T + b_ih + b_hh.
   detail::input_projection(y, x, w_ih, b_ih, b_hh, T * B, I, H);
-  const int nt = threads_for(double(BH));
   for (index_t t = 0; t < T; ++t) {
     Real* const y_t = y + t * BH;
     const Real* const h_prev = t > 0 ? y_t - BH : h0;
     // y_t += h_{t-1} W_hh^T   (B, H) x (H, H)
     if (h_prev != nullptr)
       gemm(y_t, H, h_prev, H, Op::N, w_hh, H, Op::T, B, H, H, Update::accumulate);
-    // h_t = act(y_t), in place; elements are independent.
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (index_t e = 0; e < BH; ++e)
-      y_t[e] = act == Nonlinearity::tanh ? std::tanh(y_t[e]) : std::max(y_t[e], Real(0));
+    // h_t = act(y_t), in place; each row is its own.
+    parallel_for(B, double(BH), [=](index_t b) {
+      Real* const row = y_t + b * H;
+      for (index_t j = 0; j < H; ++j)
+        row[j] = act == Nonlinearity::tanh ? std::tanh(row[j]) : std::max(row[j], Real(0));
+    });
   }
   std::copy(y + (T - 1) * BH, y + T * BH, h_n);
 }
@@ -49,19 +50,19 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   else
     std::fill(dh, dh + BH, Real(0));
 
-  const int nt = threads_for(double(BH));
   for (index_t t = T - 1; t >= 0; --t) {
     const Real* const y_t = y + t * BH;
     const Real* const dy_t = dy != nullptr ? dy + t * BH : nullptr;
     Real* const dz_t = dz.data() + t * BH;
     // dz_t = (dh_t + dy_t) * act'(.), act' read off the output:
-    // tanh' = 1 - y^2, relu' = [y > 0]. Elements are independent.
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (index_t e = 0; e < BH; ++e) {
-      const Real g = dy_t != nullptr ? dh[e] + dy_t[e] : dh[e];
-      dz_t[e] = act == Nonlinearity::tanh ? g * (Real(1) - y_t[e] * y_t[e])
-                                          : (y_t[e] > Real(0) ? g : Real(0));
-    }
+    // tanh' = 1 - y^2, relu' = [y > 0]. Each row is its own.
+    parallel_for(B, double(BH), [=](index_t b) {
+      for (index_t e = b * H; e < (b + 1) * H; ++e) {
+        const Real g = dy_t != nullptr ? dh[e] + dy_t[e] : dh[e];
+        dz_t[e] = act == Nonlinearity::tanh ? g * (Real(1) - y_t[e] * y_t[e])
+                                            : (y_t[e] > Real(0) ? g : Real(0));
+      }
+    });
     // dh_{t-1} = dz_t W_hh   (B, H) x (H, H)
     gemm(dh, H, dz_t, H, Op::N, w_hh, H, Op::N, B, H, H, Update::overwrite);
   }

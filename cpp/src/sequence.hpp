@@ -18,11 +18,10 @@ template <class Real>
 void input_projection(Real* pre, const Real* x, const Real* w_ih, const Real* b_ih,
                       const Real* b_hh, index_t TB, index_t I, index_t GH) {
   gemm(pre, GH, x, I, Op::N, w_ih, I, Op::T, TB, GH, I, Update::overwrite);
-  const int nt = threads_for(double(TB) * double(GH));
-  // Rows are disjoint.
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (index_t r = 0; r < TB; ++r)
+  // Each row is its own.
+  parallel_for(TB, double(TB) * double(GH), [=](index_t r) {
     for (index_t j = 0; j < GH; ++j) pre[r * GH + j] += b_ih[j] + b_hh[j];
+  });
 }
 
 // Input and weight gradients from dg, the loss's gradient with respect to

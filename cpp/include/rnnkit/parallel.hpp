@@ -20,4 +20,13 @@ void set_num_threads(int n);
 // which a parallel region costs more than it saves.
 int threads_for(double work);
 
+// body(i) for every i in [0, n), the range split among threads_for(work)
+// threads. Race-free when body(i) writes only what belongs to i.
+template <class Body>
+void parallel_for(index_t n, double work, const Body& body) {
+  [[maybe_unused]] const int nt = threads_for(work);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (index_t i = 0; i < n; ++i) body(i);
+}
+
 }  // namespace rnnkit
