@@ -1,0 +1,230 @@
+"""Print one Markdown table: ms per fp32 training step, rnnkit core vs NumPy vs PyTorch.
+
+A training step is forward + backpropagation through time over the whole batch (see
+``common.py``). The implementations are timed side by side in one run: per cell and shape,
+each is called once and its result checked against the float64 reference, then they take
+turns in blocks of timed calls, so that machine noise hits them alike. The table shows the
+median per implementation and the speed-up of the core (other's time / core's time).
+
+Usage::
+
+    python benchmarks/compare.py [--threads N] [--cells lstm,rnn] [--repeat R]
+                                 [--shapes T,B,I,H ...] [--json PATH]
+
+PyTorch's columns appear only when torch is importable.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from contextlib import nullcontext
+
+import numpy as np
+from common import (
+    CELLS,
+    SHAPES,
+    disagreements,
+    import_torch,
+    make_problem,
+    reference_result,
+    shape_label,
+    torch_training_step,
+    training_step,
+)
+
+import rnnkit
+
+# Each implementation gets TURNS turns per shape, so slow drifts of the machine reach all.
+TURNS = 5
+# Untimed calls open every turn: the idle worker threads of the implementation that ran
+# before keep spinning for up to ~0.1 s (OpenBLAS) and would take cores from this one.
+SETTLE_S = 0.15
+# Without --repeat, a turn times calls for this long (at least one): the default grid
+# (2 cells x 7 shapes x 3 implementations) then takes about a minute and a half.
+TURN_S = 0.2
+
+NAMES = {"core": "rnnkit core", "numpy": "NumPy", "torch": "PyTorch"}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="threads for the core, NumPy's BLAS and torch (default: each library's own)",
+    )
+    parser.add_argument(
+        "--cells",
+        default=",".join(CELLS),
+        type=lambda s: s.split(","),
+        help="comma-separated cells among %(default)s",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        help=f"timed calls per turn; each implementation has {TURNS} turns a shape "
+        f"(default: as many as fit in {TURN_S} s)",
+    )
+    parser.add_argument(
+        "--shapes",
+        nargs="+",
+        metavar="T,B,I,H",
+        type=lambda s: tuple(int(n) for n in s.split(",")),
+        help="shapes to run instead of the default grid",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the raw medians (ms) here")
+    args = parser.parse_args(argv)
+    if unknown := set(args.cells) - set(CELLS):
+        parser.error(f"unknown cell(s) {sorted(unknown)}; choose among {CELLS}")
+    for option in ("threads", "repeat"):
+        if getattr(args, option) is not None and getattr(args, option) < 1:
+            parser.error(f"--{option} must be at least 1")
+    if args.shapes and any(len(s) != 4 for s in args.shapes):
+        parser.error("each shape is four integers T,B,I,H")
+    return args
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def blas_threads(threads):
+    """A context limiting NumPy's BLAS to ``threads`` (None: no limit), and the BLAS's facts.
+
+    threadpoolctl is optional: without it the BLAS runs as it likes, and the facts say so.
+    """
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return nullcontext(), "BLAS unknown (threadpoolctl not installed: BLAS threads not set)"
+    limit = nullcontext() if threads is None else threadpool_limits(threads, user_api="blas")
+    # threadpool_limits applies on creation, so the info below already shows the limit
+    blas = [
+        " ".join(str(i.get(key, "")) for key in ("internal_api", "version", "architecture"))
+        + f"; threads {i['num_threads']}"
+        for i in threadpool_info()
+        if i["user_api"] == "blas"
+    ]
+    return limit, "BLAS " + ("; ".join(blas) or "not found")
+
+
+def machine_facts(torch, blas):
+    info = rnnkit.core.build_info()
+    openmp = f"OpenMP {info['openmp_version']}" if info["openmp"] else "no OpenMP"
+    build = f"{info['compiler']}, {info['build_type']}, {openmp}"
+    facts = [
+        f"{cpu_model()} ({os.cpu_count()} logical CPUs)",
+        f"rnnkit {info['version']} ({build}; threads {rnnkit.core.num_threads()})",
+        f"numpy {np.__version__} ({blas})",
+        f"torch {torch.__version__} (threads {torch.get_num_threads()})" if torch else "no torch",
+        f"python {platform.python_version()}",
+    ]
+    if hasattr(os, "getloadavg"):  # a busy machine explains noisy figures
+        facts.append(f"load average {os.getloadavg()[0]:.2f} at start")
+    return " | ".join(facts)
+
+
+def time_case(cell, shape, calls_per_turn):
+    """Per implementation, the times (s) of its timed calls on one cell and shape."""
+    problem = make_problem(cell, shape)
+    steps = {
+        "core": training_step(rnnkit.core, cell, problem),
+        "numpy": training_step(rnnkit.reference, cell, problem),
+        "torch": torch_training_step(cell, problem),
+    }
+    steps = {name: step for name, step in steps.items() if step is not None}
+
+    expected = reference_result(cell, problem)
+    for name, step in steps.items():
+        if bad := disagreements(step(), expected):
+            sys.exit(f"{NAMES[name]} disagrees with float64 NumPy on {cell} {shape}: {bad}")
+
+    times = {name: [] for name in steps}
+    order = list(steps)
+    for turn in range(TURNS):
+        # rotate who goes first so that no implementation always follows the same one
+        for name in order[turn % len(order) :] + order[: turn % len(order)]:
+            times[name] += timed_turn(steps[name], calls_per_turn)
+    return times
+
+
+def timed_turn(step, calls):
+    """Settle for SETTLE_S, then the times of ``calls`` calls (None: for TURN_S)."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < SETTLE_S:
+        step()
+    times = []
+    start = time.perf_counter()
+    while len(times) < (calls or 1) or (not calls and time.perf_counter() - start < TURN_S):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def markdown_table(rows):
+    others = [name for name in rows[0]["median_ms"] if name != "core"]
+    head = ["cell", "T", "B", "I", "H", "core ms"]
+    head += [f"{NAMES[name]} ms" for name in others]
+    head += [f"core vs {NAMES[name]}" for name in others]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        ms = row["median_ms"]
+        cells = [row["cell"], *map(str, row["shape"]), f"{ms['core']:.3f}"]
+        cells += [f"{ms[name]:.3f}" for name in others]
+        cells += [f"{ms[name] / ms['core']:.2f}x" for name in others]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch = import_torch()
+    if args.threads is not None:
+        rnnkit.core.set_num_threads(args.threads)
+        if torch:
+            torch.set_num_threads(args.threads)
+    limit, blas = blas_threads(args.threads)
+    facts = machine_facts(torch, blas)
+
+    rows = []
+    with limit:
+        for cell in args.cells:
+            for shape in args.shapes or SHAPES:
+                print(f"{cell} {shape_label(shape)} ...", file=sys.stderr, flush=True)
+                times = time_case(cell, shape, args.repeat)
+                rows.append(
+                    {
+                        "cell": cell,
+                        "shape": shape,
+                        "median_ms": {n: 1e3 * statistics.median(t) for n, t in times.items()},
+                        "calls": {n: len(t) for n, t in times.items()},
+                    }
+                )
+
+    print(f"Machine: {facts}\n")
+    print(
+        "ms per fp32 training step (forward + BPTT over the batch): median of each "
+        f"implementation's timed calls, taken in {TURNS} turns interleaved with the others, "
+        f"each turn after {SETTLE_S} s of untimed calls. Speed-up = other's time / core's time "
+        "(> 1: the core is faster).\n"
+    )
+    print(markdown_table(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": facts, "threads": args.threads, "results": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
