@@ -40,7 +40,9 @@ std::string shape_string(const py::array& a) {
   return shape_string(dims);
 }
 
-std::string type_name(py::handle obj) { return py::type::of(obj).attr("__name__").cast<std::string>(); }
+std::string type_name(py::handle obj) {
+  return py::type::of(obj).attr("__name__").cast<std::string>();
+}
 
 std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
@@ -111,9 +113,9 @@ class Checker {
       value_error(std::string(name) + " must have at least one column (H >= 1), got shape " +
                   shape_string(a));
     if (H > std::numeric_limits<index_t>::max() / gates || a.shape(0) != gates * H)
-      value_error(std::string(name) + " must have shape " + doc + " with H = " +
-                  std::to_string(H) + " from its columns, i.e. " +
-                  shape_string(std::vector<index_t>{gates * H, H}) + ", got " + shape_string(a));
+      value_error(std::string(name) + " must have shape " + doc + " with H = " + std::to_string(H) +
+                  " from its columns, i.e. " + shape_string(std::vector<index_t>{gates * H, H}) +
+                  ", got " + shape_string(a));
     return H;
   }
 
@@ -219,8 +221,8 @@ py::tuple rnn_forward_typed(const Checker& check, py::handle x, py::handle h0, p
   auto h_n = output<Real>({B, H});
   {
     py::gil_scoped_release nogil;
-    rnnkit::rnn_forward(y.mutable_data(), h_n.mutable_data(), x_.data(), h0_.data(),
-                        w_ih_.data(), w_hh_.data(), b_ih_.data(), b_hh_.data(), T, B, I, H, act);
+    rnnkit::rnn_forward(y.mutable_data(), h_n.mutable_data(), x_.data(), h0_.data(), w_ih_.data(),
+                        w_hh_.data(), b_ih_.data(), b_hh_.data(), T, B, I, H, act);
   }
   return py::make_tuple(y, h_n);
 }
@@ -264,8 +266,8 @@ py::tuple rnn_forward(py::handle x, py::handle h0, py::handle w_ih, py::handle w
              : rnn_forward_typed<double>(check, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity);
 }
 
-py::tuple rnn_backward(py::handle x, py::handle h0, py::handle w_ih, py::handle w_hh,
-                       py::handle y, py::handle dy, py::handle dh_n, py::handle nonlinearity) {
+py::tuple rnn_backward(py::handle x, py::handle h0, py::handle w_ih, py::handle w_hh, py::handle y,
+                       py::handle dy, py::handle dh_n, py::handle nonlinearity) {
   const Checker check("rnn_backward");
   return check.is_float32(x, "x")
              ? rnn_backward_typed<float>(check, x, h0, w_ih, w_hh, y, dy, dh_n, nonlinearity)
@@ -276,8 +278,7 @@ py::tuple rnn_backward(py::handle x, py::handle h0, py::handle w_ih, py::handle 
 
 template <class Real>
 py::tuple lstm_forward_typed(const Checker& check, py::handle x, py::handle h0, py::handle c0,
-                             py::handle w_ih, py::handle w_hh, py::handle b_ih,
-                             py::handle b_hh) {
+                             py::handle w_ih, py::handle w_hh, py::handle b_ih, py::handle b_hh) {
   const auto [T, B, I] = check.sequence<Real>(x, "x");
   const index_t H = check.hidden_size<Real>(w_hh, "w_hh", 4);
   check.expect_optional<Real>(h0, "h0", "(B, H)", {B, H});
@@ -297,8 +298,8 @@ py::tuple lstm_forward_typed(const Checker& check, py::handle x, py::handle h0, 
     py::gil_scoped_release nogil;
     rnnkit::lstm_forward(y.mutable_data(), h_n.mutable_data(), c_n.mutable_data(),
                          gates.mutable_data(), cells.mutable_data(), x_.data(), h0_.data(),
-                         c0_.data(), w_ih_.data(), w_hh_.data(), b_ih_.data(), b_hh_.data(), T,
-                         B, I, H);
+                         c0_.data(), w_ih_.data(), w_hh_.data(), b_ih_.data(), b_hh_.data(), T, B,
+                         I, H);
   }
   return py::make_tuple(y, h_n, c_n, gates, cells);
 }
@@ -306,8 +307,7 @@ py::tuple lstm_forward_typed(const Checker& check, py::handle x, py::handle h0, 
 template <class Real>
 py::tuple lstm_backward_typed(const Checker& check, py::handle x, py::handle h0, py::handle c0,
                               py::handle w_ih, py::handle w_hh, py::handle y, py::handle gates,
-                              py::handle cells, py::handle dy, py::handle dh_n,
-                              py::handle dc_n) {
+                              py::handle cells, py::handle dy, py::handle dh_n, py::handle dc_n) {
   const auto [T, B, I] = check.sequence<Real>(x, "x");
   const index_t H = check.hidden_size<Real>(w_hh, "w_hh", 4);
   check.expect_optional<Real>(h0, "h0", "(B, H)", {B, H});
@@ -334,15 +334,15 @@ py::tuple lstm_backward_typed(const Checker& check, py::handle x, py::handle h0,
     py::gil_scoped_release nogil;
     rnnkit::lstm_backward(dx.mutable_data(), dh0.mutable_data(), dc0.mutable_data(),
                           dw_ih.mutable_data(), dw_hh.mutable_data(), db_ih.mutable_data(),
-                          db_hh.mutable_data(), y_.data(), gates_.data(), cells_.data(),
-                          x_.data(), h0_.data(), c0_.data(), w_ih_.data(), w_hh_.data(),
-                          dy_.data(), dh_n_.data(), dc_n_.data(), T, B, I, H);
+                          db_hh.mutable_data(), y_.data(), gates_.data(), cells_.data(), x_.data(),
+                          h0_.data(), c0_.data(), w_ih_.data(), w_hh_.data(), dy_.data(),
+                          dh_n_.data(), dc_n_.data(), T, B, I, H);
   }
   return py::make_tuple(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh);
 }
 
-py::tuple lstm_forward(py::handle x, py::handle h0, py::handle c0, py::handle w_ih,
-                       py::handle w_hh, py::handle b_ih, py::handle b_hh) {
+py::tuple lstm_forward(py::handle x, py::handle h0, py::handle c0, py::handle w_ih, py::handle w_hh,
+                       py::handle b_ih, py::handle b_hh) {
   const Checker check("lstm_forward");
   return check.is_float32(x, "x")
              ? lstm_forward_typed<float>(check, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
@@ -408,8 +408,8 @@ PYBIND11_MODULE(_core, m) {
       "Every kernel releases the GIL while it computes.";
   m.attr("__version__") = RNNKIT_VERSION;
 
-  m.def("rnn_forward", &rnn_forward, py::arg("x"), py::arg("h0"), py::arg("w_ih"),
-        py::arg("w_hh"), py::arg("b_ih"), py::arg("b_hh"), py::arg("nonlinearity") = "tanh",
+  m.def("rnn_forward", &rnn_forward, py::arg("x"), py::arg("h0"), py::arg("w_ih"), py::arg("w_hh"),
+        py::arg("b_ih"), py::arg("b_hh"), py::arg("nonlinearity") = "tanh",
         R"doc(Run a vanilla RNN layer over a whole sequence.
 
 h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu.
@@ -455,8 +455,8 @@ dx (T, B, I), dh0 (B, H), dw_ih (H, I), dw_hh (H, H), db_ih (H,), db_hh (H,)
     db_ih and db_hh are equal.
 )doc");
 
-  m.def("lstm_forward", &lstm_forward, py::arg("x"), py::arg("h0"), py::arg("c0"),
-        py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih"), py::arg("b_hh"),
+  m.def("lstm_forward", &lstm_forward, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("w_ih"),
+        py::arg("w_hh"), py::arg("b_ih"), py::arg("b_hh"),
         R"doc(Run an LSTM layer over a whole sequence (gate order i, f, g, o).
 
 Parameters

@@ -63,8 +63,7 @@ void micro_kernel(Real* c, index_t ldc, const Real* __restrict ap, const Real* _
     for (index_t i = 0; i < MR; ++i)
       for (index_t j = 0; j < NRR; ++j) acc[i][j] += ap[p * MR + i] * bp[p * NRR + j];
   for (index_t i = 0; i < mr; ++i)
-    for (index_t j = 0; j < nr; ++j)
-      c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+    for (index_t j = 0; j < nr; ++j) c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
 index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
@@ -131,7 +130,7 @@ void gemm(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real*
 
 template void gemm<float>(float*, index_t, const float*, index_t, Op, const float*, index_t, Op,
                           index_t, index_t, index_t, Update);
-template void gemm<double>(double*, index_t, const double*, index_t, Op, const double*, index_t,
-                           Op, index_t, index_t, index_t, Update);
+template void gemm<double>(double*, index_t, const double*, index_t, Op, const double*, index_t, Op,
+                           index_t, index_t, index_t, Update);
 
 }  // namespace rnnkit

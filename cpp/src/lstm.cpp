@@ -16,8 +16,7 @@ namespace rnnkit {
 template <class Real>
 void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const Real* x,
                   const Real* h0, const Real* c0, const Real* w_ih, const Real* w_hh,
-                  const Real* b_ih, const Real* b_hh, index_t T, index_t B, index_t I,
-                  index_t H) {
+                  const Real* b_ih, const Real* b_hh, index_t T, index_t B, index_t I, index_t H) {
   const index_t BH = B * H, GH = 4 * H;
   // gates (T*B, 4H) first holds the pre-activations x_t W_ih^T + b_ih + b_hh.
   detail::input_projection(gates, x, w_ih, b_ih, b_hh, T * B, I, GH);
@@ -56,10 +55,10 @@ void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const
 
 template <class Real>
 void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Real* db_ih,
-                   Real* db_hh, const Real* y, const Real* gates, const Real* cells,
-                   const Real* x, const Real* h0, const Real* c0, const Real* w_ih,
-                   const Real* w_hh, const Real* dy, const Real* dh_n, const Real* dc_n,
-                   index_t T, index_t B, index_t I, index_t H) {
+                   Real* db_hh, const Real* y, const Real* gates, const Real* cells, const Real* x,
+                   const Real* h0, const Real* c0, const Real* w_ih, const Real* w_hh,
+                   const Real* dy, const Real* dh_n, const Real* dc_n, index_t T, index_t B,
+                   index_t I, index_t H) {
   const index_t BH = B * H, GH = 4 * H;
   // dg (T*B, 4H): dL/d(pre-activation) of every gate and step, for the
   // products after the loop.
@@ -109,19 +108,18 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
     // dh_{t-1} = dg_t W_hh   (B, 4H) x (4H, H)
     gemm(dh, H, dg_t, GH, Op::N, w_hh, H, Op::N, B, H, GH, Update::overwrite);
   }
-  detail::input_and_weight_gradients(dx, dw_ih, dw_hh, db_ih, db_hh, dg.data(), x, h0, y, w_ih,
-                                     T, B, I, H, GH);
+  detail::input_and_weight_gradients(dx, dw_ih, dw_hh, db_ih, db_hh, dg.data(), x, h0, y, w_ih, T,
+                                     B, I, H, GH);
 }
 
-#define RNNKIT_INSTANTIATE(Real)                                                                \
-  template void lstm_forward<Real>(Real*, Real*, Real*, Real*, Real*, const Real*, const Real*, \
-                                   const Real*, const Real*, const Real*, const Real*,          \
-                                   const Real*, index_t, index_t, index_t, index_t);            \
-  template void lstm_backward<Real>(Real*, Real*, Real*, Real*, Real*, Real*, Real*,            \
-                                    const Real*, const Real*, const Real*, const Real*,         \
-                                    const Real*, const Real*, const Real*, const Real*,         \
-                                    const Real*, const Real*, const Real*, index_t, index_t,    \
-                                    index_t, index_t);
+#define RNNKIT_INSTANTIATE(Real)                                                                  \
+  template void lstm_forward<Real>(Real*, Real*, Real*, Real*, Real*, const Real*, const Real*,   \
+                                   const Real*, const Real*, const Real*, const Real*,            \
+                                   const Real*, index_t, index_t, index_t, index_t);              \
+  template void lstm_backward<Real>(Real*, Real*, Real*, Real*, Real*, Real*, Real*, const Real*, \
+                                    const Real*, const Real*, const Real*, const Real*,           \
+                                    const Real*, const Real*, const Real*, const Real*,           \
+                                    const Real*, const Real*, index_t, index_t, index_t, index_t);
 RNNKIT_INSTANTIATE(float)
 RNNKIT_INSTANTIATE(double)
 #undef RNNKIT_INSTANTIATE

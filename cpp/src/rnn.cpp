@@ -36,9 +36,9 @@ void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* 
 
 template <class Real>
 void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Real* db_hh,
-                  const Real* y, const Real* x, const Real* h0, const Real* w_ih,
-                  const Real* w_hh, const Real* dy, const Real* dh_n, index_t T, index_t B,
-                  index_t I, index_t H, Nonlinearity act) {
+                  const Real* y, const Real* x, const Real* h0, const Real* w_ih, const Real* w_hh,
+                  const Real* dy, const Real* dh_n, index_t T, index_t B, index_t I, index_t H,
+                  Nonlinearity act) {
   const index_t BH = B * H;
   // dz (T*B, H): dL/d(pre-activation) of every step, for the products after
   // the loop.
@@ -66,18 +66,18 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
     // dh_{t-1} = dz_t W_hh   (B, H) x (H, H)
     gemm(dh, H, dz_t, H, Op::N, w_hh, H, Op::N, B, H, H, Update::overwrite);
   }
-  detail::input_and_weight_gradients(dx, dw_ih, dw_hh, db_ih, db_hh, dz.data(), x, h0, y, w_ih,
-                                     T, B, I, H, H);
+  detail::input_and_weight_gradients(dx, dw_ih, dw_hh, db_ih, db_hh, dz.data(), x, h0, y, w_ih, T,
+                                     B, I, H, H);
 }
 
-#define RNNKIT_INSTANTIATE(Real)                                                                \
-  template void rnn_forward<Real>(Real*, Real*, const Real*, const Real*, const Real*,         \
-                                  const Real*, const Real*, const Real*, index_t, index_t,     \
-                                  index_t, index_t, Nonlinearity);                             \
-  template void rnn_backward<Real>(Real*, Real*, Real*, Real*, Real*, Real*, const Real*,      \
-                                   const Real*, const Real*, const Real*, const Real*,         \
-                                   const Real*, const Real*, index_t, index_t, index_t,        \
-                                   index_t, Nonlinearity);
+#define RNNKIT_INSTANTIATE(Real)                                                                 \
+  template void rnn_forward<Real>(Real*, Real*, const Real*, const Real*, const Real*,           \
+                                  const Real*, const Real*, const Real*, index_t, index_t,       \
+                                  index_t, index_t, Nonlinearity);                               \
+  template void rnn_backward<Real>(Real*, Real*, Real*, Real*, Real*, Real*, const Real*,        \
+                                   const Real*, const Real*, const Real*, const Real*,           \
+                                   const Real*, const Real*, index_t, index_t, index_t, index_t, \
+                                   Nonlinearity);
 RNNKIT_INSTANTIATE(float)
 RNNKIT_INSTANTIATE(double)
 #undef RNNKIT_INSTANTIATE

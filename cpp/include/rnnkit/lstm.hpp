@@ -20,8 +20,7 @@ namespace rnnkit {
 template <class Real>
 void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const Real* x,
                   const Real* h0, const Real* c0, const Real* w_ih, const Real* w_hh,
-                  const Real* b_ih, const Real* b_hh, index_t T, index_t B, index_t I,
-                  index_t H);
+                  const Real* b_ih, const Real* b_hh, index_t T, index_t B, index_t I, index_t H);
 
 // Gradients of a scalar loss given dy = dL/dy, dh_n = dL/dh_n, dc_n = dL/dc_n.
 //   dx (T, B, I), dh0 (B, H), dc0 (B, H), dw_ih (4H, I), dw_hh (4H, H),
@@ -31,9 +30,9 @@ void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const
 //   dy (T, B, H), dh_n (B, H), dc_n (B, H)   each may be null
 template <class Real>
 void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Real* db_ih,
-                   Real* db_hh, const Real* y, const Real* gates, const Real* cells,
-                   const Real* x, const Real* h0, const Real* c0, const Real* w_ih,
-                   const Real* w_hh, const Real* dy, const Real* dh_n, const Real* dc_n,
-                   index_t T, index_t B, index_t I, index_t H);
+                   Real* db_hh, const Real* y, const Real* gates, const Real* cells, const Real* x,
+                   const Real* h0, const Real* c0, const Real* w_ih, const Real* w_hh,
+                   const Real* dy, const Real* dh_n, const Real* dc_n, index_t T, index_t B,
+                   index_t I, index_t H);
 
 }  // namespace rnnkit

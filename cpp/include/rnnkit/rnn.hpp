@@ -28,8 +28,8 @@ void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* 
 //   dy (T, B, H) may be null, dh_n (B, H) may be null
 template <class Real>
 void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Real* db_hh,
-                  const Real* y, const Real* x, const Real* h0, const Real* w_ih,
-                  const Real* w_hh, const Real* dy, const Real* dh_n, index_t T, index_t B,
-                  index_t I, index_t H, Nonlinearity act);
+                  const Real* y, const Real* x, const Real* h0, const Real* w_ih, const Real* w_hh,
+                  const Real* dy, const Real* dh_n, index_t T, index_t B, index_t I, index_t H,
+                  Nonlinearity act);
 
 }  // namespace rnnkit
