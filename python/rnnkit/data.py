@@ -1,0 +1,622 @@
+"""From a price series to training data: time splits, scalers, returns and sliding windows.
+
+Every function takes a NumPy array (time on the first axis: ``(n,)`` or ``(n, features)``)
+or a pandas Series/DataFrame, and gives pandas back when pandas came in. The order of a
+pipeline that never lets the future leak into the past::
+
+    train, val, test = split_by_time(series)        # contiguous blocks, in time order
+    scaler = StandardScaler().fit(train)            # statistics of the training block only
+    X, y, times = make_windows(scaler.transform(train), lookback=30)
+"""
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ._checks import check_int, is_int
+
+__all__ = [
+    "MinMaxScaler",
+    "StandardScaler",
+    "Windows",
+    "handle_missing",
+    "log_returns",
+    "make_windows",
+    "prices_from_log_returns",
+    "prices_from_returns",
+    "returns",
+    "scaler_from_dict",
+    "split_by_time",
+]
+
+MISSING_MODES = ("raise", "drop", "ffill")
+
+
+# -- helpers shared by every stage ------------------------------------------------------------
+
+
+def _is_pandas(obj):
+    # duck-typed so that pandas is never imported for NumPy input
+    return hasattr(obj, "iloc")
+
+
+def _as_float(data, name, ndims=(1, 2)):
+    """``data`` as a float64 ndarray (no copy when it already is one); ``ndims=None``: any rank."""
+    try:
+        if _is_pandas(data):
+            values = data.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} must hold numbers convertible to float64, got {type(data).__name__} ({exc})"
+        ) from None
+    if ndims is not None and values.ndim not in ndims:
+        raise ValueError(
+            f"{name} must be 1-D (n,) or 2-D (n, features) with time on the first axis, "
+            f"got an array of shape {values.shape}"
+        )
+    return values
+
+
+def _like(template, values, index=None):
+    """``values`` wrapped as ``template``'s pandas type (same index and columns), else as is."""
+    if not _is_pandas(template):
+        return values
+    import pandas as pd  # present: template is a pandas object
+
+    index = template.index if index is None else index
+    if template.ndim == 1:
+        return pd.Series(values, index=index, name=template.name)
+    return pd.DataFrame(values, index=index, columns=template.columns)
+
+
+def _column_names(data):
+    """The column names of a DataFrame, ``[name]`` of a named Series, else None."""
+    if not _is_pandas(data):
+        return None
+    if data.ndim == 2:
+        return [_plain(c) for c in data.columns]
+    return None if data.name is None else [_plain(data.name)]
+
+
+def _plain(value):
+    # numpy scalars as Python scalars, so that column names survive json
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _column_position(key, names, n_columns, arg):
+    """Position of a column given by name (when ``names`` is known) or by integer position."""
+    if names is not None and key in names:
+        return names.index(key)
+    if is_int(key) and -n_columns <= key < n_columns:
+        return int(key) % n_columns
+    expected = f"an integer position in [0, {n_columns})"
+    if names is not None:
+        expected = f"a column name in {names} or {expected}"
+    raise ValueError(f"{arg}={key!r} is not a column of the data: expected {expected}")
+
+
+# -- splitting --------------------------------------------------------------------------------
+
+
+def split_by_time(series, val=0.15, test=0.15):
+    """Split a series into contiguous train, validation and test blocks, in time order.
+
+    Parameters
+    ----------
+    series : ndarray (n,) or (n, features), pandas Series or DataFrame
+        Rows in time order.
+    val, test : float
+        Fractions of the rows in the validation and test blocks, each in [0, 1) with
+        ``val + test < 1``. The test block is the last ``round(n * test)`` rows, the
+        validation block the ``round(n * val)`` rows before it, training all rows before that.
+
+    Returns
+    -------
+    train, val, test
+        Slices of ``series`` of its own type (views for NumPy input); never shuffled.
+
+    Raises
+    ------
+    ValueError
+        If a fraction is out of range or the training block would be empty.
+    """
+    for name, fraction in (("val", val), ("test", test)):
+        if not (isinstance(fraction, numbers.Real) and 0 <= fraction < 1):
+            raise ValueError(f"{name} must be a fraction in [0, 1), got {fraction!r}")
+    if val + test >= 1:
+        raise ValueError(f"val + test must be below 1 to leave rows for training, got {val + test}")
+    if not _is_pandas(series):
+        series = np.asarray(series)
+        if series.ndim not in (1, 2):
+            raise ValueError(
+                f"series must be 1-D (n,) or 2-D (n, features), got shape {series.shape}"
+            )
+    n = len(series)
+    n_test = round(n * test)
+    n_val = round(n * val)
+    n_train = n - n_val - n_test
+    if n_train < 1:
+        raise ValueError(
+            f"series has {n} rows: with val={val} ({n_val} rows) and test={test} ({n_test} rows) "
+            "no row is left for training"
+        )
+    rows = series.iloc if _is_pandas(series) else series
+    return rows[:n_train], rows[n_train : n_train + n_val], rows[n_train + n_val :]
+
+
+# -- scalers ----------------------------------------------------------------------------------
+
+
+class _AffineScaler:
+    """A per-column affine map ``z = (x - loc) / scale + shift`` fitted on one block of data.
+
+    ``loc`` and ``scale`` are arrays with one value per column; ``shift`` is one number.
+
+    Subclasses name their fitted statistics in ``_stat_names`` (stored as attributes with a
+    trailing underscore), compute them in ``_compute_stats`` and derive loc, scale and shift
+    from them in ``_affine``; ``scaler_from_dict`` goes through the same ``_affine``, so a
+    rebuilt scaler transforms bit-identically.
+    """
+
+    _stat_names: tuple = ()
+
+    def __init__(self):
+        self.columns_ = None
+        self.n_features_ = None
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({params})"
+
+    def _params(self):
+        return {}
+
+    def fit(self, data):
+        """Compute per-column statistics of ``data`` (1-D: one column); NaN or inf raise."""
+        values = _as_float(data, "data")
+        if len(values) == 0:
+            raise ValueError("data to fit a scaler on is empty")
+        table = values[:, None] if values.ndim == 1 else values
+        bad = ~np.isfinite(table)
+        if bad.any():
+            row = int(np.argmax(bad.any(axis=1)))
+            raise ValueError(
+                f"data to fit a scaler on has {int(bad.sum())} NaN or inf values, the first in "
+                f"row {row}: clean it first, e.g. with rnnkit.data.handle_missing"
+            )
+        self._set_stats(self._compute_stats(table), _column_names(data))
+        return self
+
+    def _set_stats(self, stats, columns):
+        for name in self._stat_names:
+            setattr(self, name + "_", stats[name])
+        self._loc, self._scale, self._shift = self._affine(stats)
+        self.n_features_ = len(self._loc)
+        self.columns_ = columns
+
+    def _check_fitted(self):
+        if self.n_features_ is None:
+            raise RuntimeError(
+                f"this {type(self).__name__} is not fitted yet: call fit(train) first"
+            )
+
+    def _check_features(self, data, values):
+        if values.ndim == 1 and self.n_features_ != 1:
+            raise ValueError(
+                f"data is 1-D but the scaler was fitted on {self.n_features_} columns: "
+                f"pass an array of shape (n, {self.n_features_})"
+            )
+        if values.ndim == 2 and values.shape[1] != self.n_features_:
+            raise ValueError(
+                f"data has {values.shape[1]} columns but the scaler was fitted on "
+                f"{self.n_features_}"
+            )
+        names = _column_names(data)
+        if values.ndim == 2 and None not in (names, self.columns_) and names != self.columns_:
+            raise ValueError(
+                f"data has columns {names} but the scaler was fitted on {self.columns_}"
+            )
+
+    def transform(self, data):
+        """Scale ``data`` with the fitted statistics; same shape and type as ``data``."""
+        self._check_fitted()
+        values = _as_float(data, "data")
+        self._check_features(data, values)
+        return _like(data, (values - self._loc) / self._scale + self._shift)
+
+    def inverse_transform(self, data):
+        """Map scaled ``data`` back to the original units; same shape and type as ``data``."""
+        self._check_fitted()
+        values = _as_float(data, "data")
+        self._check_features(data, values)
+        return _like(data, (values - self._shift) * self._scale + self._loc)
+
+    def fit_transform(self, data):
+        """``fit(data)`` then ``transform(data)``."""
+        return self.fit(data).transform(data)
+
+    def inverse_transform_column(self, values, column):
+        """Map scaled values of one column back to its original units.
+
+        Parameters
+        ----------
+        values : array_like of any shape, or pandas object
+            Scaled values that all belong to ``column`` (e.g. predicted targets ``(N, h)``).
+        column : int or column name
+            The column's position, or its name if the scaler was fitted on a DataFrame.
+        """
+        self._check_fitted()
+        j = _column_position(column, self.columns_, self.n_features_, "column")
+        scaled = _as_float(values, "values", ndims=None)
+        return _like(values, (scaled - self._shift) * self._scale[j] + self._loc[j])
+
+    def to_dict(self):
+        """A JSON-serialisable description: class, parameters, fitted statistics and columns."""
+        stats = None
+        if self.n_features_ is not None:
+            stats = {name: getattr(self, name + "_").tolist() for name in self._stat_names}
+        return {
+            "class": type(self).__name__,
+            "params": self._params(),
+            "stats": stats,
+            "columns": self.columns_,
+        }
+
+
+class MinMaxScaler(_AffineScaler):
+    """Scale each column linearly so that its training minimum and maximum map to a range.
+
+    Parameters
+    ----------
+    feature_range : (float, float)
+        Where the training minimum and maximum go; a constant column maps to its lower end.
+
+    Attributes
+    ----------
+    data_min_, data_max_ : ndarray (features,)
+        Column minimum and maximum of the data passed to ``fit``.
+    """
+
+    _stat_names = ("data_min", "data_max")
+
+    def __init__(self, feature_range=(0.0, 1.0)):
+        super().__init__()
+        try:
+            low, high = (float(v) for v in feature_range)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"feature_range must be two numbers (low, high), got {feature_range!r}"
+            ) from None
+        if not low < high:
+            raise ValueError(f"feature_range must have low < high, got {feature_range!r}")
+        self.feature_range = (low, high)
+
+    def _params(self):
+        return {"feature_range": list(self.feature_range)}
+
+    def _compute_stats(self, table):
+        return {"data_min": table.min(axis=0), "data_max": table.max(axis=0)}
+
+    def _affine(self, stats):
+        low, high = self.feature_range
+        data_range = stats["data_max"] - stats["data_min"]
+        data_range[data_range == 0] = 1.0  # a constant column: no division by zero
+        return stats["data_min"], data_range / (high - low), low
+
+
+class StandardScaler(_AffineScaler):
+    """Scale each column to zero mean and unit (population) standard deviation.
+
+    Attributes
+    ----------
+    mean_, std_ : ndarray (features,)
+        Column mean and standard deviation (ddof=0) of the data passed to ``fit``; a
+        constant column has ``std_`` exactly 0 and is only centred.
+    """
+
+    _stat_names = ("mean", "std")
+
+    def _compute_stats(self, table):
+        std = table.std(axis=0)
+        # the std of a constant column can come out as rounding noise; it is exactly zero
+        std[np.ptp(table, axis=0) == 0] = 0.0
+        return {"mean": table.mean(axis=0), "std": std}
+
+    def _affine(self, stats):
+        scale = stats["std"].copy()
+        scale[scale == 0] = 1.0
+        return stats["mean"], scale, 0.0
+
+
+_SCALERS = {cls.__name__: cls for cls in (MinMaxScaler, StandardScaler)}
+
+
+def scaler_from_dict(d):
+    """Rebuild a scaler from ``to_dict()`` output; it transforms bit-identically.
+
+    Raises
+    ------
+    ValueError
+        If ``d`` does not describe a known scaler or its statistics are malformed.
+    """
+    if not isinstance(d, dict) or d.get("class") not in _SCALERS:
+        found = d.get("class") if isinstance(d, dict) else type(d).__name__
+        raise ValueError(
+            f"not a scaler description: expected class in {list(_SCALERS)}, got {found!r}"
+        )
+    cls = _SCALERS[d["class"]]
+    scaler = cls(**d.get("params", {}))
+    stats = d.get("stats")
+    if stats is None:
+        return scaler
+    try:
+        arrays = {name: np.array(stats[name], dtype=np.float64) for name in cls._stat_names}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"malformed {cls.__name__} statistics: {exc!r}") from None
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+        raise ValueError(f"malformed {cls.__name__} statistics: shapes {shapes}")
+    columns = d.get("columns")
+    if columns is not None and len(columns) != len(next(iter(arrays.values()))):
+        raise ValueError(f"malformed {cls.__name__}: {len(columns)} column names")
+    scaler._set_stats(arrays, columns)
+    return scaler
+
+
+# -- returns ----------------------------------------------------------------------------------
+
+
+def _index_after_first(prices):
+    return prices.index[1:] if _is_pandas(prices) else None
+
+
+def returns(prices):
+    """Simple returns ``p_t / p_{t-1} - 1``, one row shorter than ``prices``.
+
+    pandas input keeps the index of the later timestamp of each pair.
+    """
+    values = _as_float(prices, "prices")
+    before = values[:-1]
+    if np.any(before == 0):
+        row = int(np.argmax(before == 0))
+        raise ValueError(f"prices has a zero at row {row}: its simple return is undefined")
+    return _like(prices, values[1:] / before - 1.0, _index_after_first(prices))
+
+
+def log_returns(prices):
+    """Log returns ``log p_t - log p_{t-1}``, one row shorter than ``prices``.
+
+    pandas input keeps the index of the later timestamp of each pair. Non-positive prices
+    raise ValueError (negative prices, as WTI futures had in April 2020, need simple returns
+    or differences instead).
+    """
+    values = _as_float(prices, "prices")
+    bad = values <= 0
+    if bad.any():
+        row = int(np.argmax(bad.reshape(len(values), -1).any(axis=1)))
+        raise ValueError(
+            f"prices has {int(bad.sum())} values <= 0, the first in row {row}: "
+            "log returns need positive prices"
+        )
+    logs = np.log(values)
+    return _like(prices, logs[1:] - logs[:-1], _index_after_first(prices))
+
+
+def _rebuild_prices(rets, start_price, name, growth):
+    """Prices p_1..p_n from p_0 = start_price and the cumulative growth factors of ``rets``."""
+    values = _as_float(rets, name)
+    start = np.asarray(start_price, dtype=np.float64)
+    if values.ndim == 1 and start.ndim != 0:
+        raise ValueError(
+            f"start_price must be a scalar for 1-D {name}, got an array of shape {start.shape}"
+        )
+    if values.ndim == 2 and start.ndim != 0:
+        if start.shape != (len(values),):
+            raise ValueError(
+                f"2-D {name} of shape {values.shape} are one path per row, so start_price must "
+                f"be a scalar or have one price per row ({len(values)},), got shape "
+                f"{start.shape} (for a time-first table of several assets pass {name}.T)"
+            )
+        start = start[:, None]
+    return _like(rets, start * growth(values, values.ndim - 1))
+
+
+def prices_from_returns(returns, start_price):
+    """Invert ``returns``: the price path p_1..p_n from p_0 = ``start_price``.
+
+    Parameters
+    ----------
+    returns : ndarray (n,) or (N, h), pandas Series or DataFrame
+        1-D: one path in time order. 2-D: one path per row (e.g. N multi-step forecasts of
+        h steps each), time along the row.
+    start_price : float or ndarray (N,)
+        The price before the first return; for 2-D returns a scalar or one price per row.
+
+    Returns
+    -------
+    prices : same shape and type as ``returns``
+        ``start_price * cumprod(1 + returns)`` along time.
+    """
+    return _rebuild_prices(returns, start_price, "returns", lambda r, axis: np.cumprod(1 + r, axis))
+
+
+def prices_from_log_returns(log_returns, start_price):
+    """Invert ``log_returns``: the price path p_1..p_n from p_0 = ``start_price``.
+
+    Same shapes as ``prices_from_returns``; prices are ``start_price * exp(cumsum(r))``, so
+    ``prices_from_log_returns(log_returns(p), p[0])`` equals ``p[1:]`` up to rounding.
+    """
+    return _rebuild_prices(
+        log_returns, start_price, "log_returns", lambda r, axis: np.exp(np.cumsum(r, axis))
+    )
+
+
+# -- missing values ---------------------------------------------------------------------------
+
+
+def _describe_row(data, row):
+    if _is_pandas(data):
+        return f"{data.index[row]} (row {row})"
+    return f"row {row}"
+
+
+def handle_missing(data, missing="raise"):
+    """Check a series for NaN and inf, and drop or forward-fill them when asked to.
+
+    Parameters
+    ----------
+    data : ndarray (n,) or (n, features), pandas Series or DataFrame
+        Rows in time order.
+    missing : {"raise", "drop", "ffill"}
+        "raise": any NaN or inf raises ValueError saying how many and where. "drop": rows
+        with any NaN or inf are removed (pandas keeps the timestamps of the rest). "ffill":
+        each NaN or inf takes the last finite value of its column; a column that starts
+        with missing values raises ValueError, as there is nothing to carry forward.
+
+    Returns
+    -------
+    ndarray (float64) or the pandas type of ``data``
+        pandas input without missing values is returned as is.
+    """
+    if missing not in MISSING_MODES:
+        raise ValueError(f"missing must be one of {MISSING_MODES}, got {missing!r}")
+    values = _as_float(data, "data")
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return data if _is_pandas(data) else values
+    bad_rows = bad if bad.ndim == 1 else bad.any(axis=1)
+    first = int(np.argmax(bad_rows))
+    if missing == "raise":
+        raise ValueError(
+            f"data has {int(bad.sum())} missing values (NaN or inf) in {int(bad_rows.sum())} of "
+            f"{len(values)} rows, the first at {_describe_row(data, first)}: clean the series, "
+            "or pass missing='drop' to drop those rows or missing='ffill' to carry the last "
+            "value forward"
+        )
+    if missing == "drop":
+        keep = ~bad_rows
+        return data.iloc[keep] if _is_pandas(data) else values[keep]
+    if bad_rows[0]:
+        n_leading = int(np.argmin(bad_rows)) if not bad_rows.all() else len(values)
+        raise ValueError(
+            f"data starts with {n_leading} rows holding missing values (NaN or inf), so "
+            "missing='ffill' has no earlier value to carry forward: trim the leading rows "
+            "or use missing='drop'"
+        )
+    return _like(data, _forward_fill(values, bad))
+
+
+def _forward_fill(values, bad):
+    table, bad = (a[:, None] if a.ndim == 1 else a for a in (values, bad))
+    # for every cell the row of the last finite value at or before it, column by column
+    source = np.where(bad, 0, np.arange(len(table))[:, None])
+    np.maximum.accumulate(source, axis=0, out=source)
+    return table[source, np.arange(table.shape[1])].reshape(values.shape)
+
+
+# -- windows ----------------------------------------------------------------------------------
+
+
+class Windows(NamedTuple):
+    """Sliding windows over a series, batch-first.
+
+    Attributes
+    ----------
+    X : ndarray (N, lookback, features), float64, read-only
+        The inputs: window k covers rows ``k*stride .. k*stride + lookback - 1``.
+    y : ndarray (N, horizon * n_targets), float64, read-only
+        The targets in step-major order: all targets of the step after the window, then all
+        of the next step, and so on for ``horizon`` steps.
+    times : ndarray (N, horizon) or None
+        For pandas input, the index value of each target step (datetime64[ns] for a
+        DatetimeIndex); None for NumPy input.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    times: np.ndarray | None
+
+
+def _target_columns(data, target, n_columns):
+    """The target columns as a slice when they are consecutive (so y can be a view), else a list."""
+    if target is None:
+        return slice(None)
+    keys = target if isinstance(target, list) else [target]
+    if not keys:
+        raise ValueError("target is an empty list: name at least one column")
+    names = _column_names(data)
+    positions = [_column_position(key, names, n_columns, "target") for key in keys]
+    if len(set(positions)) != len(positions):
+        raise ValueError(f"target names a column twice: {target!r}")
+    first = positions[0]
+    if positions == list(range(first, first + len(positions))):
+        return slice(first, first + len(positions))
+    return positions
+
+
+def _windows(array, length, stride, count):
+    """``count`` windows of ``length`` rows every ``stride`` rows: (count, ..., length) view."""
+    return sliding_window_view(array, length, axis=0)[::stride][:count]
+
+
+def make_windows(data, lookback, horizon=1, stride=1, target=None, missing="raise"):
+    """Cut a series into input windows and the values that follow them.
+
+    Parameters
+    ----------
+    data : ndarray (n,) or (n, features), pandas Series or DataFrame
+        Rows in time order; every column is an input feature.
+    lookback : int
+        Rows in each input window.
+    horizon : int
+        Steps after each window to predict.
+    stride : int
+        Rows between the starts of consecutive windows.
+    target : None, column or list of columns
+        The columns to predict: None for all of them, else a column name (pandas) or
+        integer position, or a list of them.
+    missing : {"raise", "drop", "ffill"}
+        What to do with NaN and inf, see ``handle_missing``.
+
+    Returns
+    -------
+    Windows
+        ``(X, y, times)``; window k covers rows t-lookback+1..t with t = k*stride +
+        lookback - 1 and its targets are rows t+1..t+horizon. X and y are read-only; for
+        float64 input they are views of ``data`` (y only when the targets are consecutive
+        columns), so take ``.copy()`` before writing.
+
+    Raises
+    ------
+    ValueError
+        If the series is too short for one window, or has missing values (see ``missing``).
+    """
+    for name, value in (("lookback", lookback), ("horizon", horizon), ("stride", stride)):
+        check_int(name, value)
+    data = handle_missing(data, missing)
+    values = _as_float(data, "data")
+    table = values[:, None] if values.ndim == 1 else values
+    n_rows, n_columns = table.shape
+    columns = _target_columns(data, target, n_columns)
+    span = lookback + horizon
+    if n_rows < span:
+        raise ValueError(
+            f"data has {n_rows} rows but one window needs lookback + horizon = "
+            f"{lookback} + {horizon} = {span} rows"
+        )
+    count = (n_rows - span) // stride + 1
+    X = _windows(table, lookback, stride, count).transpose(0, 2, 1)
+    future = _windows(table[lookback:, columns], horizon, stride, count).transpose(0, 2, 1)
+    # (N, horizon, targets) -> (N, horizon * targets), a view when the targets are consecutive
+    y = future.reshape(count, -1)
+    times = None
+    if _is_pandas(data):
+        times = _windows(data.index.to_numpy()[lookback:], horizon, stride, count)
+    for array in (X, y, times):
+        if array is not None:
+            array.flags.writeable = False
+    return Windows(X, y, times)
