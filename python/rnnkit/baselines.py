@@ -1,0 +1,382 @@
+"""Simple forecasts to hold the networks to: naive, drift, moving average, EWMA, linear AR.
+
+Every baseline reads the windows the networks read, X ``(N, lookback, n_features)`` from
+``rnnkit.data.make_windows``, and forecasts the next ``horizon`` values of one or more target
+columns of X in y's step-major layout: row k is ``[every target at t+1, every target at t+2,
+..., every target at t+h]``, shape ``(N, horizon * n_targets)``. A baseline sees only the
+window's past, never y of the same window.
+
+One interface for all: ``fit(X, y)`` on the training windows (most baselines learn nothing,
+but fit records the horizon, ``y.shape[1] // n_targets``, and checks the shapes), then
+``predict(X)`` on any windows with the same features. ``name`` labels a baseline in tables
+and ``get_params()`` returns its constructor arguments for reports.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from ._checks import check_int, finite_array, is_int
+
+__all__ = [
+    "EWMA",
+    "Baseline",
+    "Drift",
+    "LinearRegression",
+    "MovingAverage",
+    "Naive",
+    "default_baselines",
+]
+
+
+def _check_target(target):
+    """``target`` as given, after checking it is a column index or a non-empty list of them."""
+    if is_int(target):
+        return int(target)
+    if isinstance(target, (list, tuple, np.ndarray)) and all(map(is_int, target)):
+        if len(target) == 0:
+            raise ValueError("target must name at least one column of X, got an empty list")
+        return [int(t) for t in target]
+    raise TypeError(
+        f"target must be an integer column index of X or a list of them, got {target!r}"
+    )
+
+
+def _check_windows(X):
+    """X as a float64 array of shape (N, lookback, n_features), none of them zero, all finite."""
+    windows = finite_array(X, "X")
+    if windows.ndim != 3 or 0 in windows.shape:
+        raise ValueError(
+            "X must be windows of shape (N, lookback, n_features), none of them 0, as made by "
+            f"rnnkit.data.make_windows; got shape {windows.shape}"
+        )
+    return windows
+
+
+def _real(value, name):
+    """``value`` as a float, if it is a finite real number (not a bool); else TypeError."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+        raise TypeError(f"{name} must be a finite real number, got {value!r}")
+    return float(value)
+
+
+class Baseline:
+    """The interface every baseline shares; subclasses define ``_forecast`` (and ``_fit``).
+
+    Parameters
+    ----------
+    target : int or list of int
+        Column index (or indices) in X's features of the value(s) being forecast; negative
+        indices count from the end as in NumPy.
+
+    Attributes
+    ----------
+    name : str
+        A short label for tables.
+    horizon_ : int
+        The number of future steps, set by ``fit``.
+    lookback_, n_features_ : int
+        The window length and the number of features seen by ``fit``.
+    targets_ : list of int
+        The target columns, as non-negative indices, set by ``fit``.
+    """
+
+    name = "Baseline"
+    _param_names = ()
+
+    def __init__(self, target=0):
+        self.target = _check_target(target)
+
+    def get_params(self):
+        """The constructor arguments, by name."""
+        params = {name: getattr(self, name) for name in self._param_names}
+        params["target"] = list(self.target) if isinstance(self.target, list) else self.target
+        return params
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def fit(self, X, y):
+        """Record the horizon and the window shape from the training windows, and learn.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, lookback, n_features)
+            Training windows.
+        y : array_like, shape (N, horizon * n_targets)
+            Their future values, step-major.
+
+        Returns
+        -------
+        self
+        """
+        windows = _check_windows(X)
+        targets = self._resolve_targets(windows.shape[2])
+        future = finite_array(y, "y")
+        n, n_targets = windows.shape[0], len(targets)
+        if (
+            future.ndim != 2
+            or future.shape[0] != n
+            or future.shape[1] == 0
+            or future.shape[1] % n_targets
+        ):
+            raise ValueError(
+                f"y must have shape (N, horizon * n_targets) = ({n}, h * {n_targets}) for X of "
+                f"shape {windows.shape} and target={self.target!r}; got shape {future.shape}"
+            )
+        self.targets_ = targets
+        self.lookback_, self.n_features_ = windows.shape[1:]
+        self.horizon_ = future.shape[1] // n_targets
+        self._fit(self._select(windows), future)
+        return self
+
+    def predict(self, X):
+        """Forecast the next ``horizon_`` steps of every target after each window.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, lookback, n_features)
+            Windows with the features seen by ``fit``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (N, horizon_ * n_targets)
+            Step-major, like y.
+        """
+        if not hasattr(self, "horizon_"):
+            raise RuntimeError(
+                f"{self.name} is not fitted: call fit(X, y) on the training windows first "
+                "(it takes the horizon from y)"
+            )
+        windows = _check_windows(X)
+        if windows.shape[2] != self.n_features_:
+            raise ValueError(
+                f"X has {windows.shape[2]} features but {self.name} was fitted on "
+                f"{self.n_features_}; got X of shape {windows.shape}"
+            )
+        return self._forecast(self._select(windows))
+
+    def _resolve_targets(self, n_features):
+        targets = self.target if isinstance(self.target, list) else [self.target]
+        for t in targets:
+            if not -n_features <= t < n_features:
+                raise ValueError(
+                    f"target index {t} is out of range for X with {n_features} feature(s)"
+                )
+        return [t % n_features for t in targets]
+
+    def _select(self, windows):
+        """The part of the windows a forecast reads: the target columns, (N, lookback, n_t)."""
+        return windows[:, :, self.targets_]
+
+    def _fit(self, series, y):
+        """Learn from the selected training windows; nothing to learn by default."""
+
+    def _forecast(self, series):
+        raise NotImplementedError
+
+    def _flat(self, level):
+        """One value per window and target, (N, n_targets), held over the horizon."""
+        return np.tile(level, self.horizon_)
+
+
+class Naive(Baseline):
+    """Tomorrow = today: every future step is the last observed value of the target.
+
+    Parameters
+    ----------
+    target : int or list of int
+        Target column(s) of X.
+    """
+
+    name = "Naive"
+
+    def _forecast(self, series):
+        return self._flat(series[:, -1])
+
+
+class Drift(Baseline):
+    """The last value plus k times the window's average change, for step k = 1..horizon.
+
+    The average change is ``(last - first) / (lookback - 1)``; with lookback 1 it is 0 and
+    the forecast is the naive one.
+
+    Parameters
+    ----------
+    target : int or list of int
+        Target column(s) of X.
+    """
+
+    name = "Drift"
+
+    def _forecast(self, series):
+        first, last = series[:, 0], series[:, -1]
+        slope = (last - first) / max(series.shape[1] - 1, 1)
+        steps = np.arange(1, self.horizon_ + 1, dtype=np.float64)
+        path = last[:, None, :] + steps[None, :, None] * slope[:, None, :]
+        return path.reshape(len(series), -1)
+
+
+class MovingAverage(Baseline):
+    """The mean of the last ``window`` values of the target, held over the horizon.
+
+    Parameters
+    ----------
+    window : int
+        How many of the latest values to average; at most the lookback of the windows.
+    target : int or list of int
+        Target column(s) of X.
+    """
+
+    _param_names = ("window",)
+
+    def __init__(self, window=5, target=0):
+        super().__init__(target)
+        self.window = check_int("window", window)
+        self.name = f"MovingAverage({self.window})"
+
+    def _check_lookback(self, lookback):
+        if self.window > lookback:
+            raise ValueError(
+                f"{self.name} needs windows of at least {self.window} steps, but X has lookback "
+                f"{lookback}; use window <= lookback"
+            )
+
+    def _fit(self, series, y):
+        self._check_lookback(series.shape[1])
+
+    def _forecast(self, series):
+        self._check_lookback(series.shape[1])
+        return self._flat(series[:, -self.window :].mean(axis=1))
+
+
+class EWMA(Baseline):
+    """The exponentially weighted mean of the window, held over the horizon.
+
+    ``s = x_0``, then ``s = alpha * x_t + (1 - alpha) * s`` for each later step t of the
+    window; alpha = 1 is the naive forecast.
+
+    Parameters
+    ----------
+    alpha : float
+        Weight of the newest value, 0 < alpha <= 1.
+    target : int or list of int
+        Target column(s) of X.
+    """
+
+    _param_names = ("alpha",)
+
+    def __init__(self, alpha=0.3, target=0):
+        super().__init__(target)
+        self.alpha = _real(alpha, "alpha")
+        if not 0 < self.alpha <= 1:
+            raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+        self.name = f"EWMA({self.alpha:g})"
+
+    def _forecast(self, series):
+        level = series[:, 0]
+        for step in range(1, series.shape[1]):
+            level = self.alpha * series[:, step] + (1.0 - self.alpha) * level
+        return self._flat(level)
+
+
+class LinearRegression(Baseline):
+    """Least squares from the lookback window to the whole y row (multi-output, linear AR).
+
+    The inputs of a window are its lags flattened step by step, oldest first:
+    ``[x_{t-L+1}, ..., x_t]`` with each x the target columns (``features="target"``) or all
+    features (``features="all"``). Solved with ``numpy.linalg.lstsq`` on centred data, so the
+    intercept is never penalised; a ridge penalty ``ridge * ||coef||^2`` is added by
+    augmenting the system with ``sqrt(ridge) * I``. With fewer windows than inputs the
+    minimum-norm solution is taken.
+
+    Parameters
+    ----------
+    ridge : float
+        L2 penalty on the coefficients, >= 0.
+    fit_intercept : bool
+        Fit a constant per output; False forces the line through the origin.
+    features : {"target", "all"}
+        Regress on the lags of the target column(s) only, or of every feature of X.
+    target : int or list of int
+        Target column(s) of X.
+
+    Attributes
+    ----------
+    coef_ : numpy.ndarray, shape (horizon * n_targets, lookback * n_inputs)
+        One row per output (scikit-learn's layout): ``predict = inputs @ coef_.T +
+        intercept_``.
+    intercept_ : numpy.ndarray, shape (horizon * n_targets,)
+        Zeros when ``fit_intercept`` is False.
+    """
+
+    _param_names = ("ridge", "fit_intercept", "features")
+
+    def __init__(self, ridge=0.0, fit_intercept=True, features="target", target=0):
+        super().__init__(target)
+        self.ridge = _real(ridge, "ridge")
+        if self.ridge < 0:
+            raise ValueError(f"ridge must be >= 0, got {ridge!r}")
+        if not isinstance(fit_intercept, (bool, np.bool_)):
+            raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")
+        if features not in ("target", "all"):
+            raise ValueError(f"features must be 'target' or 'all', got {features!r}")
+        self.fit_intercept = bool(fit_intercept)
+        self.features = features
+        options = [f"ridge={self.ridge:g}"] if self.ridge else []
+        options += [] if self.fit_intercept else ["no intercept"]
+        options += ["all features"] if features == "all" else []
+        self.name = "LinearRegression" + (f"({', '.join(options)})" if options else "")
+
+    def _select(self, windows):
+        return windows if self.features == "all" else super()._select(windows)
+
+    def _fit(self, series, y):
+        inputs = series.reshape(len(series), -1)
+        n_inputs = inputs.shape[1]
+        if self.fit_intercept:
+            input_mean, output_mean = inputs.mean(axis=0), y.mean(axis=0)
+        else:
+            input_mean, output_mean = np.zeros(n_inputs), np.zeros(y.shape[1])
+        a, b = inputs - input_mean, y - output_mean
+        if self.ridge > 0:
+            a = np.vstack([a, np.sqrt(self.ridge) * np.eye(n_inputs)])
+            b = np.vstack([b, np.zeros((n_inputs, y.shape[1]))])
+        coef = np.linalg.lstsq(a, b, rcond=None)[0]
+        self.coef_ = coef.T
+        self.intercept_ = output_mean - input_mean @ coef
+
+    def _forecast(self, series):
+        if series.shape[1] != self.lookback_:
+            raise ValueError(
+                f"{self.name} was fitted on windows of lookback {self.lookback_}, but X has "
+                f"lookback {series.shape[1]}"
+            )
+        return series.reshape(len(series), -1) @ self.coef_.T + self.intercept_
+
+
+def default_baselines(lookback, target=0):
+    """The baselines a Forecaster reports beside its network, unfitted.
+
+    Parameters
+    ----------
+    lookback : int
+        Window length; the moving average uses ``min(5, lookback)`` values.
+    target : int or list of int
+        Target column(s) of X.
+
+    Returns
+    -------
+    list of Baseline
+        ``[Naive, Drift, MovingAverage(min(5, lookback)), EWMA(0.3), LinearRegression]``.
+    """
+    lookback = check_int("lookback", lookback)
+    return [
+        Naive(target=target),
+        Drift(target=target),
+        MovingAverage(min(5, lookback), target=target),
+        EWMA(0.3, target=target),
+        LinearRegression(target=target),
+    ]
