@@ -1,0 +1,556 @@
+"""Recurrent layers and a sequence regressor on top of the C++ core.
+
+Every layer of a stack runs forward in ONE call to ``rnnkit.core.lstm_forward``
+(or ``rnn_forward``) over the whole sequence and batch, and backward in one call
+to the matching backward: there is no Python loop over time. The Python API is
+batch-first, ``(N, T, features)``; the input is transposed to time-major once,
+on the way in, and the outputs and input gradients are transposed back as views.
+
+Parameters are named NumPy arrays with PyTorch's names and layouts
+(``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``,
+``weight_ih_l1``, ...), so weights move between rnnkit and ``torch.nn.LSTM`` /
+``torch.nn.RNN`` unchanged.
+
+Size letters::
+
+    N  windows (batch)      T  time steps       F  input features
+    H  hidden units         G  gates: 1 for the RNN, 4 for the LSTM (i, f, g, o)
+"""
+
+import inspect
+
+import numpy as np
+
+from . import core
+from ._checks import check_int
+
+__all__ = ["LSTM", "RNN", "SequenceRegressor"]
+
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_NONLINEARITIES = ("tanh", "relu")
+_CELLS = ("lstm", "rnn")
+
+
+def _check_dtype(dtype):
+    """The dtype as np.dtype, float32 or float64, else a TypeError naming dtype."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from err
+    if dt not in _DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dt.name}")
+    return dt
+
+
+def _check_dropout(dropout):
+    if not isinstance(dropout, int | float | np.floating) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+    return float(dropout)
+
+
+def _check_sequences(x, name, features, dtype):
+    """x as a (N, T, features) array of dtype (a copy only if needed), else a clear error."""
+    try:
+        x = np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a numeric array of shape (N, T, {features})") from err
+    if x.ndim != 3 or x.shape[2] != features or x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(
+            f"{name} must have shape (N, T, {features}) with N, T >= 1 (batch-first windows), "
+            f"got shape {x.shape}"
+        )
+    return x
+
+
+def _check_gradient(g, name, shape, dtype):
+    """An incoming gradient: None, or an array of exactly ``shape`` cast to dtype."""
+    if g is None:
+        return None
+    g = np.asarray(g, dtype=dtype)
+    if g.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {g.shape}")
+    return g
+
+
+def _time_major(a):
+    """(N, T, F) -> contiguous (T, N, F): the layout the core works in."""
+    return np.ascontiguousarray(a.transpose(1, 0, 2))
+
+
+def _batch_first(a):
+    """(T, N, F) -> a (N, T, F) view."""
+    return a.transpose(1, 0, 2)
+
+
+def _read_only_batch_first(a):
+    """A batch-first view that cannot be written: saved activations must survive for backward."""
+    view = _batch_first(a)
+    view.flags.writeable = False
+    return view
+
+
+class _Recurrent:
+    """A stack of ``num_layers`` recurrent layers of one cell; RNN and LSTM fill in the cell."""
+
+    _gates = 1  # G: rows of the weight matrices per hidden unit
+
+    def __init__(self, input_size, hidden_size, num_layers, dropout, dtype, seed):
+        self.input_size = check_int("input_size", input_size)
+        self.hidden_size = check_int("hidden_size", hidden_size)
+        self.num_layers = check_int("num_layers", num_layers)
+        self.dropout = _check_dropout(dropout)
+        self.dtype = _check_dtype(dtype)
+        # One generator for the initial weights and, afterwards, the dropout masks;
+        # default_rng returns a Generator passed as seed unchanged, so a model can share its own.
+        self.rng = np.random.default_rng(seed)
+        self.params = self._init_params()
+        self._cache = None
+
+    def _init_params(self):
+        """PyTorch's initialisation: every parameter uniform in +-1/sqrt(H)."""
+        H, GH = self.hidden_size, self._gates * self.hidden_size
+        bound = 1.0 / np.sqrt(H)
+        params = {}
+        for k in range(self.num_layers):
+            inputs = self.input_size if k == 0 else H
+            shapes = {
+                f"weight_ih_l{k}": (GH, inputs),
+                f"weight_hh_l{k}": (GH, H),
+                f"bias_ih_l{k}": (GH,),
+                f"bias_hh_l{k}": (GH,),
+            }
+            for name, shape in shapes.items():
+                params[name] = self.rng.uniform(-bound, bound, shape).astype(self.dtype)
+        return params
+
+    def _weights(self, k):
+        p = self.params
+        return p[f"weight_ih_l{k}"], p[f"weight_hh_l{k}"], p[f"bias_ih_l{k}"], p[f"bias_hh_l{k}"]
+
+    def num_parameters(self):
+        """Number of scalar parameters."""
+        return sum(p.size for p in self.params.values())
+
+    def forward(self, x, training=False):
+        """Run the stack over whole sequences.
+
+        Parameters
+        ----------
+        x : array_like (N, T, F)
+            Batch-first input windows; converted to the layer's dtype.
+        training : bool
+            Apply dropout between layers (drawn from ``self.rng``).
+
+        Returns
+        -------
+        outputs : ndarray (N, T, H)
+            Hidden states of the last layer at every step: a read-only view of
+            what backward needs.
+        h_n : ndarray (N, H)
+            Final hidden state of the last layer.
+        """
+        x = _time_major(_check_sequences(x, "x", self.input_size, self.dtype))
+        cache = []
+        for k in range(self.num_layers):
+            saved = self._cell_forward(x, self._weights(k))
+            saved["x"] = x
+            if training and self.dropout > 0 and k < self.num_layers - 1:
+                # Inverted dropout, as PyTorch does between layers: kept units scaled by 1/(1-p).
+                keep = self.rng.random(saved["y"].shape) >= self.dropout
+                saved["mask"] = keep.astype(self.dtype) / self.dtype.type(1.0 - self.dropout)
+                x = saved["y"] * saved["mask"]
+            else:
+                x = saved["y"]
+            cache.append(saved)
+        self._cache = cache
+        return _read_only_batch_first(cache[-1]["y"]), cache[-1]["h_n"]
+
+    def backward(self, d_out=None, d_last=None):
+        """Backpropagate through the stack for the last forward call.
+
+        Parameters
+        ----------
+        d_out : array_like (N, T, H) or None
+            Gradient of the loss w.r.t. the outputs; None means none.
+        d_last : array_like (N, H) or None
+            Gradient w.r.t. the last layer's final hidden state; None means none.
+
+        Returns
+        -------
+        dx : ndarray (N, T, F)
+            Gradient w.r.t. the input (a view).
+        grads : dict
+            Gradient of every parameter, keyed like ``params``.
+        """
+        if self._cache is None:
+            raise RuntimeError("backward needs a forward call first")
+        T, N, H = self._cache[-1]["y"].shape
+        dy = _check_gradient(d_out, "d_out", (N, T, H), self.dtype)
+        dy = None if dy is None else _time_major(dy)
+        dh_n = _check_gradient(d_last, "d_last", (N, H), self.dtype)
+        grads = {}
+        for k in range(self.num_layers - 1, -1, -1):
+            saved = self._cache[k]
+            dx, dw_ih, dw_hh, db_ih, db_hh = self._cell_backward(saved, self._weights(k), dy, dh_n)
+            grads[f"weight_ih_l{k}"], grads[f"weight_hh_l{k}"] = dw_ih, dw_hh
+            grads[f"bias_ih_l{k}"], grads[f"bias_hh_l{k}"] = db_ih, db_hh
+            if k > 0:
+                mask = self._cache[k - 1].get("mask")
+                dy = dx if mask is None else dx * mask
+                dh_n = None  # the loss sees only the last layer's final state
+        return _batch_first(dx), {name: grads[name] for name in self.params}
+
+    @property
+    def activations(self):
+        """What the last forward call saved, per layer, as read-only batch-first views.
+
+        A list with one dict per layer: ``"outputs"`` (N, T, H) and, for the
+        LSTM, ``"gates"`` (N, T, 4H, gates i, f, g, o after their activations)
+        and ``"cells"`` (N, T, H). Empty before the first forward call.
+        """
+        names = {"y": "outputs", "gates": "gates", "cells": "cells"}
+        return [
+            {new: _read_only_batch_first(saved[old]) for old, new in names.items() if old in saved}
+            for saved in self._cache or []
+        ]
+
+
+class RNN(_Recurrent):
+    """A stack of vanilla (Elman) RNN layers, like ``torch.nn.RNN(batch_first=True)``.
+
+    ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, with act tanh or relu.
+
+    Parameters
+    ----------
+    input_size : int
+        Features F of the input.
+    hidden_size : int
+        Hidden units H of every layer.
+    num_layers : int
+        Stacked layers; layer k > 0 reads the outputs of layer k - 1.
+    nonlinearity : {"tanh", "relu"}
+    dropout : float
+        Dropout probability on the outputs of every layer but the last, in
+        training mode only (as PyTorch; no effect with one layer).
+    dtype : float32 or float64
+    seed : int, numpy.random.Generator or None
+        Seeds the initial weights and then the dropout masks (``self.rng``).
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        ``weight_ih_l{k}`` (H, F or H), ``weight_hh_l{k}`` (H, H),
+        ``bias_ih_l{k}`` (H,), ``bias_hh_l{k}`` (H,): the live arrays.
+    """
+
+    _gates = 1
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        nonlinearity="tanh",
+        dropout=0.0,
+        dtype=np.float32,
+        seed=None,
+    ):
+        if nonlinearity not in _NONLINEARITIES:
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed)
+
+    def _cell_forward(self, x, weights):
+        y, h_n = core.rnn_forward(x, None, *weights, nonlinearity=self.nonlinearity)
+        return {"y": y, "h_n": h_n}
+
+    def _cell_backward(self, saved, weights, dy, dh_n):
+        w_ih, w_hh = weights[:2]
+        dx, _, dw_ih, dw_hh, db_ih, db_hh = core.rnn_backward(
+            saved["x"], None, w_ih, w_hh, saved["y"], dy, dh_n, nonlinearity=self.nonlinearity
+        )
+        return dx, dw_ih, dw_hh, db_ih, db_hh
+
+
+class LSTM(_Recurrent):
+    """A stack of LSTM layers, like ``torch.nn.LSTM(batch_first=True)``.
+
+    Gates i, f, g, o in PyTorch's order and layout (weights ``(4H, inputs)``).
+
+    Parameters
+    ----------
+    input_size, hidden_size, num_layers, dropout, dtype, seed
+        As for :class:`RNN`.
+    forget_bias : float
+        Added to the forget-gate slice (rows H:2H) of every ``bias_ih_l{k}``
+        after the initialisation. PyTorch has no such option; 1.0 is the common
+        trick that keeps the cell's memory open early in training. 0.0 gives
+        PyTorch's initialisation exactly.
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        ``weight_ih_l{k}`` (4H, F or H), ``weight_hh_l{k}`` (4H, H),
+        ``bias_ih_l{k}`` (4H,), ``bias_hh_l{k}`` (4H,): the live arrays.
+    """
+
+    _gates = 4
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        dropout=0.0,
+        dtype=np.float32,
+        seed=None,
+        forget_bias=0.0,
+    ):
+        if not isinstance(forget_bias, int | float | np.floating) or not np.isfinite(forget_bias):
+            raise ValueError(f"forget_bias must be a finite number, got {forget_bias!r}")
+        self.forget_bias = float(forget_bias)
+        super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed)
+        H = self.hidden_size
+        for k in range(self.num_layers):
+            self.params[f"bias_ih_l{k}"][H : 2 * H] += self.dtype.type(self.forget_bias)
+
+    def _cell_forward(self, x, weights):
+        y, h_n, _, gates, cells = core.lstm_forward(x, None, None, *weights)
+        return {"y": y, "h_n": h_n, "gates": gates, "cells": cells}
+
+    def _cell_backward(self, saved, weights, dy, dh_n):
+        w_ih, w_hh = weights[:2]
+        dx, _, _, dw_ih, dw_hh, db_ih, db_hh = core.lstm_backward(
+            saved["x"], None, None, w_ih, w_hh,
+            saved["y"], saved["gates"], saved["cells"], dy, dh_n, None,
+        )  # fmt: skip
+        return dx, dw_ih, dw_hh, db_ih, db_hh
+
+
+class SequenceRegressor:
+    """Stacked RNN or LSTM layers and a linear head on the last hidden state.
+
+    ``prediction = head.weight @ h_T + head.bias`` where h_T is the final hidden
+    state of the last layer: a window of T steps in, ``output_size`` numbers out
+    (for example the next ``horizon`` values).
+
+    Parameters
+    ----------
+    cell : {"lstm", "rnn"}
+    input_size : int
+        Features F per time step.
+    hidden_size : int
+        Hidden units H of every layer.
+    output_size : int
+        Outputs of the head.
+    num_layers : int
+        Stacked recurrent layers.
+    dropout : float
+        Dropout between recurrent layers in training mode (see :class:`RNN`).
+    nonlinearity : {"tanh", "relu"}
+        The RNN's activation; not used by the LSTM.
+    forget_bias : float
+        The LSTM's forget-gate bias offset (see :class:`LSTM`); not used by the RNN.
+    dtype : float32 or float64
+    seed : int or None
+        Seeds the initial weights (recurrent layers first, then the head, which
+        PyTorch's ``nn.Linear`` also draws uniform in +-1/sqrt(H)) and then the
+        dropout masks.
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        The recurrent layers' parameters under PyTorch's names, then
+        ``head.weight`` (output_size, H) and ``head.bias`` (output_size,). These
+        are the live arrays: optimizers update them in place.
+    recurrent : RNN or LSTM
+        The stack of recurrent layers (its ``activations`` show the gates).
+    """
+
+    def __init__(
+        self,
+        cell="lstm",
+        input_size=1,
+        hidden_size=50,
+        output_size=1,
+        num_layers=1,
+        dropout=0.0,
+        nonlinearity="tanh",
+        forget_bias=0.0,
+        dtype=np.float32,
+        seed=None,
+    ):
+        if cell not in _CELLS:
+            raise ValueError(f"cell must be 'lstm' or 'rnn', got {cell!r}")
+        if nonlinearity not in _NONLINEARITIES:
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.cell = cell
+        self.output_size = check_int("output_size", output_size)
+        self.nonlinearity = nonlinearity
+        self.seed = seed
+        rng = np.random.default_rng(seed)
+        common = {
+            "input_size": input_size,
+            "hidden_size": hidden_size,
+            "num_layers": num_layers,
+            "dropout": dropout,
+            "dtype": dtype,
+            "seed": rng,
+        }
+        if cell == "lstm":
+            self.recurrent = LSTM(**common, forget_bias=forget_bias)
+        else:
+            self.recurrent = RNN(**common, nonlinearity=nonlinearity)
+        self.forget_bias = float(forget_bias)
+        self.dtype = self.recurrent.dtype
+        H = self.recurrent.hidden_size
+        bound = 1.0 / np.sqrt(H)
+        self.params = dict(self.recurrent.params)
+        self.params["head.weight"] = rng.uniform(-bound, bound, (self.output_size, H)).astype(
+            self.dtype
+        )
+        self.params["head.bias"] = rng.uniform(-bound, bound, self.output_size).astype(self.dtype)
+        self._h_n = None
+
+    @property
+    def input_size(self):
+        return self.recurrent.input_size
+
+    @property
+    def hidden_size(self):
+        return self.recurrent.hidden_size
+
+    @property
+    def num_layers(self):
+        return self.recurrent.num_layers
+
+    @property
+    def dropout(self):
+        return self.recurrent.dropout
+
+    def forward(self, X, training=False):
+        """Predictions (N, output_size) for windows X (N, T, input_size).
+
+        ``training=True`` applies dropout between recurrent layers. The
+        activations are kept for :meth:`backward`.
+        """
+        X = _check_sequences(X, "X", self.input_size, self.dtype)
+        _, self._h_n = self.recurrent.forward(X, training=training)
+        return self._h_n @ self.params["head.weight"].T + self.params["head.bias"]
+
+    def backward(self, d_pred):
+        """Gradients of every parameter, given dL/dpredictions (N, output_size) of the last forward.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Same keys, shapes and dtype as ``params``.
+        """
+        if self._h_n is None:
+            raise RuntimeError("backward needs a forward call first")
+        d_pred = _check_gradient(d_pred, "d_pred", (len(self._h_n), self.output_size), self.dtype)
+        _, grads = self.recurrent.backward(d_last=d_pred @ self.params["head.weight"])
+        grads["head.weight"] = d_pred.T @ self._h_n
+        grads["head.bias"] = d_pred.sum(axis=0)
+        return grads
+
+    def predict(self, X, batch_size=None):
+        """Predictions (N, output_size) without dropout.
+
+        Parameters
+        ----------
+        X : array_like (N, T, input_size)
+        batch_size : int or None
+            Run at most this many windows at once, to bound the memory of the
+            saved activations; None runs all at once.
+
+        Notes
+        -----
+        Like :meth:`forward`, this replaces the activations a later
+        :meth:`backward` would use.
+        """
+        X = _check_sequences(X, "X", self.input_size, self.dtype)
+        if batch_size is None:
+            return self.forward(X)
+        batch_size = check_int("batch_size", batch_size)
+        chunks = [self.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
+        return np.concatenate(chunks)
+
+    def num_parameters(self):
+        """Number of scalar parameters, head included."""
+        return sum(p.size for p in self.params.values())
+
+    def state_dict(self):
+        """Copies of the parameters under PyTorch's names.
+
+        The recurrent keys are exactly those of ``torch.nn.LSTM`` / ``torch.nn.RNN``
+        (``weight_ih_l0``, ...) and the head's are ``head.weight`` and ``head.bias``,
+        the keys of a ``torch.nn.Linear`` prefixed by ``head.``.
+        """
+        return {name: p.copy() for name, p in self.params.items()}
+
+    def load_state_dict(self, state):
+        """Copy parameters into the model (in place), from :meth:`state_dict` or PyTorch.
+
+        Parameters
+        ----------
+        state : mapping of str to array_like
+            Exactly the keys of :meth:`state_dict`; values of the same shapes
+            (NumPy arrays or CPU torch tensors), cast to the model's dtype.
+            Nothing is changed unless every entry is valid.
+        """
+        if not hasattr(state, "keys"):
+            raise TypeError(f"state must be a mapping of names to arrays, got {type(state)}")
+        missing = [k for k in self.params if k not in state]
+        unexpected = [k for k in state if k not in self.params]
+        if missing or unexpected:
+            raise ValueError(
+                f"state does not match this {self.cell.upper()} model: missing keys {missing}, "
+                f"unexpected keys {unexpected}"
+            )
+        arrays = {}
+        for name, p in self.params.items():
+            value = state[name]
+            if hasattr(value, "detach"):  # a torch tensor that may require grad
+                value = value.detach().cpu().numpy()
+            value = np.asarray(value, dtype=self.dtype)
+            if value.shape != p.shape:
+                raise ValueError(f"state[{name!r}] must have shape {p.shape}, got {value.shape}")
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"state[{name!r}] has NaN or inf values")
+            arrays[name] = value
+        for name, value in arrays.items():
+            self.params[name][...] = value
+
+    def config(self):
+        """The constructor's arguments as a JSON-serialisable dict (dtype as its name)."""
+        seed = self.seed
+        return {
+            "cell": self.cell,
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "output_size": self.output_size,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+            "nonlinearity": self.nonlinearity,
+            "forget_bias": self.forget_bias,
+            "dtype": self.dtype.name,
+            # a Generator cannot be written down: the weights are in the state dict anyway
+            "seed": int(seed) if isinstance(seed, int | np.integer) else None,
+        }
+
+    @classmethod
+    def from_config(cls, cfg):
+        """A new model from :meth:`config`'s dict (fresh weights: load a state dict after)."""
+        if not hasattr(cfg, "keys"):
+            raise TypeError(f"cfg must be a dict from config(), got {type(cfg).__name__}")
+        known = set(inspect.signature(cls).parameters)
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ValueError(f"cfg has unknown keys {unknown}; expected keys among {sorted(known)}")
+        return cls(**cfg)
+
+    def __repr__(self):
+        cfg = self.config()
+        args = ", ".join(f"{k}={v!r}" for k, v in cfg.items() if k != "seed")
+        return f"SequenceRegressor({args})"

@@ -1,0 +1,660 @@
+"""Training: optimizers, gradient clipping, losses, and :func:`fit`.
+
+The trainer asks little of a model (``rnnkit.models.SequenceRegressor`` has it
+all): ``params``, a dict of named float arrays that optimizers update in place;
+``forward(X, training=False)`` returning predictions (N, outputs); and
+``backward(d_pred)`` returning gradients keyed like ``params`` for the last
+forward call.
+
+Optimizers follow PyTorch's update rules exactly (``torch.optim.SGD``, ``Adam``,
+``RMSprop``), so a run can be checked step by step against torch.
+"""
+
+import math
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from ._checks import check_int
+
+__all__ = [
+    "LOSSES",
+    "SGD",
+    "Adam",
+    "History",
+    "Optimizer",
+    "RMSprop",
+    "clip_grad_norm",
+    "evaluate",
+    "fit",
+    "mae_loss",
+    "make_optimizer",
+    "mse_loss",
+]
+
+
+def _check_number(name, value, low=0.0, high=math.inf, high_open=False):
+    """value as a float in [low, high] (or [low, high) with high_open), else a ValueError."""
+    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    if ok:
+        ok = low <= value < high if high_open else low <= value <= high
+    if not ok:
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
+    return float(value)
+
+
+# ---------------------------------------------------------------------------- optimizers
+
+
+class Optimizer:
+    """Base class: ``step(params, grads)`` updates every array of params named in grads in place.
+
+    Subclasses implement ``_update(p, g, state)`` for one parameter, with ``state``
+    a dict kept per parameter name (moments, step counts). ``lr`` may be changed
+    between steps (the plateau schedule of :func:`fit` does).
+    """
+
+    def __init__(self, lr, weight_decay=0.0):
+        self.lr = _check_number("lr", lr)
+        self.weight_decay = _check_number("weight_decay", weight_decay)
+        self.state = {}
+
+    def step(self, params, grads):
+        """Update ``params[name]`` in place for every ``name`` in grads.
+
+        Weight decay (L2, as PyTorch: ``g + weight_decay * p``) applies to every
+        parameter given, biases included.
+        """
+        for name, g in grads.items():
+            p = params[name]
+            if g.shape != p.shape:
+                raise ValueError(f"grads[{name!r}] has shape {g.shape}, params has {p.shape}")
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            self._update(p, g, self.state.setdefault(name, {}))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "state")
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``.
+
+    ``b = momentum * b + g`` (``b = g`` on the first step), then
+    ``p -= lr * (g + momentum * b)`` with Nesterov, ``p -= lr * b`` without.
+    """
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        self.momentum = _check_number("momentum", momentum)
+        if nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        self.nesterov = bool(nesterov)
+
+    def _update(self, p, g, state):
+        if self.momentum:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()
+            else:
+                buf *= self.momentum
+                buf += g
+            g = g + self.momentum * buf if self.nesterov else buf
+        p -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam with bias correction, as ``torch.optim.Adam`` (L2 weight decay, not AdamW).
+
+    ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2`` and after t steps
+    ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+    """
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = tuple(
+            _check_number(f"betas[{i}]", b, high=1.0, high_open=True) for i, b in enumerate(betas)
+        )
+        self.eps = _check_number("eps", eps)
+
+    def _update(self, p, g, state):
+        b1, b2 = self.betas
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
+        state["step"] += 1
+        m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
+        denom = np.sqrt(v) / math.sqrt(1 - b2**t)
+        denom += self.eps
+        p -= (self.lr / (1 - b1**t)) * (m / denom)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as ``torch.optim.RMSprop`` (not centered).
+
+    ``s = alpha s + (1 - alpha) g^2``; ``p -= lr * g / (sqrt(s) + eps)``, or with
+    momentum ``b = momentum b + g / (sqrt(s) + eps)``, ``p -= lr * b``.
+    """
+
+    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        self.alpha = _check_number("alpha", alpha, high=1.0)
+        self.eps = _check_number("eps", eps)
+        self.momentum = _check_number("momentum", momentum)
+
+    def _update(self, p, g, state):
+        if not state:
+            state["square_avg"] = np.zeros_like(p)
+            if self.momentum:
+                state["momentum_buffer"] = np.zeros_like(p)
+        s = state["square_avg"]
+        s *= self.alpha
+        s += (1 - self.alpha) * (g * g)
+        avg = np.sqrt(s)
+        avg += self.eps
+        if self.momentum:
+            buf = state["momentum_buffer"]
+            buf *= self.momentum
+            buf += g / avg
+            p -= self.lr * buf
+        else:
+            p -= self.lr * (g / avg)
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+def make_optimizer(name_or_instance, lr):
+    """An optimizer from its name (``"sgd"``, ``"adam"``, ``"rmsprop"``) and learning rate.
+
+    An :class:`Optimizer` instance is returned as it is, with its own ``lr``.
+    """
+    if isinstance(name_or_instance, Optimizer):
+        return name_or_instance
+    if isinstance(name_or_instance, str) and name_or_instance.lower() in OPTIMIZERS:
+        return OPTIMIZERS[name_or_instance.lower()](lr=lr)
+    raise ValueError(
+        f"optimizer must be one of {sorted(OPTIMIZERS)} or an Optimizer instance, "
+        f"got {name_or_instance!r}"
+    )
+
+
+def clip_grad_norm(grads, max_norm):
+    """Scale all gradients in place so that their global L2 norm is at most max_norm.
+
+    As ``torch.nn.utils.clip_grad_norm_``: the norm is taken over all arrays
+    together and, when it exceeds max_norm, every array is multiplied by
+    ``max_norm / (norm + 1e-6)``. A non-finite norm leaves the gradients alone
+    (the caller decides what to do; :func:`fit` stops).
+
+    Returns
+    -------
+    float
+        The global norm before clipping.
+    """
+    max_norm = _check_number("max_norm", max_norm)
+    # squares summed in float64: float32 gradients of a diverging run would overflow
+    total = math.sqrt(sum(float(np.square(g, dtype=np.float64).sum()) for g in grads.values()))
+    coef = max_norm / (total + 1e-6)
+    if math.isfinite(total) and coef < 1:
+        for g in grads.values():
+            g *= g.dtype.type(coef)
+    return total
+
+
+# ---------------------------------------------------------------------------- losses
+
+
+def mse_loss(pred, target):
+    """Mean squared error over all elements, and its gradient w.r.t. pred (pred's dtype)."""
+    err = pred - target
+    return float(np.mean(np.square(err, dtype=np.float64))), err * (2.0 / err.size)
+
+
+def mae_loss(pred, target):
+    """Mean absolute error over all elements, and its (sub)gradient w.r.t. pred (0 at ties)."""
+    err = pred - target
+    return float(np.mean(np.abs(err), dtype=np.float64)), np.sign(err) / err.size
+
+
+LOSSES = {"mse": mse_loss, "mae": mae_loss}
+
+
+def _loss_function(loss):
+    if callable(loss):
+        return loss
+    if isinstance(loss, str) and loss.lower() in LOSSES:
+        return LOSSES[loss.lower()]
+    raise ValueError(
+        f"loss must be one of {sorted(LOSSES)} or a callable (pred, target) -> (value, grad), "
+        f"got {loss!r}"
+    )
+
+
+def _batch_loss(loss_fn, pred, target):
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"y must have {pred.shape[1]} column(s) per window, the model's outputs; "
+            f"got a batch of shape {target.shape}"
+        )
+    return loss_fn(pred, target)
+
+
+def evaluate(model, X, y, loss="mse", batch_size=256):
+    """The loss of the model's predictions (no dropout) over all windows, in batches.
+
+    Parameters
+    ----------
+    model
+        Has ``forward(X, training=False)``.
+    X : ndarray (N, T, F)
+    y : ndarray (N, outputs) or (N,)
+    loss : {"mse", "mae"} or callable
+    batch_size : int
+        Windows per forward call, to bound memory.
+
+    Returns
+    -------
+    float
+        The mean over all elements (batch losses weighted by batch size).
+    """
+    loss_fn = _loss_function(loss)
+    batch_size = check_int("batch_size", batch_size)
+    X, y = _check_data(X, y, _model_dtype(model), "X", "y")
+    total = 0.0
+    for start in range(0, len(X), batch_size):
+        stop = start + batch_size
+        value, _ = _batch_loss(loss_fn, model.forward(X[start:stop], training=False), y[start:stop])
+        total += value * len(X[start:stop])
+    return total / len(X)
+
+
+# ---------------------------------------------------------------------------- fit
+
+
+class History:
+    """What happened in :func:`fit`, one entry per epoch (epochs are counted from 1).
+
+    Attributes
+    ----------
+    train_loss : list of float
+        Mean training loss over the epoch's batches (non-finite for an epoch
+        stopped by a NaN or inf loss).
+    val_loss : list of float
+        Validation loss after each epoch; empty without validation data.
+    lr : list of float
+        Learning rate used during each epoch.
+    epoch_time : list of float
+        Seconds per epoch, validation included.
+    monitor : str
+        ``"val_loss"`` or ``"train_loss"``: what early stopping watched.
+    best_epoch : int
+        Epoch with the lowest monitored loss (0: none finished with a finite loss).
+    stopped_epoch : int
+        Last epoch run.
+    stop_reason : str
+        Why training ended: starts with ``"completed"``, ``"early stopping"``,
+        ``"non-finite"`` or ``"callback"``.
+    """
+
+    def __init__(self, monitor="val_loss"):
+        self.train_loss, self.val_loss, self.lr, self.epoch_time = [], [], [], []
+        self.monitor = monitor
+        self.best_epoch = 0
+        self.stopped_epoch = 0
+        self.stop_reason = ""
+
+    @property
+    def best_loss(self):
+        """The monitored loss at best_epoch (inf before any finite epoch)."""
+        losses = getattr(self, self.monitor)
+        return losses[self.best_epoch - 1] if self.best_epoch else math.inf
+
+    def to_dict(self):
+        """Everything as a JSON-serialisable dict."""
+        return {
+            "train_loss": list(self.train_loss),
+            "val_loss": list(self.val_loss),
+            "lr": list(self.lr),
+            "epoch_time": list(self.epoch_time),
+            "monitor": self.monitor,
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+            "stop_reason": self.stop_reason,
+        }
+
+    def as_frame(self):
+        """The per-epoch lists as a pandas DataFrame indexed by epoch (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as err:
+            raise ImportError(
+                "pandas is needed for History.as_frame: pip install 'rnnkit[pandas]'"
+            ) from err
+        columns = {"train_loss": self.train_loss, "val_loss": self.val_loss}
+        columns |= {"lr": self.lr, "epoch_time": self.epoch_time}
+        index = pd.RangeIndex(1, len(self.train_loss) + 1, name="epoch")
+        return pd.DataFrame({k: v for k, v in columns.items() if v}, index=index)
+
+    def __repr__(self):
+        return (
+            f"History({len(self.train_loss)} epochs, best_epoch={self.best_epoch}, "
+            f"stop_reason={self.stop_reason!r})"
+        )
+
+
+def _model_dtype(model):
+    try:
+        return next(iter(model.params.values())).dtype
+    except (AttributeError, StopIteration) as err:
+        raise TypeError("model must have a non-empty dict of arrays `params`") from err
+
+
+def _check_data(X, y, dtype, x_name, y_name):
+    """X (N, T, F) and y (N, outputs) in the model's dtype (a 1-D y becomes one column)."""
+    X = np.asarray(X, dtype=dtype)
+    y = np.asarray(y, dtype=dtype)
+    if X.ndim != 3 or len(X) == 0:
+        raise ValueError(f"{x_name} must be windows of shape (N, T, F) with N >= 1, got {X.shape}")
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or len(y) != len(X):
+        raise ValueError(
+            f"{y_name} must have shape ({len(X)}, outputs) or ({len(X)},), one row per window "
+            f"of {x_name}; got {y.shape}"
+        )
+    return X, y
+
+
+def _check_validation(validation_data, dtype):
+    if validation_data is None:
+        return None
+    if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+        raise TypeError(
+            f"validation_data must be a pair (X_val, y_val) or None, got "
+            f"{type(validation_data).__name__}"
+        )
+    return _check_data(*validation_data, dtype, "validation_data[0]", "validation_data[1]")
+
+
+class _Plateau:
+    """Reduce-on-plateau: multiply lr by factor after ``patience`` epochs without improvement."""
+
+    def __init__(self, factor=0.5, patience=5, min_lr=1e-6):
+        self.factor = _check_number("reduce_lr_on_plateau['factor']", factor, high=1.0)
+        self.patience = check_int("reduce_lr_on_plateau['patience']", patience)
+        self.min_lr = _check_number("reduce_lr_on_plateau['min_lr']", min_lr)
+        self.wait = 0
+
+    @classmethod
+    def from_arg(cls, arg):
+        """None or False: no schedule; True: the defaults; a dict: some of the keywords."""
+        if arg is None or arg is False:
+            return None
+        if arg is True:
+            return cls()
+        if isinstance(arg, dict):
+            unknown = set(arg) - {"factor", "patience", "min_lr"}
+            if unknown:
+                raise ValueError(
+                    f"reduce_lr_on_plateau accepts keys factor, patience, min_lr; "
+                    f"got unknown {sorted(unknown)}"
+                )
+            return cls(**arg)
+        raise TypeError(f"reduce_lr_on_plateau must be None, True or a dict, got {arg!r}")
+
+    def update(self, improved, optimizer):
+        """Count an epoch; lower the optimizer's lr when the plateau is long enough."""
+        self.wait = 0 if improved else self.wait + 1
+        if self.wait >= self.patience:
+            optimizer.lr = max(optimizer.lr * self.factor, self.min_lr)
+            self.wait = 0
+
+
+class _Progress:
+    """A tqdm bar over epochs (stderr), or one printed line per epoch without tqdm."""
+
+    def __init__(self, epochs, verbose, desc):
+        self.epochs, self.verbose, self.desc = epochs, verbose, desc
+        self.bar = None
+        if verbose < 1:
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        # tqdm may warn (its monitor thread, odd terminals); warnings are not progress.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.bar = tqdm(total=epochs, desc=desc, unit="epoch", file=sys.stderr, leave=True)
+
+    def epoch(self, epoch, history):
+        if self.verbose < 1:
+            return
+        fields = {"train": history.train_loss[-1]}
+        if history.val_loss:
+            fields["val"] = history.val_loss[-1]
+        fields["lr"] = history.lr[-1]
+        text = ", ".join(f"{k}={v:.4g}" for k, v in fields.items())
+        if self.bar is None:
+            width = len(str(self.epochs))
+            print(f"{self.desc} epoch {epoch:>{width}}/{self.epochs}: {text}", file=sys.stderr)
+        else:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(1)
+
+    def close(self, history):
+        if self.bar is not None:
+            self.bar.close()
+        if self.verbose >= 1 and history.stop_reason:
+            print(f"{self.desc}: {history.stop_reason}", file=sys.stderr)
+
+
+def _train_epoch(model, X, y, order, optimizer, loss_fn, batch_size, clip_norm):
+    """One pass over the batches; (mean loss, None) or (bad value, where it went bad)."""
+    total = 0.0
+    for number, start in enumerate(range(0, len(order), batch_size), start=1):
+        batch = order[start : start + batch_size]
+        value, d_pred = _batch_loss(loss_fn, model.forward(X[batch], training=True), y[batch])
+        if not math.isfinite(value):
+            return value, f"training loss {value} in batch {number}"
+        grads = model.backward(d_pred)
+        if clip_norm is not None:
+            norm = clip_grad_norm(grads, clip_norm)
+            if not math.isfinite(norm):
+                return math.nan, f"gradient norm {norm} in batch {number}"
+        optimizer.step(model.params, grads)
+        total += value * len(batch)
+    return total / len(order), None
+
+
+def _epoch(model, X, y, val, order, optimizer, loss_fn, batch_size, clip_norm):
+    """Train one epoch, then evaluate: (train loss, val loss or None, problem or None).
+
+    A problem names what became NaN or inf; the validation loss is then NaN.
+    """
+    # A diverging run overflows; that is detected and reported through the returned
+    # problem, so numpy's floating-point warnings would only be noise.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        train_loss, problem = _train_epoch(
+            model, X, y, order, optimizer, loss_fn, batch_size, clip_norm
+        )
+        # the last step can leave inf weights behind a finite loss
+        if problem is None and not all(np.isfinite(p).all() for p in model.params.values()):
+            problem = "parameters after the last batch"
+        if val is None:
+            return train_loss, None, problem
+        if problem is not None:
+            return train_loss, math.nan, problem
+        return train_loss, evaluate(model, *val, loss_fn, max(batch_size, 256)), None
+
+
+def _finish(model, history, best, restore_best_weights):
+    """Restore the best parameters when asked (always after a NaN) and complete stop_reason."""
+    non_finite = history.stop_reason.startswith("non-finite")
+    restore = non_finite or restore_best_weights
+    if restore:
+        for name, p in model.params.items():
+            p[...] = best[name]
+    if history.best_epoch:
+        history.stop_reason += (
+            f"; best {history.monitor} {history.best_loss:.6g} at epoch {history.best_epoch}"
+        )
+        if restore:
+            history.stop_reason += ", its weights restored"
+    elif non_finite:
+        history.stop_reason += "; the initial weights restored"
+
+
+def fit(
+    model,
+    X,
+    y,
+    validation_data=None,
+    epochs=100,
+    batch_size=32,
+    optimizer="adam",
+    lr=1e-3,
+    loss="mse",
+    clip_norm=1.0,
+    patience=10,
+    restore_best_weights=True,
+    reduce_lr_on_plateau=None,
+    shuffle=True,
+    seed=0,
+    verbose=1,
+    callbacks=None,
+):
+    """Train a model on windows with mini-batches, early stopping and a progress bar.
+
+    Parameters
+    ----------
+    model
+        Has ``params``, ``forward(X, training)`` and ``backward(d_pred)``, like
+        :class:`rnnkit.models.SequenceRegressor`. Trained in place.
+    X : array_like (N, T, F)
+        Training windows, batch-first.
+    y : array_like (N, outputs) or (N,)
+        Targets, one row per window.
+    validation_data : (X_val, y_val) or None
+        Monitored by early stopping and the plateau schedule; without it the
+        training loss is monitored.
+    epochs : int
+        Most passes over the training windows.
+    batch_size : int
+        Windows per optimizer step.
+    optimizer : {"adam", "sgd", "rmsprop"} or Optimizer
+    lr : float
+        Learning rate of a named optimizer (an instance keeps its own).
+    loss : {"mse", "mae"} or callable
+        A callable takes (pred, target) and returns (value, dvalue/dpred).
+    clip_norm : float or None
+        Clip the global gradient norm of every step to this (None: no clipping).
+    patience : int or None
+        Stop after this many epochs without a lower monitored loss (None: never).
+    restore_best_weights : bool
+        At the end, copy back the parameters of the best epoch.
+    reduce_lr_on_plateau : None, True or dict
+        Multiply lr by ``factor`` (0.5) after ``patience`` (5) epochs without
+        improvement, down to ``min_lr`` (1e-6); True uses those defaults.
+    shuffle : bool
+        Shuffle the training windows every epoch (they never mix with
+        validation windows).
+    seed : int or None
+        Seeds the shuffling. With the model's own seed (weights, dropout) and
+        one core thread (``rnnkit.set_num_threads(1)``) a run is bit-reproducible.
+    verbose : int
+        0 silent; 1 a tqdm progress bar over epochs if tqdm is installed (else
+        one line per epoch) and a closing line; everything goes to stderr.
+    callbacks : list of callable or None
+        Each is called after every epoch as ``callback(epoch, history)``; one
+        returning True stops training.
+
+    Returns
+    -------
+    History
+
+    Notes
+    -----
+    A NaN or inf training loss (or gradient norm, or validation loss) stops
+    training at once: ``History.stop_reason`` says where, and the parameters of
+    the best epoch (or the initial ones if none finished) are restored whatever
+    ``restore_best_weights`` says, since the current ones are not trustworthy.
+    Warnings are never used for this.
+    """
+    dtype = _model_dtype(model)
+    X, y = _check_data(X, y, dtype, "X", "y")
+    val = _check_validation(validation_data, dtype)
+    epochs = check_int("epochs", epochs)
+    batch_size = check_int("batch_size", batch_size)
+    if clip_norm is not None:
+        clip_norm = _check_number("clip_norm", clip_norm)
+    if patience is not None:
+        patience = check_int("patience", patience)
+    if not isinstance(verbose, int):
+        raise TypeError(f"verbose must be an int, got {type(verbose).__name__}")
+    callbacks = [] if callbacks is None else callbacks
+    if not isinstance(callbacks, list | tuple) or not all(callable(c) for c in callbacks):
+        raise TypeError("callbacks must be a list of callables (epoch, history) -> bool")
+    loss_fn = _loss_function(loss)
+    optimizer = make_optimizer(optimizer, lr)
+    plateau = _Plateau.from_arg(reduce_lr_on_plateau)
+    rng = np.random.default_rng(seed)
+
+    history = History("val_loss" if val is not None else "train_loss")
+    # The best parameters so far, starting with the initial ones: a NaN in the first
+    # epoch must still leave finite weights behind. Copied into, never reallocated.
+    best = {name: p.copy() for name, p in model.params.items()}
+    progress = _Progress(epochs, verbose, desc=getattr(model, "cell", "fit"))
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            history.lr.append(optimizer.lr)
+            order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
+            train_loss, val_loss, problem = _epoch(
+                model, X, y, val, order, optimizer, loss_fn, batch_size, clip_norm
+            )
+            history.train_loss.append(train_loss)
+            if val is not None:
+                history.val_loss.append(val_loss)
+            history.epoch_time.append(time.perf_counter() - start)
+            history.stopped_epoch = epoch
+            progress.epoch(epoch, history)
+
+            monitored = getattr(history, history.monitor)[-1]
+            if problem is None and not math.isfinite(monitored):
+                problem = f"{history.monitor} {monitored}"
+            if problem is not None:
+                history.stop_reason = f"non-finite {problem} at epoch {epoch}"
+                break
+            improved = monitored < history.best_loss
+            if improved:
+                history.best_epoch = epoch
+                for name, p in model.params.items():
+                    best[name][...] = p
+            if any(c(epoch, history) for c in callbacks):
+                history.stop_reason = f"callback stopped training after epoch {epoch}"
+                break
+            wait = epoch - history.best_epoch
+            if patience is not None and wait >= patience and epoch < epochs:
+                history.stop_reason = (
+                    f"early stopping: no lower {history.monitor} for {wait} epochs"
+                )
+                break
+            if plateau is not None:
+                plateau.update(improved, optimizer)
+        else:
+            history.stop_reason = f"completed {epochs} epochs"
+        _finish(model, history, best, restore_best_weights)
+    finally:
+        progress.close(history)
+    return history
