@@ -148,3 +148,27 @@ def assert_close(actual, desired, dtype, name="array", rtol=None):
         f"{name}: normwise error max|a-d|/max(1,max|d|) = {err:.3e} exceeds "
         f"rtol = {rtol:.0e} ({np.dtype(dtype).name})"
     )
+
+
+def as_float64(arrays):
+    return {k: None if v is None else v.astype(np.float64) for k, v in arrays.items()}
+
+
+def check_against_reference(cell, T, B, I, H, dtype, with_state, with_dy, seed):
+    """Core forward and backward against the reference run in float64, at dtype's tolerance."""
+    rng = np.random.default_rng(seed)
+    problem = make_problem(rng, cell, T, B, I, H, dtype, with_state)
+    grads = make_output_grads(rng, cell, T, B, H, dtype, with_dy)
+
+    out = forward(core, cell, problem)
+    expected_out = forward(reference, cell, as_float64(problem))
+    for name, value in out.items():
+        assert value.dtype == dtype, name
+        assert_close(value, expected_out[name], dtype, name)
+
+    # Backward from the core's own saved activations, as training does.
+    got = backward(core, cell, problem, out, grads)
+    expected = backward(reference, cell, as_float64(problem), expected_out, as_float64(grads))
+    for name, value in got.items():
+        assert value.dtype == dtype, f"d{name}"
+        assert_close(value, expected[name], dtype, f"d{name}")

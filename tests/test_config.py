@@ -19,6 +19,8 @@ def test_show_config_reports_the_build(capsys):
     assert ("on" if info["openmp"] else "off") in openmp_line
     threads_line = next(line for line in report.splitlines() if line.startswith("threads"))
     assert threads_line.split(":")[1].strip() == str(rnnkit.num_threads())
+    simd_line = next(line for line in report.splitlines() if line.startswith("SIMD path"))
+    assert rnnkit.core.simd_path() in simd_line
 
 
 def test_public_names():

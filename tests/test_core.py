@@ -7,34 +7,18 @@ so the float32 tolerance measures the core's own rounding, nothing else.
 
 import numpy as np
 import pytest
-from _problems import CELLS, assert_close, backward, forward, make_output_grads, make_problem
+from _problems import (
+    CELLS,
+    backward,
+    check_against_reference,
+    forward,
+    make_output_grads,
+    make_problem,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit import core, reference
-
-
-def as_float64(arrays):
-    return {k: None if v is None else v.astype(np.float64) for k, v in arrays.items()}
-
-
-def check_against_reference(cell, T, B, I, H, dtype, with_state, with_dy, seed):
-    rng = np.random.default_rng(seed)
-    problem = make_problem(rng, cell, T, B, I, H, dtype, with_state)
-    grads = make_output_grads(rng, cell, T, B, H, dtype, with_dy)
-
-    out = forward(core, cell, problem)
-    expected_out = forward(reference, cell, as_float64(problem))
-    for name, value in out.items():
-        assert value.dtype == dtype, name
-        assert_close(value, expected_out[name], dtype, name)
-
-    # Backward from the core's own saved activations, as training does.
-    got = backward(core, cell, problem, out, grads)
-    expected = backward(reference, cell, as_float64(problem), expected_out, as_float64(grads))
-    for name, value in got.items():
-        assert value.dtype == dtype, f"d{name}"
-        assert_close(value, expected[name], dtype, f"d{name}")
+from rnnkit import core
 
 
 @settings(max_examples=80, deadline=None)

@@ -6,6 +6,7 @@
 // are allocated here, and the GIL is released for the kernel alone.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <array>
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "rnnkit/gemm.hpp"
 #include "rnnkit/lstm.hpp"
 #include "rnnkit/parallel.hpp"
 #include "rnnkit/rnn.hpp"
@@ -371,6 +373,16 @@ void set_num_threads(py::handle n) {
   rnnkit::set_num_threads(static_cast<int>(value));
 }
 
+void set_simd_path(const std::string& name) {
+  if (!rnnkit::set_simd_path(name.c_str())) {
+    std::string supported;
+    for (const char* path : rnnkit::supported_simd_paths())
+      supported += (supported.empty() ? "'" : ", '") + std::string(path) + "'";
+    throw py::value_error("set_simd_path: this CPU and build run " + supported + "; got '" + name +
+                          "'");
+  }
+}
+
 std::string compiler() {
 #if defined(__clang__)
   return std::string("Clang ") + __clang_version__;
@@ -507,6 +519,15 @@ dx (T, B, I), dh0 (B, H), dc0 (B, H), dw_ih (4*H, I), dw_hh (4*H, H), db_ih (4*H
         "Threads the kernels use (always 1 in a build without OpenMP).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Set the threads the kernels use, for every Python thread (no effect without OpenMP).");
+  m.def("simd_path", &rnnkit::simd_path,
+        "The instruction set of the matrix product: 'avx512', 'avx2' or 'portable'.\n\n"
+        "The best this CPU runs, unless the environment variable RNNKIT_SIMD named a lower "
+        "one when rnnkit was imported.");
+  m.def("supported_simd_paths", &rnnkit::supported_simd_paths,
+        "The instruction sets this CPU and build can run, best first.");
+  m.def("set_simd_path", &set_simd_path, py::arg("name"),
+        "Run the matrix product on `name` (one of supported_simd_paths()), for tests and "
+        "benchmarks.");
   m.def("build_info", &build_info,
         "How this module was built: version, compiler, build_type, openmp, openmp_version.");
 }

@@ -1,136 +1,136 @@
-// Cache-blocked matrix product in the GotoBLAS / BLIS shape: C is cut into
-// (MC x NC) blocks, k into KC slices; each slice of op(A) and op(B) is packed
-// into contiguous micro-panels (zero-padded to whole tiles) so that one
-// register-tiled micro-kernel serves every transpose and every edge. The
-// micro-kernel is plain C++ whose inner loop runs over contiguous columns:
-// the compiler vectorises it for whatever instruction set the target has.
+// Chooses the matrix-product kernel for this CPU once, and gives each calling
+// thread its packing buffers.
 #include "rnnkit/gemm.hpp"
 
-#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
-#include "rnnkit/parallel.hpp"
+#include "gemm_dispatch.hpp"
 
 namespace rnnkit {
 
 namespace {
 
-// Tile of C held in registers: MR rows by NR columns, NR spanning two
-// 16-byte vectors (8 floats or 4 doubles).
-constexpr index_t MR = 4;
-template <class Real>
-constexpr index_t NR = 32 / static_cast<index_t>(sizeof(Real));
+using detail::GemmKernel;
 
-// A's packed block (MC x KC) stays in L2, B's packed slice (KC x NC) in L3,
-// one B micro-panel (KC x NR) in L1.
-constexpr index_t KC = 256;
-constexpr index_t MC = 128;
-constexpr index_t NC = 1024;
+// Best first.
+const GemmKernel* const kKernels[] = {
+#ifdef RNNKIT_X86_DISPATCH
+    &detail::avx512_kernel,
+    &detail::avx2_kernel,
+#endif
+    &detail::portable_kernel,
+};
 
-template <class Real>
-inline Real element(const Real* p, index_t ld, Op op, index_t row, index_t col) {
-  return op == Op::N ? p[row * ld + col] : p[col * ld + row];
+bool cpu_runs(const GemmKernel* kernel) {
+#ifdef RNNKIT_X86_DISPATCH
+  // libgcc's checks include the operating system's support for the registers.
+  if (kernel == &detail::avx512_kernel) return __builtin_cpu_supports("avx512f");
+  if (kernel == &detail::avx2_kernel)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+  return kernel == &detail::portable_kernel;
 }
 
-// Rows [i0, i0 + MR) x columns [p0, p0 + kc) of op(A) into ap[p * MR + i],
-// rows past m zero.
-template <class Real>
-void pack_a(Real* ap, const Real* a, index_t lda, Op op_a, index_t m, index_t i0, index_t p0,
-            index_t kc) {
-  for (index_t p = 0; p < kc; ++p)
-    for (index_t i = 0; i < MR; ++i)
-      ap[p * MR + i] = i0 + i < m ? element(a, lda, op_a, i0 + i, p0 + p) : Real(0);
+const GemmKernel* find(const char* name) {
+  for (const GemmKernel* kernel : kKernels)
+    if (std::strcmp(kernel->name, name) == 0) return kernel;
+  return nullptr;
 }
 
-// Rows [p0, p0 + kc) x columns [j0, j0 + NR) of op(B) into bp[p * NR + j],
-// columns past n zero.
-template <class Real>
-void pack_b(Real* bp, const Real* b, index_t ldb, Op op_b, index_t n, index_t p0, index_t kc,
-            index_t j0) {
-  constexpr index_t nr = NR<Real>;
-  for (index_t p = 0; p < kc; ++p)
-    for (index_t j = 0; j < nr; ++j)
-      bp[p * nr + j] = j0 + j < n ? element(b, ldb, op_b, p0 + p, j0 + j) : Real(0);
+// The best kernel the CPU runs, or RNNKIT_SIMD's choice when that is lower.
+const GemmKernel* initial_kernel() {
+  const char* forced = std::getenv("RNNKIT_SIMD");
+  bool reached = forced == nullptr || find(forced) == nullptr;
+  for (const GemmKernel* kernel : kKernels) {
+    reached = reached || std::strcmp(kernel->name, forced) == 0;
+    if (reached && cpu_runs(kernel)) return kernel;
+  }
+  return &detail::portable_kernel;
 }
 
-// c[i, j] (+)= sum_p ap[p, i] * bp[p, j] for the mr x nr corner of one tile.
-template <class Real>
-void micro_kernel(Real* c, index_t ldc, const Real* __restrict ap, const Real* __restrict bp,
-                  index_t kc, index_t mr, index_t nr, bool add) {
-  constexpr index_t NRR = NR<Real>;
-  Real acc[MR][NRR] = {};
-  for (index_t p = 0; p < kc; ++p)
-    for (index_t i = 0; i < MR; ++i)
-      for (index_t j = 0; j < NRR; ++j) acc[i][j] += ap[p * MR + i] * bp[p * NRR + j];
-  for (index_t i = 0; i < mr; ++i)
-    for (index_t j = 0; j < nr; ++j) c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
-}
+std::atomic<const GemmKernel*> g_kernel{initial_kernel()};
 
-index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
-
-// Packing space, grown once per calling thread to its fixed maximum so that
-// a kernel's time loop never allocates.
+// Packing space, allocated once per calling thread at its fixed maximum so
+// that a kernel's time loop never allocates.
 template <class Real>
 struct PackBuffers {
-  std::vector<Real> a, b;
-  PackBuffers() : a(MC * KC), b(KC * ceil_div(NC, NR<Real>) * NR<Real>) {}
+  std::vector<Real> a = std::vector<Real>(detail::kMC * detail::kKC);
+  std::vector<Real> b = std::vector<Real>(detail::kKC * detail::kNC);
 };
+
+}  // namespace
+
+const char* simd_path() { return g_kernel.load()->name; }
+
+bool set_simd_path(const char* name) {
+  const GemmKernel* kernel = find(name);
+  if (kernel == nullptr || !cpu_runs(kernel)) return false;
+  g_kernel.store(kernel);
+  return true;
+}
+
+std::vector<const char*> supported_simd_paths() {
+  std::vector<const char*> names;
+  for (const GemmKernel* kernel : kKernels)
+    if (cpu_runs(kernel)) names.push_back(kernel->name);
+  return names;
+}
+
+namespace {
+
+// The product on `kernel`, op(B) given as a matrix or packed (b unused then).
+template <class Real>
+void run(const GemmKernel* kernel, Real* c, index_t ldc, const Real* a, index_t lda, Op op_a,
+         const Real* b, index_t ldb, Op op_b, const Real* packed, index_t m, index_t n, index_t k,
+         Update update) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (update == Update::overwrite)
+      for (index_t i = 0; i < m; ++i) std::memset(c + i * ldc, 0, sizeof(Real) * n);
+    return;
+  }
+  thread_local PackBuffers<Real> buffers;
+  kernel->get<Real>().gemm(c, ldc, a, lda, op_a, b, ldb, op_b, packed, m, n, k, update,
+                           buffers.a.data(), buffers.b.data());
+}
+
+index_t round_up(index_t a, index_t b) { return (a + b - 1) / b * b; }
 
 }  // namespace
 
 template <class Real>
 void gemm(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real* b, index_t ldb,
           Op op_b, index_t m, index_t n, index_t k, Update update) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    if (update == Update::overwrite)
-      for (index_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, Real(0));
-    return;
-  }
-  constexpr index_t nr = NR<Real>;
-  thread_local PackBuffers<Real> buffers;
-  Real* const ap = buffers.a.data();
-  Real* const bp = buffers.b.data();
-  [[maybe_unused]] const int nt = threads_for(double(m) * double(n) * double(k));
-
-  for (index_t jc = 0; jc < n; jc += NC) {
-    const index_t nc = std::min(NC, n - jc);
-    const index_t n_panels = ceil_div(nc, nr);
-    for (index_t pc = 0; pc < k; pc += KC) {
-      const index_t kc = std::min(KC, k - pc);
-      const bool add = update == Update::accumulate || pc > 0;
-      // One region per k slice; every loop below writes disjoint panels or
-      // disjoint tiles of C, and each element's sum over k runs in the same
-      // order on any number of threads.
-#pragma omp parallel num_threads(nt) if (nt > 1)
-      {
-#pragma omp for schedule(static)
-        for (index_t jp = 0; jp < n_panels; ++jp)
-          pack_b(bp + jp * kc * nr, b, ldb, op_b, n, pc, kc, jc + jp * nr);
-        for (index_t ic = 0; ic < m; ic += MC) {
-          const index_t mc = std::min(MC, m - ic);
-          const index_t m_panels = ceil_div(mc, MR);
-          // The implicit barrier after each loop keeps the packed A block
-          // whole until every tile that reads it is done.
-#pragma omp for schedule(static)
-          for (index_t ip = 0; ip < m_panels; ++ip)
-            pack_a(ap + ip * kc * MR, a, lda, op_a, m, ic + ip * MR, pc, kc);
-#pragma omp for collapse(2) schedule(static)
-          for (index_t ip = 0; ip < m_panels; ++ip)
-            for (index_t jp = 0; jp < n_panels; ++jp) {
-              const index_t i0 = ic + ip * MR, j0 = jc + jp * nr;
-              micro_kernel(c + i0 * ldc + j0, ldc, ap + ip * kc * MR, bp + jp * kc * nr, kc,
-                           std::min(MR, m - i0), std::min(nr, n - j0), add);
-            }
-        }
-      }
-    }
-  }
+  run(g_kernel.load(std::memory_order_relaxed), c, ldc, a, lda, op_a, b, ldb, op_b,
+      static_cast<const Real*>(nullptr), m, n, k, update);
 }
 
-template void gemm<float>(float*, index_t, const float*, index_t, Op, const float*, index_t, Op,
-                          index_t, index_t, index_t, Update);
-template void gemm<double>(double*, index_t, const double*, index_t, Op, const double*, index_t, Op,
-                           index_t, index_t, index_t, Update);
+template <class Real>
+PackedMatrix<Real>::PackedMatrix(const Real* b, index_t ldb, Op op_b, index_t k, index_t n)
+    : kernel_(g_kernel.load(std::memory_order_relaxed)), k_(k), n_(n) {
+  const auto& kernel = kernel_->get<Real>();
+  data_.resize(static_cast<std::size_t>(round_up(n, kernel.nr) * k));
+  kernel.pack(data_.data(), b, ldb, op_b, k, n);
+}
+
+template <class Real>
+void gemm(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const PackedMatrix<Real>& b,
+          index_t m, Update update) {
+  run(b.kernel(), c, ldc, a, lda, op_a, static_cast<const Real*>(nullptr), 0, Op::N, b.data(), m,
+      b.cols(), b.rows(), update);
+}
+
+#define RNNKIT_INSTANTIATE(Real)                                                                \
+  template void gemm<Real>(Real*, index_t, const Real*, index_t, Op, const Real*, index_t, Op,  \
+                           index_t, index_t, index_t, Update);                                  \
+  template class PackedMatrix<Real>;                                                            \
+  template void gemm<Real>(Real*, index_t, const Real*, index_t, Op, const PackedMatrix<Real>&, \
+                           index_t, Update);
+RNNKIT_INSTANTIATE(float)
+RNNKIT_INSTANTIATE(double)
+#undef RNNKIT_INSTANTIATE
 
 }  // namespace rnnkit

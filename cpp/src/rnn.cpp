@@ -5,11 +5,36 @@
 #include <cmath>
 #include <vector>
 
+#include "rnnkit/activations.hpp"
 #include "rnnkit/gemm.hpp"
 #include "rnnkit/parallel.hpp"
 #include "sequence.hpp"
 
 namespace rnnkit {
+
+namespace {
+
+// z <- act(z) over n elements, one loop per activation so each vectorises.
+template <class Real>
+void activate(Real* z, index_t n, Nonlinearity act) {
+  if (act == Nonlinearity::tanh)
+    for (index_t e = 0; e < n; ++e) z[e] = rnnkit::tanh(z[e]);
+  else
+    for (index_t e = 0; e < n; ++e) z[e] = z[e] > Real(0) ? z[e] : Real(0);
+}
+
+// dz = (dh + dy) * act'(.), act' read off the output y: tanh' = 1 - y^2,
+// relu' = [y > 0]. Restrict pointers let the loops vectorise.
+template <class Real>
+void activation_backward(Real* __restrict dz, const Real* __restrict dh, const Real* __restrict dy,
+                         const Real* __restrict y, index_t n, Nonlinearity act) {
+  if (act == Nonlinearity::tanh)
+    for (index_t e = 0; e < n; ++e) dz[e] = (dh[e] + dy[e]) * (Real(1) - y[e] * y[e]);
+  else
+    for (index_t e = 0; e < n; ++e) dz[e] = y[e] > Real(0) ? dh[e] + dy[e] : Real(0);
+}
+
+}  // namespace
 
 template <class Real>
 void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* w_ih,
@@ -18,18 +43,14 @@ void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* 
   const index_t BH = B * H;
   // y (T*B, H) first holds the pre-activations x_t W_ih^T + b_ih + b_hh.
   detail::input_projection(y, x, w_ih, b_ih, b_hh, T * B, I, H);
+  const PackedMatrix<Real> w_hh_t(w_hh, H, Op::T, H, H);  // W_hh^T, reused at every step
   for (index_t t = 0; t < T; ++t) {
     Real* const y_t = y + t * BH;
     const Real* const h_prev = t > 0 ? y_t - BH : h0;
     // y_t += h_{t-1} W_hh^T   (B, H) x (H, H)
-    if (h_prev != nullptr)
-      gemm(y_t, H, h_prev, H, Op::N, w_hh, H, Op::T, B, H, H, Update::accumulate);
+    if (h_prev != nullptr) gemm(y_t, H, h_prev, H, Op::N, w_hh_t, B, Update::accumulate);
     // h_t = act(y_t), in place; each row is its own.
-    parallel_for(B, double(BH), [=](index_t b) {
-      Real* const row = y_t + b * H;
-      for (index_t j = 0; j < H; ++j)
-        row[j] = act == Nonlinearity::tanh ? std::tanh(row[j]) : std::max(row[j], Real(0));
-    });
+    parallel_for(B, double(BH), [=](index_t b) { activate(y_t + b * H, H, act); });
   }
   std::copy(y + (T - 1) * BH, y + T * BH, h_n);
 }
@@ -49,22 +70,21 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
     std::copy(dh_n, dh_n + BH, dh);
   else
     std::fill(dh, dh + BH, Real(0));
+  const PackedMatrix<Real> w_hh_packed(w_hh, H, Op::N, H, H);
+  // A missing dy reads as a row of zeros, so the loop has no branch and vectorises.
+  const std::vector<Real> zeros(dy == nullptr ? BH : 0);
 
   for (index_t t = T - 1; t >= 0; --t) {
     const Real* const y_t = y + t * BH;
-    const Real* const dy_t = dy != nullptr ? dy + t * BH : nullptr;
+    const Real* const dy_t = dy != nullptr ? dy + t * BH : zeros.data();
     Real* const dz_t = dz.data() + t * BH;
-    // dz_t = (dh_t + dy_t) * act'(.), act' read off the output:
-    // tanh' = 1 - y^2, relu' = [y > 0]. Each row is its own.
+    // dz_t = (dh_t + dy_t) * act'(.); each row is its own.
     parallel_for(B, double(BH), [=](index_t b) {
-      for (index_t e = b * H; e < (b + 1) * H; ++e) {
-        const Real g = dy_t != nullptr ? dh[e] + dy_t[e] : dh[e];
-        dz_t[e] = act == Nonlinearity::tanh ? g * (Real(1) - y_t[e] * y_t[e])
-                                            : (y_t[e] > Real(0) ? g : Real(0));
-      }
+      const index_t e = b * H;
+      activation_backward(dz_t + e, dh + e, dy_t + e, y_t + e, H, act);
     });
     // dh_{t-1} = dz_t W_hh   (B, H) x (H, H)
-    gemm(dh, H, dz_t, H, Op::N, w_hh, H, Op::N, B, H, H, Update::overwrite);
+    gemm(dh, H, dz_t, H, Op::N, w_hh_packed, B, Update::overwrite);
   }
   detail::input_and_weight_gradients(dx, dw_ih, dw_hh, db_ih, db_hh, dz.data(), x, h0, y, w_ih, T,
                                      B, I, H, H);

@@ -18,6 +18,7 @@ def show_config() -> None:
         ("build type", info["build_type"] or "unspecified"),
         ("OpenMP", openmp),
         ("threads", str(core.num_threads())),
+        ("SIMD path", f"{core.simd_path()} (supported: {', '.join(core.supported_simd_paths())})"),
         ("python", sys.version.split()[0]),
         ("numpy", np.__version__),
         ("platform", f"{platform.system()} {platform.machine()}"),

@@ -19,6 +19,9 @@ try:
         rnn_backward,
         rnn_forward,
         set_num_threads,
+        set_simd_path,
+        simd_path,
+        supported_simd_paths,
     )
 except ImportError as err:  # pragma: no cover - only without a built extension
     raise ImportError(
@@ -35,4 +38,7 @@ __all__ = [
     "rnn_backward",
     "rnn_forward",
     "set_num_threads",
+    "set_simd_path",
+    "simd_path",
+    "supported_simd_paths",
 ]

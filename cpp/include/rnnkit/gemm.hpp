@@ -3,6 +3,8 @@
 // run-time dispatch) without touching a cell.
 #pragma once
 
+#include <vector>
+
 #include "rnnkit/types.hpp"
 
 namespace rnnkit {
@@ -21,5 +23,44 @@ enum class Update { overwrite, accumulate };
 template <class Real>
 void gemm(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real* b, index_t ldb,
           Op op_b, index_t m, index_t n, index_t k, Update update);
+
+namespace detail {
+struct GemmKernel;
+}
+
+// op(B) (k, n) packed once, in the layout of the kernel in use, for many
+// products with it: the recurrent weights, reused at every time step.
+// Allocates; make one per kernel call, outside the time loop.
+template <class Real>
+class PackedMatrix {
+ public:
+  PackedMatrix(const Real* b, index_t ldb, Op op_b, index_t k, index_t n);
+  index_t rows() const { return k_; }
+  index_t cols() const { return n_; }
+  const Real* data() const { return data_.data(); }
+  const detail::GemmKernel* kernel() const { return kernel_; }
+
+ private:
+  const detail::GemmKernel* kernel_;
+  index_t k_, n_;
+  std::vector<Real> data_;
+};
+
+// C (m, n) = or += op(A) (m, k) B, with B packed: k and n are B's.
+template <class Real>
+void gemm(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const PackedMatrix<Real>& b,
+          index_t m, Update update);
+
+// The instruction set the product runs on: "avx512", "avx2" or "portable",
+// chosen at load time as the best this CPU runs, or lower when the
+// environment variable RNNKIT_SIMD names a lower one.
+const char* simd_path();
+
+// The paths this CPU and build can run, best first.
+std::vector<const char*> supported_simd_paths();
+
+// Run on `name` from now on, in every thread; false (and no change) when this
+// CPU or build cannot. For tests and benchmarks.
+bool set_simd_path(const char* name);
 
 }  // namespace rnnkit

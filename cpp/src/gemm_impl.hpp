@@ -1,0 +1,196 @@
+// The blocked matrix product, written once and compiled once per instruction
+// set: gemm_portable.cpp (the target's baseline), gemm_avx2.cpp (-mavx2 -mfma)
+// and gemm_avx512.cpp (-mavx512f). Each includes this file after defining
+//   RNNKIT_GEMM_NAME     the kernel's name ("avx2")
+//   RNNKIT_GEMM_KERNEL   the GemmKernel it defines (avx2_kernel)
+//   RNNKIT_VECTOR_BYTES  the register width the micro-kernel is written for
+//   RNNKIT_MR            rows of C held in registers
+// Everything here has internal linkage, and nothing from the standard library
+// is instantiated out of line, so no code built for a wider instruction set
+// can be picked by the linker for a narrower one.
+//
+// The shape is GotoBLAS / BLIS: C is cut into (MC x NC) blocks, k into KC
+// slices; each slice of op(A) and op(B) is packed into contiguous micro-panels
+// (zero-padded to whole tiles), so one register-tiled micro-kernel serves
+// every transpose and every edge.
+#include "gemm_dispatch.hpp"
+#include "rnnkit/parallel.hpp"
+
+namespace rnnkit::detail {
+
+namespace {
+
+constexpr index_t MR = RNNKIT_MR;
+
+// Two vectors per row of the register tile: 2 * RNNKIT_VECTOR_BYTES bytes of C.
+template <class Real>
+constexpr index_t NR = 2 * RNNKIT_VECTOR_BYTES / static_cast<index_t>(sizeof(Real));
+
+static_assert(kMC % MR == 0 && kNC % NR<float> == 0 && kNC % NR<double> == 0,
+              "the block sizes of gemm_dispatch.hpp must hold whole tiles");
+
+inline index_t smaller(index_t a, index_t b) { return a < b ? a : b; }
+inline index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
+
+template <class Real>
+inline Real element(const Real* p, index_t ld, Op op, index_t row, index_t col) {
+  return op == Op::N ? p[row * ld + col] : p[col * ld + row];
+}
+
+// Rows [i0, i0 + MR) x columns [p0, p0 + kc) of op(A) into ap[p * MR + i],
+// rows past m zero.
+template <class Real>
+void pack_a(Real* ap, const Real* a, index_t lda, Op op_a, index_t m, index_t i0, index_t p0,
+            index_t kc) {
+  if (op_a == Op::T && i0 + MR <= m) {  // the common backward case: rows are contiguous
+    for (index_t p = 0; p < kc; ++p)
+      for (index_t i = 0; i < MR; ++i) ap[p * MR + i] = a[(p0 + p) * lda + i0 + i];
+    return;
+  }
+  for (index_t p = 0; p < kc; ++p)
+    for (index_t i = 0; i < MR; ++i)
+      ap[p * MR + i] = i0 + i < m ? element(a, lda, op_a, i0 + i, p0 + p) : Real(0);
+}
+
+// Rows [p0, p0 + kc) x columns [j0, j0 + NR) of op(B) into bp[p * NR + j],
+// columns past n zero.
+template <class Real>
+void pack_b(Real* bp, const Real* b, index_t ldb, Op op_b, index_t n, index_t p0, index_t kc,
+            index_t j0) {
+  constexpr index_t nr = NR<Real>;
+  if (op_b == Op::N && j0 + nr <= n) {
+    for (index_t p = 0; p < kc; ++p)
+      for (index_t j = 0; j < nr; ++j) bp[p * nr + j] = b[(p0 + p) * ldb + j0 + j];
+    return;
+  }
+  for (index_t p = 0; p < kc; ++p)
+    for (index_t j = 0; j < nr; ++j)
+      bp[p * nr + j] = j0 + j < n ? element(b, ldb, op_b, p0 + p, j0 + j) : Real(0);
+}
+
+#if defined(__GNUC__)
+// GCC and Clang vector extensions: one source, the instruction set chosen by
+// the flags of the file that includes this one.
+template <class Real>
+struct VectorOf;
+template <>
+struct VectorOf<float> {
+  typedef float type __attribute__((vector_size(RNNKIT_VECTOR_BYTES)));
+};
+template <>
+struct VectorOf<double> {
+  typedef double type __attribute__((vector_size(RNNKIT_VECTOR_BYTES)));
+};
+
+// c[i, j] (+)= sum_p ap[p, i] * bp[p, j] for the mr x nr corner of one MR x NR tile.
+template <class Real>
+void micro_kernel(Real* c, index_t ldc, const Real* __restrict ap, const Real* __restrict bp,
+                  index_t kc, index_t mr, index_t nr, bool add) {
+  using V = typename VectorOf<Real>::type;
+  constexpr index_t lanes = RNNKIT_VECTOR_BYTES / sizeof(Real);
+  V acc[MR][2] = {};
+  for (index_t p = 0; p < kc; ++p) {
+    V b0, b1;  // memcpy: an unaligned load without breaking aliasing rules
+    __builtin_memcpy(&b0, bp + p * 2 * lanes, sizeof b0);
+    __builtin_memcpy(&b1, bp + p * 2 * lanes + lanes, sizeof b1);
+    for (index_t i = 0; i < MR; ++i) {
+      const Real a = ap[p * MR + i];
+      acc[i][0] += a * b0;
+      acc[i][1] += a * b1;
+    }
+  }
+  for (index_t i = 0; i < mr; ++i)
+    for (index_t j = 0; j < nr; ++j) {
+      const Real v = acc[i][j / lanes][j % lanes];
+      c[i * ldc + j] = add ? c[i * ldc + j] + v : v;
+    }
+}
+#else
+template <class Real>
+void micro_kernel(Real* c, index_t ldc, const Real* __restrict ap, const Real* __restrict bp,
+                  index_t kc, index_t mr, index_t nr, bool add) {
+  constexpr index_t nrr = NR<Real>;
+  Real acc[MR][nrr] = {};
+  for (index_t p = 0; p < kc; ++p)
+    for (index_t i = 0; i < MR; ++i)
+      for (index_t j = 0; j < nrr; ++j) acc[i][j] += ap[p * MR + i] * bp[p * nrr + j];
+  for (index_t i = 0; i < mr; ++i)
+    for (index_t j = 0; j < nr; ++j) c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+#endif
+
+// Where the (jc, pc) slice of op(B) starts in a whole packed op(B): every
+// column block before jc is kNC wide (a whole number of panels) and k deep,
+// every slice before pc in this block is kKC deep and as wide as the block.
+template <class Real>
+index_t packed_offset(index_t jc, index_t pc, index_t n, index_t k) {
+  constexpr index_t nr = NR<Real>;
+  return jc * k + pc * ceil_div(smaller(kNC, n - jc), nr) * nr;
+}
+
+template <class Real>
+void pack_whole(Real* dst, const Real* b, index_t ldb, Op op_b, index_t k, index_t n) {
+  constexpr index_t nr = NR<Real>;
+  for (index_t jc = 0; jc < n; jc += kNC)
+    for (index_t pc = 0; pc < k; pc += kKC) {
+      const index_t kc = smaller(kKC, k - pc);
+      Real* const slice = dst + packed_offset<Real>(jc, pc, n, k);
+      for (index_t jp = 0; jp * nr < smaller(kNC, n - jc); ++jp)
+        pack_b(slice + jp * kc * nr, b, ldb, op_b, n, pc, kc, jc + jp * nr);
+    }
+}
+
+template <class Real>
+void gemm_blocked(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real* b,
+                  index_t ldb, Op op_b, const Real* packed, index_t m, index_t n, index_t k,
+                  Update update, Real* ap, Real* pack_b_space) {
+  constexpr index_t nr = NR<Real>;
+  [[maybe_unused]] const int nt = threads_for(double(m) * double(n) * double(k));
+  for (index_t jc = 0; jc < n; jc += kNC) {
+    const index_t nc = smaller(kNC, n - jc);
+    const index_t n_panels = ceil_div(nc, nr);
+    for (index_t pc = 0; pc < k; pc += kKC) {
+      const index_t kc = smaller(kKC, k - pc);
+      const bool add = update == Update::accumulate || pc > 0;
+      const Real* const bp =
+          packed != nullptr ? packed + packed_offset<Real>(jc, pc, n, k) : pack_b_space;
+      // One region per k slice; every loop below writes disjoint panels or
+      // disjoint tiles of C, and each element's sum over k runs in the same
+      // order on any number of threads.
+#pragma omp parallel num_threads(nt) if (nt > 1)
+      {
+        if (packed == nullptr) {
+#pragma omp for schedule(static)
+          for (index_t jp = 0; jp < n_panels; ++jp)
+            pack_b(pack_b_space + jp * kc * nr, b, ldb, op_b, n, pc, kc, jc + jp * nr);
+        }
+        for (index_t ic = 0; ic < m; ic += kMC) {
+          const index_t mc = smaller(kMC, m - ic);
+          const index_t m_panels = ceil_div(mc, MR);
+          // The implicit barrier after each loop keeps the packed A block
+          // whole until every tile that reads it is done.
+#pragma omp for schedule(static)
+          for (index_t ip = 0; ip < m_panels; ++ip)
+            pack_a(ap + ip * kc * MR, a, lda, op_a, m, ic + ip * MR, pc, kc);
+#pragma omp for collapse(2) schedule(static)
+          for (index_t jp = 0; jp < n_panels; ++jp)
+            for (index_t ip = 0; ip < m_panels; ++ip) {
+              const index_t i0 = ic + ip * MR, j0 = jc + jp * nr;
+              micro_kernel(c + i0 * ldc + j0, ldc, ap + ip * kc * MR, bp + jp * kc * nr, kc,
+                           smaller(MR, m - i0), smaller(nr, n - j0), add);
+            }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+extern const GemmKernel RNNKIT_GEMM_KERNEL{
+    RNNKIT_GEMM_NAME,
+    {gemm_blocked<float>, pack_whole<float>, NR<float>},
+    {gemm_blocked<double>, pack_whole<double>, NR<double>},
+};
+
+}  // namespace rnnkit::detail
