@@ -93,8 +93,18 @@ void run(const GemmKernel* kernel, Real* c, index_t ldc, const Real* a, index_t 
     return;
   }
   thread_local PackBuffers<Real> buffers;
-  kernel->get<Real>().gemm(c, ldc, a, lda, op_a, b, ldb, op_b, packed, m, n, k, update,
-                           buffers.a.data(), buffers.b.data());
+  const auto& impl = kernel->get<Real>();
+  // A product with fewer columns than a tile (dx = dG W_ih and dW_ih = dG^T x
+  // have I of them, often 1 to 16) would pad every tile to nr columns; as
+  // C^T = op(B)^T op(A)^T its few columns are rows, padded to MR only.
+  if (packed == nullptr && n < impl.nr && n < m) {
+    const auto flip = [](Op op) { return op == Op::N ? Op::T : Op::N; };
+    impl.gemm(c, 1, ldc, b, ldb, flip(op_b), a, lda, flip(op_a), nullptr, n, m, k, update,
+              buffers.a.data(), buffers.b.data());
+    return;
+  }
+  impl.gemm(c, ldc, 1, a, lda, op_a, b, ldb, op_b, packed, m, n, k, update, buffers.a.data(),
+            buffers.b.data());
 }
 
 index_t round_up(index_t a, index_t b) { return (a + b - 1) / b * b; }

@@ -14,12 +14,13 @@ constexpr index_t kMC = 120;
 constexpr index_t kKC = 256;
 constexpr index_t kNC = 1024;
 
-// C (+)= op(A) op(B). op(B) comes either as (b, ldb, op_b), packed slice by
-// slice into pack_b, or already whole in `packed` (from PackFn; b unused).
+// C (+)= op(A) op(B), element (i, j) of C at c[i * rs_c + j * cs_c]. op(B)
+// comes either as (b, ldb, op_b), packed slice by slice into pack_b, or
+// already whole in `packed` (from PackFn; b unused).
 template <class Real>
-using GemmFn = void (*)(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real* b,
-                        index_t ldb, Op op_b, const Real* packed, index_t m, index_t n, index_t k,
-                        Update update, Real* pack_a, Real* pack_b);
+using GemmFn = void (*)(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t lda, Op op_a,
+                        const Real* b, index_t ldb, Op op_b, const Real* packed, index_t m,
+                        index_t n, index_t k, Update update, Real* pack_a, Real* pack_b);
 
 // Packs all of op(B) (k, n) into dst, which holds packed_size(k, n) elements.
 template <class Real>

@@ -82,10 +82,11 @@ struct VectorOf<double> {
   typedef double type __attribute__((vector_size(RNNKIT_VECTOR_BYTES)));
 };
 
-// c[i, j] (+)= sum_p ap[p, i] * bp[p, j] for the mr x nr corner of one MR x NR tile.
+// c[i, j] (+)= sum_p ap[p, i] * bp[p, j] for the mr x nr corner of one MR x NR tile;
+// element (i, j) of c is at c[i * rs + j * cs].
 template <class Real>
-void micro_kernel(Real* c, index_t ldc, const Real* __restrict ap, const Real* __restrict bp,
-                  index_t kc, index_t mr, index_t nr, bool add) {
+void micro_kernel(Real* c, index_t rs, index_t cs, const Real* __restrict ap,
+                  const Real* __restrict bp, index_t kc, index_t mr, index_t nr, bool add) {
   using V = typename VectorOf<Real>::type;
   constexpr index_t lanes = RNNKIT_VECTOR_BYTES / sizeof(Real);
   V acc[MR][2] = {};
@@ -99,23 +100,41 @@ void micro_kernel(Real* c, index_t ldc, const Real* __restrict ap, const Real* _
       acc[i][1] += a * b1;
     }
   }
+  if (cs == 1 && mr == MR && nr == 2 * lanes) {  // a whole tile of a row-major C: vector stores
+    for (index_t i = 0; i < MR; ++i)
+      for (index_t v = 0; v < 2; ++v) {
+        Real* const out = c + i * rs + v * lanes;
+        V sum = acc[i][v];
+        if (add) {
+          V old;
+          __builtin_memcpy(&old, out, sizeof old);
+          sum += old;
+        }
+        __builtin_memcpy(out, &sum, sizeof sum);
+      }
+    return;
+  }
   for (index_t i = 0; i < mr; ++i)
     for (index_t j = 0; j < nr; ++j) {
       const Real v = acc[i][j / lanes][j % lanes];
-      c[i * ldc + j] = add ? c[i * ldc + j] + v : v;
+      Real& out = c[i * rs + j * cs];
+      out = add ? out + v : v;
     }
 }
 #else
 template <class Real>
-void micro_kernel(Real* c, index_t ldc, const Real* __restrict ap, const Real* __restrict bp,
-                  index_t kc, index_t mr, index_t nr, bool add) {
+void micro_kernel(Real* c, index_t rs, index_t cs, const Real* __restrict ap,
+                  const Real* __restrict bp, index_t kc, index_t mr, index_t nr, bool add) {
   constexpr index_t nrr = NR<Real>;
   Real acc[MR][nrr] = {};
   for (index_t p = 0; p < kc; ++p)
     for (index_t i = 0; i < MR; ++i)
       for (index_t j = 0; j < nrr; ++j) acc[i][j] += ap[p * MR + i] * bp[p * nrr + j];
   for (index_t i = 0; i < mr; ++i)
-    for (index_t j = 0; j < nr; ++j) c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+    for (index_t j = 0; j < nr; ++j) {
+      Real& out = c[i * rs + j * cs];
+      out = add ? out + acc[i][j] : acc[i][j];
+    }
 }
 #endif
 
@@ -141,9 +160,9 @@ void pack_whole(Real* dst, const Real* b, index_t ldb, Op op_b, index_t k, index
 }
 
 template <class Real>
-void gemm_blocked(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real* b,
-                  index_t ldb, Op op_b, const Real* packed, index_t m, index_t n, index_t k,
-                  Update update, Real* ap, Real* pack_b_space) {
+void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t lda, Op op_a,
+                  const Real* b, index_t ldb, Op op_b, const Real* packed, index_t m, index_t n,
+                  index_t k, Update update, Real* ap, Real* pack_b_space) {
   constexpr index_t nr = NR<Real>;
   [[maybe_unused]] const int nt = threads_for(double(m) * double(n) * double(k));
   for (index_t jc = 0; jc < n; jc += kNC) {
@@ -176,8 +195,8 @@ void gemm_blocked(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, con
           for (index_t jp = 0; jp < n_panels; ++jp)
             for (index_t ip = 0; ip < m_panels; ++ip) {
               const index_t i0 = ic + ip * MR, j0 = jc + jp * nr;
-              micro_kernel(c + i0 * ldc + j0, ldc, ap + ip * kc * MR, bp + jp * kc * nr, kc,
-                           smaller(MR, m - i0), smaller(nr, n - j0), add);
+              micro_kernel(c + i0 * rs_c + j0 * cs_c, rs_c, cs_c, ap + ip * kc * MR,
+                           bp + jp * kc * nr, kc, smaller(MR, m - i0), smaller(nr, n - j0), add);
             }
         }
       }
