@@ -42,9 +42,15 @@ inline Real element(const Real* p, index_t ld, Op op, index_t row, index_t col) 
 template <class Real>
 void pack_a(Real* ap, const Real* a, index_t lda, Op op_a, index_t m, index_t i0, index_t p0,
             index_t kc) {
-  if (op_a == Op::T && i0 + MR <= m) {  // the common backward case: rows are contiguous
+  // Whole panels read along the stored rows, contiguously.
+  if (op_a == Op::T && i0 + MR <= m) {
     for (index_t p = 0; p < kc; ++p)
       for (index_t i = 0; i < MR; ++i) ap[p * MR + i] = a[(p0 + p) * lda + i0 + i];
+    return;
+  }
+  if (op_a == Op::N && i0 + MR <= m) {
+    for (index_t i = 0; i < MR; ++i)
+      for (index_t p = 0; p < kc; ++p) ap[p * MR + i] = a[(i0 + i) * lda + p0 + p];
     return;
   }
   for (index_t p = 0; p < kc; ++p)
@@ -61,6 +67,11 @@ void pack_b(Real* bp, const Real* b, index_t ldb, Op op_b, index_t n, index_t p0
   if (op_b == Op::N && j0 + nr <= n) {
     for (index_t p = 0; p < kc; ++p)
       for (index_t j = 0; j < nr; ++j) bp[p * nr + j] = b[(p0 + p) * ldb + j0 + j];
+    return;
+  }
+  if (op_b == Op::T && j0 + nr <= n) {
+    for (index_t j = 0; j < nr; ++j)
+      for (index_t p = 0; p < kc; ++p) bp[p * nr + j] = b[(j0 + j) * ldb + p0 + p];
     return;
   }
   for (index_t p = 0; p < kc; ++p)
