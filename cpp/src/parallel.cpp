@@ -15,9 +15,10 @@ namespace {
 std::atomic<int> g_threads{omp_get_max_threads()};
 #endif
 
-// Below this many multiply-adds a region's fork and join cost more than the
-// second core saves (a few microseconds against ~1 GFLOP/s of scalar work).
-constexpr double kMinParallelWork = 32768.0;
+// Below this many multiply-adds (some 10 microseconds of one core's vector
+// work) a region's fork, barriers and join cost more than a second core
+// saves; measured on the benchmark grid, 1 against 2 threads.
+constexpr double kMinParallelWork = 524288.0;
 
 }  // namespace
 
