@@ -104,14 +104,8 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
   // as dL/dh0 and dL/dc0.
   Real* const dh = dh0;
   Real* const dc = dc0;
-  if (dh_n != nullptr)
-    std::copy(dh_n, dh_n + BH, dh);
-  else
-    std::fill(dh, dh + BH, Real(0));
-  if (dc_n != nullptr)
-    std::copy(dc_n, dc_n + BH, dc);
-  else
-    std::fill(dc, dc + BH, Real(0));
+  detail::copy_or_zero(dh, dh_n, BH);
+  detail::copy_or_zero(dc, dc_n, BH);
   const PackedMatrix<Real> w_hh_packed(w_hh, H, Op::N, GH, H);
   // A missing c0 or dy reads as a row of zeros, so the loop has no branch and vectorises.
   const std::vector<Real> zeros(c0 == nullptr || dy == nullptr ? BH : 0);

@@ -66,10 +66,7 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   std::vector<Real> dz(static_cast<std::size_t>(T * BH));
   // dh (B, H) carries dL/dh_t back through time; it ends as dL/dh0.
   Real* const dh = dh0;
-  if (dh_n != nullptr)
-    std::copy(dh_n, dh_n + BH, dh);
-  else
-    std::fill(dh, dh + BH, Real(0));
+  detail::copy_or_zero(dh, dh_n, BH);
   const PackedMatrix<Real> w_hh_packed(w_hh, H, Op::N, H, H);
   // A missing dy reads as a row of zeros, so the loop has no branch and vectorises.
   const std::vector<Real> zeros(dy == nullptr ? BH : 0);

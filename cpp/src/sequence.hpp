@@ -11,6 +11,15 @@
 
 namespace rnnkit::detail {
 
+// dst (n) = src, or zeros when src is null: an incoming state or gradient.
+template <class Real>
+void copy_or_zero(Real* dst, const Real* src, index_t n) {
+  if (src != nullptr)
+    std::copy(src, src + n, dst);
+  else
+    std::fill(dst, dst + n, Real(0));
+}
+
 // pre = x W_ih^T + b_ih + b_hh for all T steps in one product: the loop then
 // adds only the recurrent term.
 //   pre (T*B, GH) out, x (T*B, I), w_ih (GH, I), b_ih, b_hh (GH)

@@ -156,10 +156,6 @@ class Forecaster:
             return prices, np.diff(np.log(values), axis=0)
         return prices, prices
 
-    def _network_inputs(self, inputs, column):
-        scaled = self.scaler_.transform(inputs)
-        return _data.make_windows(scaled, self.lookback, self.horizon, target=column)
-
     def _to_prices(self, scaled_pred, last_price, column):
         """Network output (N, h) in scaled units -> prices (N, h) from each window's last price."""
         pred = self.scaler_.inverse_transform_column(scaled_pred, column)
@@ -189,7 +185,8 @@ class Forecaster:
         train_end, val_end = len(train_rows), len(train_rows) + len(val_rows)
 
         self.scaler_ = SCALERS[self.scaler]().fit(inputs[:train_end])
-        windows = self._network_inputs(inputs, column)
+        scaled = self.scaler_.transform(inputs)
+        windows = _data.make_windows(scaled, self.lookback, self.horizon, target=column)
         # The block of a window is the block of its last target row.
         last_target = np.arange(len(windows.X)) + self.lookback + self.horizon - 1
         blocks = {
@@ -237,11 +234,12 @@ class Forecaster:
         test = blocks["test"]
         self.column_ = column
         self.input_size_ = values.shape[1]
+        price_X = price_windows.X[test]
         self._test = {
             "X": windows.X[test],
-            "price_X": price_windows.X[test],
+            "price_X": price_X,
             "y": price_windows.y[test],
-            "last": price_windows.X[test][:, -1, column],
+            "last": price_X[:, -1, column],
             "times": None
             if index is None
             else _target_times(index, self.lookback, test, self.horizon),
