@@ -1,57 +1,58 @@
-// Chooses the matrix-product kernel for this CPU once, and gives each calling
-// thread its packing buffers.
+// Chooses the SIMD path for this CPU once, and runs the matrix product on it,
+// giving each calling thread its packing buffers.
 #include "rnnkit/gemm.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
-#include "gemm_dispatch.hpp"
+#include "simd_dispatch.hpp"
 
 namespace rnnkit {
 
 namespace {
 
-using detail::GemmKernel;
+using detail::SimdKernels;
 
 // Best first.
-const GemmKernel* const kKernels[] = {
+const SimdKernels* const kKernels[] = {
 #ifdef RNNKIT_X86_DISPATCH
-    &detail::avx512_kernel,
-    &detail::avx2_kernel,
+    &detail::avx512_kernels,
+    &detail::avx2_kernels,
 #endif
-    &detail::portable_kernel,
+    &detail::portable_kernels,
 };
 
-bool cpu_runs(const GemmKernel* kernel) {
+bool cpu_runs(const SimdKernels* kernel) {
 #ifdef RNNKIT_X86_DISPATCH
   // libgcc's checks include the operating system's support for the registers.
-  if (kernel == &detail::avx512_kernel) return __builtin_cpu_supports("avx512f");
-  if (kernel == &detail::avx2_kernel)
+  if (kernel == &detail::avx512_kernels) return __builtin_cpu_supports("avx512f");
+  if (kernel == &detail::avx2_kernels)
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
-  return kernel == &detail::portable_kernel;
+  return kernel == &detail::portable_kernels;
 }
 
-const GemmKernel* find(const char* name) {
-  for (const GemmKernel* kernel : kKernels)
+const SimdKernels* find(const char* name) {
+  for (const SimdKernels* kernel : kKernels)
     if (std::strcmp(kernel->name, name) == 0) return kernel;
   return nullptr;
 }
 
 // The best kernel the CPU runs, or RNNKIT_SIMD's choice when that is lower.
-const GemmKernel* initial_kernel() {
+const SimdKernels* initial_kernel() {
   const char* forced = std::getenv("RNNKIT_SIMD");
   bool reached = forced == nullptr || find(forced) == nullptr;
-  for (const GemmKernel* kernel : kKernels) {
+  for (const SimdKernels* kernel : kKernels) {
     reached = reached || std::strcmp(kernel->name, forced) == 0;
     if (reached && cpu_runs(kernel)) return kernel;
   }
-  return &detail::portable_kernel;
+  return &detail::portable_kernels;
 }
 
-std::atomic<const GemmKernel*> g_kernel{initial_kernel()};
+std::atomic<const SimdKernels*> g_kernel{initial_kernel()};
 
 // Packing space, allocated once per calling thread at its fixed maximum so
 // that a kernel's time loop never allocates.
@@ -63,10 +64,14 @@ struct PackBuffers {
 
 }  // namespace
 
+const detail::SimdKernels& detail::active_kernels() {
+  return *g_kernel.load(std::memory_order_relaxed);
+}
+
 const char* simd_path() { return g_kernel.load()->name; }
 
 bool set_simd_path(const char* name) {
-  const GemmKernel* kernel = find(name);
+  const SimdKernels* kernel = find(name);
   if (kernel == nullptr || !cpu_runs(kernel)) return false;
   g_kernel.store(kernel);
   return true;
@@ -74,7 +79,7 @@ bool set_simd_path(const char* name) {
 
 std::vector<const char*> supported_simd_paths() {
   std::vector<const char*> names;
-  for (const GemmKernel* kernel : kKernels)
+  for (const SimdKernels* kernel : kKernels)
     if (cpu_runs(kernel)) names.push_back(kernel->name);
   return names;
 }
@@ -83,7 +88,7 @@ namespace {
 
 // The product on `kernel`, op(B) given as a matrix or packed (b unused then).
 template <class Real>
-void run(const GemmKernel* kernel, Real* c, index_t ldc, const Real* a, index_t lda, Op op_a,
+void run(const SimdKernels* kernel, Real* c, index_t ldc, const Real* a, index_t lda, Op op_a,
          const Real* b, index_t ldb, Op op_b, const Real* packed, index_t m, index_t n, index_t k,
          Update update) {
   if (m == 0 || n == 0) return;
@@ -94,6 +99,12 @@ void run(const GemmKernel* kernel, Real* c, index_t ldc, const Real* a, index_t 
   }
   thread_local PackBuffers<Real> buffers;
   const auto& impl = kernel->get<Real>();
+  const std::size_t scratch = buffers.b.size();
+  if (packed == nullptr && n <= detail::kNarrowColumns &&
+      std::size_t(n) * std::size_t(std::max(k, m)) <= scratch) {
+    impl.gemm_narrow(c, ldc, a, lda, op_a, b, ldb, op_b, m, n, k, update, buffers.b.data());
+    return;
+  }
   // A product with fewer columns than a tile (dx = dG W_ih and dW_ih = dG^T x
   // have I of them, often 1 to 16) would pad every tile to nr columns; as
   // C^T = op(B)^T op(A)^T its few columns are rows, padded to MR only.

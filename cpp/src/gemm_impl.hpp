@@ -1,8 +1,5 @@
 // The blocked matrix product, written once and compiled once per instruction
-// set: gemm_portable.cpp (the target's baseline), gemm_avx2.cpp (-mavx2 -mfma)
-// and gemm_avx512.cpp (-mavx512f). Each includes this file after defining
-//   RNNKIT_GEMM_NAME     the kernel's name ("avx2")
-//   RNNKIT_GEMM_KERNEL   the GemmKernel it defines (avx2_kernel)
+// set through simd_path.hpp, which defines
 //   RNNKIT_VECTOR_BYTES  the register width the micro-kernel is written for
 //   RNNKIT_MR            rows of C held in registers
 // Everything here has internal linkage, and nothing from the standard library
@@ -13,8 +10,8 @@
 // slices; each slice of op(A) and op(B) is packed into contiguous micro-panels
 // (zero-padded to whole tiles), so one register-tiled micro-kernel serves
 // every transpose and every edge.
-#include "gemm_dispatch.hpp"
 #include "rnnkit/parallel.hpp"
+#include "simd_dispatch.hpp"
 
 namespace rnnkit::detail {
 
@@ -27,35 +24,28 @@ template <class Real>
 constexpr index_t NR = 2 * RNNKIT_VECTOR_BYTES / static_cast<index_t>(sizeof(Real));
 
 static_assert(kMC % MR == 0 && kNC % NR<float> == 0 && kNC % NR<double> == 0,
-              "the block sizes of gemm_dispatch.hpp must hold whole tiles");
+              "the block sizes of simd_dispatch.hpp must hold whole tiles");
 
 inline index_t smaller(index_t a, index_t b) { return a < b ? a : b; }
 inline index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
 
-template <class Real>
-inline Real element(const Real* p, index_t ld, Op op, index_t row, index_t col) {
-  return op == Op::N ? p[row * ld + col] : p[col * ld + row];
-}
-
 // Rows [i0, i0 + MR) x columns [p0, p0 + kc) of op(A) into ap[p * MR + i],
-// rows past m zero.
+// rows past m zero. Each loop reads along op(A)'s stored rows.
 template <class Real>
 void pack_a(Real* ap, const Real* a, index_t lda, Op op_a, index_t m, index_t i0, index_t p0,
             index_t kc) {
-  // Whole panels read along the stored rows, contiguously.
-  if (op_a == Op::T && i0 + MR <= m) {
-    for (index_t p = 0; p < kc; ++p)
-      for (index_t i = 0; i < MR; ++i) ap[p * MR + i] = a[(p0 + p) * lda + i0 + i];
+  const index_t rows = smaller(MR, m - i0);
+  if (op_a == Op::T) {
+    for (index_t p = 0; p < kc; ++p) {
+      for (index_t i = 0; i < rows; ++i) ap[p * MR + i] = a[(p0 + p) * lda + i0 + i];
+      for (index_t i = rows; i < MR; ++i) ap[p * MR + i] = Real(0);
+    }
     return;
   }
-  if (op_a == Op::N && i0 + MR <= m) {
-    for (index_t i = 0; i < MR; ++i)
-      for (index_t p = 0; p < kc; ++p) ap[p * MR + i] = a[(i0 + i) * lda + p0 + p];
-    return;
-  }
-  for (index_t p = 0; p < kc; ++p)
-    for (index_t i = 0; i < MR; ++i)
-      ap[p * MR + i] = i0 + i < m ? element(a, lda, op_a, i0 + i, p0 + p) : Real(0);
+  for (index_t i = 0; i < rows; ++i)
+    for (index_t p = 0; p < kc; ++p) ap[p * MR + i] = a[(i0 + i) * lda + p0 + p];
+  for (index_t i = rows; i < MR; ++i)
+    for (index_t p = 0; p < kc; ++p) ap[p * MR + i] = Real(0);
 }
 
 // Rows [p0, p0 + kc) x columns [j0, j0 + NR) of op(B) into bp[p * NR + j],
@@ -64,19 +54,18 @@ template <class Real>
 void pack_b(Real* bp, const Real* b, index_t ldb, Op op_b, index_t n, index_t p0, index_t kc,
             index_t j0) {
   constexpr index_t nr = NR<Real>;
-  if (op_b == Op::N && j0 + nr <= n) {
-    for (index_t p = 0; p < kc; ++p)
-      for (index_t j = 0; j < nr; ++j) bp[p * nr + j] = b[(p0 + p) * ldb + j0 + j];
+  const index_t cols = smaller(nr, n - j0);
+  if (op_b == Op::N) {
+    for (index_t p = 0; p < kc; ++p) {
+      for (index_t j = 0; j < cols; ++j) bp[p * nr + j] = b[(p0 + p) * ldb + j0 + j];
+      for (index_t j = cols; j < nr; ++j) bp[p * nr + j] = Real(0);
+    }
     return;
   }
-  if (op_b == Op::T && j0 + nr <= n) {
-    for (index_t j = 0; j < nr; ++j)
-      for (index_t p = 0; p < kc; ++p) bp[p * nr + j] = b[(j0 + j) * ldb + p0 + p];
-    return;
-  }
-  for (index_t p = 0; p < kc; ++p)
-    for (index_t j = 0; j < nr; ++j)
-      bp[p * nr + j] = j0 + j < n ? element(b, ldb, op_b, p0 + p, j0 + j) : Real(0);
+  for (index_t j = 0; j < cols; ++j)
+    for (index_t p = 0; p < kc; ++p) bp[p * nr + j] = b[(j0 + j) * ldb + p0 + p];
+  for (index_t j = cols; j < nr; ++j)
+    for (index_t p = 0; p < kc; ++p) bp[p * nr + j] = Real(0);
 }
 
 #if defined(__GNUC__)
@@ -100,7 +89,8 @@ void micro_kernel(Real* c, index_t rs, index_t cs, const Real* __restrict ap,
                   const Real* __restrict bp, index_t kc, index_t mr, index_t nr, bool add) {
   using V = typename VectorOf<Real>::type;
   constexpr index_t lanes = RNNKIT_VECTOR_BYTES / sizeof(Real);
-  V acc[MR][2] = {};
+  V acc[MR][2];
+  for (index_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = V{};
   for (index_t p = 0; p < kc; ++p) {
     V b0, b1;  // memcpy: an unaligned load without breaking aliasing rules
     __builtin_memcpy(&b0, bp + p * 2 * lanes, sizeof b0);
@@ -125,11 +115,14 @@ void micro_kernel(Real* c, index_t rs, index_t cs, const Real* __restrict ap,
       }
     return;
   }
+  // An edge tile or a transposed C: through memory, element by element. The
+  // copy keeps acc out of memory on the hot path above.
+  Real tile[MR][2 * lanes];
+  for (index_t i = 0; i < MR; ++i) __builtin_memcpy(tile[i], acc[i], sizeof tile[i]);
   for (index_t i = 0; i < mr; ++i)
     for (index_t j = 0; j < nr; ++j) {
-      const Real v = acc[i][j / lanes][j % lanes];
       Real& out = c[i * rs + j * cs];
-      out = add ? out + v : v;
+      out = add ? out + tile[i][j] : tile[i][j];
     }
 }
 #else
@@ -148,6 +141,77 @@ void micro_kernel(Real* c, index_t rs, index_t cs, const Real* __restrict ap,
     }
 }
 #endif
+
+// sum_p x[p] y[p], in vector lanes and then across them.
+template <class Real>
+Real dot(const Real* __restrict x, const Real* __restrict y, index_t k) {
+  index_t p = 0;
+  Real sum = 0;
+#if defined(__GNUC__)
+  using V = typename VectorOf<Real>::type;
+  constexpr index_t lanes = RNNKIT_VECTOR_BYTES / sizeof(Real);
+  V acc0 = V{}, acc1 = V{};  // two chains hide the add latency
+  for (; p + 2 * lanes <= k; p += 2 * lanes) {
+    V x0, x1, y0, y1;
+    __builtin_memcpy(&x0, x + p, sizeof x0);
+    __builtin_memcpy(&x1, x + p + lanes, sizeof x1);
+    __builtin_memcpy(&y0, y + p, sizeof y0);
+    __builtin_memcpy(&y1, y + p + lanes, sizeof y1);
+    acc0 += x0 * y0;
+    acc1 += x1 * y1;
+  }
+  acc0 += acc1;
+  for (index_t l = 0; l < lanes; ++l) sum += acc0[l];
+#endif
+  for (; p < k; ++p) sum += x[p] * y[p];
+  return sum;
+}
+
+// C (m, n) (+)= op(A) op(B) for n <= kNarrowColumns, the input gradients of
+// a layer with a few input features: dx = dG W_ih and dW_ih = dG^T x. Tiles
+// would pad n to NR columns and packing would copy all of the large A for a
+// few multiply-adds per element, so A is read in place:
+//   op_a N: C[r, i] = dot(A[r, :], op(B)[:, i]), op(B)'s columns copied once;
+//   op_a T: C[j, :] accumulates B[r, i] A[r, j] over the rows r of A, in
+//           order, along A's stored rows.
+// scratch holds n * max(k, m) elements. Results do not depend on the thread
+// count.
+template <class Real>
+void gemm_narrow(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real* b,
+                 index_t ldb, Op op_b, index_t m, index_t n, index_t k, Update update,
+                 Real* scratch) {
+  const auto b_at = [=](index_t p, index_t i) {
+    return op_b == Op::N ? b[p * ldb + i] : b[i * ldb + p];
+  };
+  const auto store = [=](Real* out, Real value) {
+    *out = update == Update::accumulate ? *out + value : value;
+  };
+  const double work = double(m) * double(n) * double(k);
+  if (op_a == Op::N) {
+    Real* const bt = scratch;  // (n, k): the columns of op(B), contiguous
+    for (index_t i = 0; i < n; ++i)
+      for (index_t p = 0; p < k; ++p) bt[i * k + p] = b_at(p, i);
+    parallel_for(m, work, [=](index_t r) {
+      for (index_t i = 0; i < n; ++i) store(c + r * ldc + i, dot(a + r * lda, bt + i * k, k));
+    });
+    return;
+  }
+  constexpr index_t block = 256;  // columns of C^T per task, in L1 for every i
+  parallel_for(ceil_div(m, block), work, [=](index_t jb) {
+    const index_t j0 = jb * block, width = smaller(block, m - j0);
+    Real* __restrict const acc = scratch + j0 * n;  // (n, width)
+    for (index_t e = 0; e < n * width; ++e) acc[e] = Real(0);
+    for (index_t p = 0; p < k; ++p) {
+      const Real* __restrict const row = a + p * lda + j0;
+      for (index_t i = 0; i < n; ++i) {
+        const Real s = b_at(p, i);
+        for (index_t j = 0; j < width; ++j) acc[i * width + j] += s * row[j];
+      }
+    }
+    for (index_t j = 0; j < width; ++j)
+      for (index_t i = 0; i < n; ++i) store(c + (j0 + j) * ldc + i, acc[i * width + j]);
+  });
+}
 
 // Where the (jc, pc) slice of op(B) starts in a whole packed op(B): every
 // column block before jc is kNC wide (a whole number of panels) and k deep,
@@ -175,7 +239,7 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
                   const Real* b, index_t ldb, Op op_b, const Real* packed, index_t m, index_t n,
                   index_t k, Update update, Real* ap, Real* pack_b_space) {
   constexpr index_t nr = NR<Real>;
-  [[maybe_unused]] const int nt = threads_for(double(m) * double(n) * double(k));
+  const int nt = threads_for(double(m) * double(n) * double(k));
   for (index_t jc = 0; jc < n; jc += kNC) {
     const index_t nc = smaller(kNC, n - jc);
     const index_t n_panels = ceil_div(nc, nr);
@@ -184,11 +248,10 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
       const bool add = update == Update::accumulate || pc > 0;
       const Real* const bp =
           packed != nullptr ? packed + packed_offset<Real>(jc, pc, n, k) : pack_b_space;
-      // One region per k slice; every loop below writes disjoint panels or
-      // disjoint tiles of C, and each element's sum over k runs in the same
-      // order on any number of threads.
-#pragma omp parallel num_threads(nt) if (nt > 1)
-      {
+      // Every loop below writes disjoint panels or disjoint tiles of C, and
+      // each element's sum over k runs in the same order on any number of
+      // threads. Outside a parallel region the worksharing loops run serially.
+      const auto slice = [&] {
         if (packed == nullptr) {
 #pragma omp for schedule(static)
           for (index_t jp = 0; jp < n_panels; ++jp)
@@ -210,17 +273,19 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
                            bp + jp * kc * nr, kc, smaller(MR, m - i0), smaller(nr, n - j0), add);
             }
         }
+      };
+      // One region per k slice, and none for one thread: a serial region
+      // costs about a microsecond, as much as a small product.
+      if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        slice();
+      } else {
+        slice();
       }
     }
   }
 }
 
 }  // namespace
-
-extern const GemmKernel RNNKIT_GEMM_KERNEL{
-    RNNKIT_GEMM_NAME,
-    {gemm_blocked<float>, pack_whole<float>, NR<float>},
-    {gemm_blocked<double>, pack_whole<double>, NR<double>},
-};
 
 }  // namespace rnnkit::detail

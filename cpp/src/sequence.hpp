@@ -1,9 +1,16 @@
-// The work a recurrent layer does once per sequence, before and after its
-// time loop, the same for every cell: G is 1 for the RNN, 4 for the LSTM and
-// GH = G * H is the width of the pre-activations. Private to the kernels.
+// What every recurrent layer does around its cell, the same for each cell:
+// G is 1 for the RNN, 4 for the LSTM and GH = G * H is the width of the
+// pre-activations. Private to the kernels.
+//
+// Both directions work step by step on data that is hot in cache: the
+// forward builds each step's pre-activations with one product over the
+// concatenated [x_t | h_{t-1}], and the backward takes each step's share of
+// dx, dW_ih and the biases while that step's gradients are fresh. Only
+// dW_hh, the one large product, waits for the end of the loop.
 #pragma once
 
 #include <algorithm>
+#include <vector>
 
 #include "rnnkit/gemm.hpp"
 #include "rnnkit/parallel.hpp"
@@ -20,40 +27,86 @@ void copy_or_zero(Real* dst, const Real* src, index_t n) {
     std::fill(dst, dst + n, Real(0));
 }
 
-// pre = x W_ih^T + b_ih + b_hh for all T steps in one product: the loop then
-// adds only the recurrent term.
-//   pre (T*B, GH) out, x (T*B, I), w_ih (GH, I), b_ih, b_hh (GH)
+// [W_ih | W_hh] (GH, I + H): the two weight matrices side by side.
 template <class Real>
-void input_projection(Real* pre, const Real* x, const Real* w_ih, const Real* b_ih,
-                      const Real* b_hh, index_t TB, index_t I, index_t GH) {
-  gemm(pre, GH, x, I, Op::N, w_ih, I, Op::T, TB, GH, I, Update::overwrite);
-  // Each row is its own.
-  parallel_for(TB, double(TB) * double(GH), [=](index_t r) {
-    for (index_t j = 0; j < GH; ++j) pre[r * GH + j] += b_ih[j] + b_hh[j];
-  });
+std::vector<Real> side_by_side(const Real* w_ih, const Real* w_hh, index_t GH, index_t I,
+                               index_t H) {
+  std::vector<Real> w(static_cast<std::size_t>(GH * (I + H)));
+  for (index_t r = 0; r < GH; ++r) {
+    std::copy(w_ih + r * I, w_ih + (r + 1) * I, w.begin() + r * (I + H));
+    std::copy(w_hh + r * H, w_hh + (r + 1) * H, w.begin() + r * (I + H) + I);
+  }
+  return w;
 }
 
-// Input and weight gradients from dg, the loss's gradient with respect to
-// every step's pre-activations, once the backward loop has filled it:
-//   dx = dg W_ih,  dW_ih = dg^T x,  dW_hh = sum_t dg_t^T h_{t-1},  db = sum dg.
-// h_{t-1} is h0 for t = 0 (zero when h0 is null) and y_{t-1} after it.
-//   dx (T*B, I), dw_ih (GH, I), dw_hh (GH, H), db_ih, db_hh (GH)  out, overwritten
-//   dg (T*B, GH), x (T*B, I), h0 (B, H) may be null, y (T*B, H), w_ih (GH, I)
+// A layer's forward product, one step at a time:
+//   pre_t = b_ih + b_hh + [x_t | h_{t-1}] [W_ih | W_hh]^T
+// one product of depth I + H on a (B, GH) block that stays in cache for the
+// cell update after it. The weights are packed once per call.
 template <class Real>
-void input_and_weight_gradients(Real* dx, Real* dw_ih, Real* dw_hh, Real* db_ih, Real* db_hh,
-                                const Real* dg, const Real* x, const Real* h0, const Real* y,
-                                const Real* w_ih, index_t T, index_t B, index_t I, index_t H,
-                                index_t GH) {
-  const index_t TB = T * B;
-  gemm(dx, I, dg, GH, Op::N, w_ih, I, Op::N, TB, I, GH, Update::overwrite);
-  gemm(dw_ih, I, dg, GH, Op::T, x, I, Op::N, GH, I, TB, Update::overwrite);
+class StepProjection {
+ public:
+  //   w_ih (GH, I), w_hh (GH, H), b_ih, b_hh (GH)
+  StepProjection(const Real* w_ih, const Real* w_hh, const Real* b_ih, const Real* b_hh, index_t B,
+                 index_t I, index_t H, index_t GH)
+      : B_(B),
+        I_(I),
+        H_(H),
+        GH_(GH),
+        weights_(side_by_side(w_ih, w_hh, GH, I, H).data(), I + H, Op::T, I + H, GH),
+        bias_(static_cast<std::size_t>(GH)),
+        xh_(static_cast<std::size_t>(B * (I + H))) {
+    for (index_t j = 0; j < GH; ++j) bias_[j] = b_ih[j] + b_hh[j];
+  }
+
+  // The packed weights: their path is the layer's path.
+  const PackedMatrix<Real>& weights() const { return weights_; }
+
+  //   pre_t (B, GH) out, x_t (B, I), h_prev (B, H) may be null (zeros)
+  void operator()(Real* pre_t, const Real* x_t, const Real* h_prev) {
+    const index_t K = I_ + H_;
+    for (index_t b = 0; b < B_; ++b) {
+      Real* const row = xh_.data() + b * K;
+      std::copy(x_t + b * I_, x_t + (b + 1) * I_, row);
+      copy_or_zero(row + I_, h_prev != nullptr ? h_prev + b * H_ : nullptr, H_);
+      std::copy(bias_.begin(), bias_.end(), pre_t + b * GH_);
+    }
+    gemm(pre_t, GH_, xh_.data(), K, Op::N, weights_, B_, Update::accumulate);
+  }
+
+ private:
+  index_t B_, I_, H_, GH_;
+  PackedMatrix<Real> weights_;
+  std::vector<Real> bias_;  // b_ih + b_hh
+  std::vector<Real> xh_;    // (B, I + H): [x_t | h_{t-1}]
+};
+
+// Step t's share of the input and bias gradients, from dg_t = dL/dpre_t:
+//   dx_t = dg_t W_ih,  dW_ih (+)= dg_t^T x_t,  db_ih (+)= sum of dg_t's rows
+// The first step of the backward loop (t = T - 1) overwrites; later ones
+// accumulate. db_hh equals db_ih and is copied once at the end.
+//   dx_t (B, I), dw_ih (GH, I), db_ih (GH) out
+//   dg_t (B, GH), x_t (B, I), w_ih (GH, I)
+template <class Real>
+void step_input_gradients(Real* dx_t, Real* dw_ih, Real* db_ih, const Real* dg_t, const Real* x_t,
+                          const Real* w_ih, index_t B, index_t I, index_t GH, bool first) {
+  const Update update = first ? Update::overwrite : Update::accumulate;
+  gemm(dx_t, I, dg_t, GH, Op::N, w_ih, I, Op::N, B, I, GH, Update::overwrite);
+  gemm(dw_ih, I, dg_t, GH, Op::T, x_t, I, Op::N, GH, I, B, update);
+  if (first) std::fill(db_ih, db_ih + GH, Real(0));
+  for (index_t b = 0; b < B; ++b)
+    for (index_t j = 0; j < GH; ++j) db_ih[j] += dg_t[b * GH + j];
+}
+
+// dW_hh = sum_t dg_t^T h_{t-1} once the loop has filled dg, as one product
+// of depth (T - 1) B plus h0's term. h_{t-1} is y_{t-1}, or h0 for t = 0
+// (zero when h0 is null).
+//   dw_hh (GH, H) out, dg (T*B, GH), y (T*B, H), h0 (B, H) may be null
+template <class Real>
+void recurrent_weight_gradient(Real* dw_hh, const Real* dg, const Real* y, const Real* h0,
+                               index_t T, index_t B, index_t H, index_t GH) {
   gemm(dw_hh, H, dg + B * GH, GH, Op::T, y, H, Op::N, GH, H, (T - 1) * B, Update::overwrite);
   if (h0 != nullptr) gemm(dw_hh, H, dg, GH, Op::T, h0, H, Op::N, GH, H, B, Update::accumulate);
-
-  std::fill(db_ih, db_ih + GH, Real(0));
-  for (index_t r = 0; r < TB; ++r)
-    for (index_t j = 0; j < GH; ++j) db_ih[j] += dg[r * GH + j];
-  std::copy(db_ih, db_ih + GH, db_hh);
 }
 
 }  // namespace rnnkit::detail

@@ -25,7 +25,7 @@ void gemm(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real*
           Op op_b, index_t m, index_t n, index_t k, Update update);
 
 namespace detail {
-struct GemmKernel;
+struct SimdKernels;
 }
 
 // op(B) (k, n) packed once, in the layout of the kernel in use, for many
@@ -38,10 +38,10 @@ class PackedMatrix {
   index_t rows() const { return k_; }
   index_t cols() const { return n_; }
   const Real* data() const { return data_.data(); }
-  const detail::GemmKernel* kernel() const { return kernel_; }
+  const detail::SimdKernels* kernel() const { return kernel_; }
 
  private:
-  const detail::GemmKernel* kernel_;
+  const detail::SimdKernels* kernel_;
   index_t k_, n_;
   std::vector<Real> data_;
 };

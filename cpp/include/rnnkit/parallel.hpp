@@ -24,8 +24,12 @@ int threads_for(double work);
 // threads. Race-free when body(i) writes only what belongs to i.
 template <class Body>
 void parallel_for(index_t n, double work, const Body& body) {
-  [[maybe_unused]] const int nt = threads_for(work);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  const int nt = threads_for(work);
+  if (nt <= 1) {  // no region at all: even a serial one costs a microsecond
+    for (index_t i = 0; i < n; ++i) body(i);
+    return;
+  }
+#pragma omp parallel for num_threads(nt) schedule(static)
   for (index_t i = 0; i < n; ++i) body(i);
 }
 

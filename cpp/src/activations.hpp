@@ -1,13 +1,15 @@
-// Scalar activations shared by the cells. float uses a rational tanh that the
+// Scalar activations of the cells. float uses a rational tanh that the
 // compiler vectorises (libm's tanhf is a call per element, and the cells spend
 // more time in it than in the matrix products at small sizes); double keeps
-// libm, exact to the last bit of the reference.
+// libm, exact to the last bit of the reference. Compiled into every SIMD path
+// (cells_impl.hpp), hence internal linkage: each path keeps its own copy.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 
-namespace rnnkit {
+namespace rnnkit::detail {
+namespace {
 
 // Eigen's rational approximation of tanh (generic_fast_tanh_float): odd
 // polynomial over even polynomial on [-7.9053, 7.9053], where it reaches
@@ -46,4 +48,5 @@ inline double sigmoid(double x) {
   return e / (1.0 + e);
 }
 
-}  // namespace rnnkit
+}  // namespace
+}  // namespace rnnkit::detail

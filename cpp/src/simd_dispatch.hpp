@@ -1,0 +1,99 @@
+// The kernels compiled once per instruction set (simd_portable.cpp,
+// simd_avx2.cpp, simd_avx512.cpp): the matrix product and the cells'
+// element-wise steps, gathered in one table per path. gemm.cpp picks the
+// table the CPU runs. Private to the kernels.
+#pragma once
+
+#include "rnnkit/gemm.hpp"
+#include "rnnkit/rnn.hpp"
+
+namespace rnnkit::detail {
+
+// A's packed block (MC x KC) stays in L2, B's packed slice (KC x NC) in L3,
+// one B micro-panel (KC x NR) in L1. MC holds whole tiles of every kernel's
+// MR (4, 6, 8), NC of every NR. Shared, so one set of packing buffers
+// serves every path.
+constexpr index_t kMC = 120;
+constexpr index_t kKC = 256;
+constexpr index_t kNC = 1024;
+
+// C (+)= op(A) op(B), element (i, j) of C at c[i * rs_c + j * cs_c]. op(B)
+// comes either as (b, ldb, op_b), packed slice by slice into pack_b, or
+// already whole in `packed` (from PackFn; b unused).
+template <class Real>
+using GemmFn = void (*)(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t lda, Op op_a,
+                        const Real* b, index_t ldb, Op op_b, const Real* packed, index_t m,
+                        index_t n, index_t k, Update update, Real* pack_a, Real* pack_b);
+
+// C (m, n) (+)= op(A) op(B) for a C of at most kNarrowColumns columns, A
+// read in place; scratch holds n * max(k, m) elements.
+constexpr index_t kNarrowColumns = 4;
+template <class Real>
+using GemmNarrowFn = void (*)(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a,
+                              const Real* b, index_t ldb, Op op_b, index_t m, index_t n, index_t k,
+                              Update update, Real* scratch);
+
+// Packs all of op(B) (k, n) into dst, which holds packed_size(k, n) elements.
+template <class Real>
+using PackFn = void (*)(Real* dst, const Real* b, index_t ldb, Op op_b, index_t k, index_t n);
+
+// One batch row of the LSTM's step, over its H units (lstm.cpp says what
+// each computes).
+template <class Real>
+using LstmCellForwardFn = void (*)(Real* gates_row, Real* c_t, Real* h_t, const Real* c_prev,
+                                   index_t H);
+template <class Real>
+using LstmCellBackwardFn = void (*)(Real* dgates_row, Real* dc, const Real* gates_row,
+                                    const Real* c_t, const Real* c_prev, const Real* dh,
+                                    const Real* dy_t, index_t H);
+
+// The RNN's activation over n elements, in place, and its backward (rnn.cpp).
+template <class Real>
+using ActivateFn = void (*)(Real* z, index_t n, Nonlinearity act);
+template <class Real>
+using ActivationBackwardFn = void (*)(Real* dz, const Real* dh, const Real* dy, const Real* y,
+                                      index_t n, Nonlinearity act);
+
+template <class Real>
+struct KernelsFor {
+  GemmFn<Real> gemm;
+  GemmNarrowFn<Real> gemm_narrow;
+  PackFn<Real> pack;
+  index_t nr;  // columns of a packed micro-panel
+  LstmCellForwardFn<Real> lstm_cell_forward;
+  LstmCellBackwardFn<Real> lstm_cell_backward;
+  ActivateFn<Real> activate;
+  ActivationBackwardFn<Real> activation_backward;
+};
+
+struct SimdKernels {
+  const char* name;
+  KernelsFor<float> f32;
+  KernelsFor<double> f64;
+  template <class Real>
+  const KernelsFor<Real>& get() const {
+    if constexpr (sizeof(Real) == 4)
+      return f32;
+    else
+      return f64;
+  }
+};
+
+extern const SimdKernels portable_kernels;
+#ifdef RNNKIT_X86_DISPATCH
+extern const SimdKernels avx2_kernels;
+extern const SimdKernels avx512_kernels;
+#endif
+
+// The kernels of the path `packed` was packed for: a layer runs its cells on
+// the path of its products.
+template <class Real>
+const KernelsFor<Real>& path_of(const PackedMatrix<Real>& packed) {
+  return packed.kernel()->template get<Real>();
+}
+
+// The path chosen now (by the CPU, RNNKIT_SIMD or set_simd_path). A kernel
+// reads it once per call, so one call runs on one path throughout.
+const SimdKernels& active_kernels();
+
+}  // namespace rnnkit::detail

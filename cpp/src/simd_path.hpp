@@ -1,0 +1,27 @@
+// One SIMD path: the matrix product and the cells compiled for the
+// instruction set of the file that includes this one, which defines
+//   RNNKIT_SIMD_NAME      the path's name ("avx2")
+//   RNNKIT_SIMD_KERNELS   the SimdKernels table it defines (avx2_kernels)
+//   RNNKIT_VECTOR_BYTES   its register width
+//   RNNKIT_MR             rows of C the micro-kernel holds in registers
+// The table is the only symbol such a file exports (gemm.cpp reads it).
+#include "cells_impl.hpp"
+#include "gemm_impl.hpp"
+
+namespace rnnkit::detail {
+
+namespace {
+
+template <class Real>
+constexpr KernelsFor<Real> kernels_for() {
+  return {gemm_blocked<Real>, gemm_narrow<Real>,        pack_whole<Real>,
+          NR<Real>,           lstm_cell_forward<Real>,  lstm_cell_backward<Real>,
+          activate<Real>,     activation_backward<Real>};
+}
+
+}  // namespace
+
+extern const SimdKernels RNNKIT_SIMD_KERNELS{RNNKIT_SIMD_NAME, kernels_for<float>(),
+                                             kernels_for<double>()};
+
+}  // namespace rnnkit::detail
