@@ -18,7 +18,7 @@ from _problems import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit import core
+from rnnkit import core, reference
 
 
 @settings(max_examples=80, deadline=None)
@@ -161,3 +161,18 @@ def test_repeated_calls_are_bitwise_identical(cell):
             np.testing.assert_array_equal(again[name], first[name], err_msg=name)
         for name in first_grads:
             np.testing.assert_array_equal(again_grads[name], first_grads[name], err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_denormals_are_flushed_inside_the_kernels_and_only_there(dtype):
+    # h = relu(1 * x) for a denormal x: the kernel reads it as zero. NumPy, after the
+    # call, on the same thread, still computes with denormals.
+    tiny = np.finfo(dtype).smallest_subnormal * 1000
+    x = np.full((2, 3, 1), tiny, dtype)
+    w_ih = np.ones((1, 1), dtype)
+    w_hh = np.zeros((1, 1), dtype)
+    b = np.zeros(1, dtype)
+    y, _ = core.rnn_forward(x, None, w_ih, w_hh, b, b, nonlinearity="relu")
+    assert np.all(y == 0)
+    assert reference.rnn_forward(x, None, w_ih, w_hh, b, b, nonlinearity="relu")[0].max() == tiny
+    assert x[0, 0, 0] * dtype(1.5) > 0

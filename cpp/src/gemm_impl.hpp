@@ -142,75 +142,120 @@ void micro_kernel(Real* c, index_t rs, index_t cs, const Real* __restrict ap,
 }
 #endif
 
-// sum_p x[p] y[p], in vector lanes and then across them.
-template <class Real>
-Real dot(const Real* __restrict x, const Real* __restrict y, index_t k) {
-  index_t p = 0;
-  Real sum = 0;
 #if defined(__GNUC__)
-  using V = typename VectorOf<Real>::type;
-  constexpr index_t lanes = RNNKIT_VECTOR_BYTES / sizeof(Real);
-  V acc0 = V{}, acc1 = V{};  // two chains hide the add latency
-  for (; p + 2 * lanes <= k; p += 2 * lanes) {
-    V x0, x1, y0, y1;
-    __builtin_memcpy(&x0, x + p, sizeof x0);
-    __builtin_memcpy(&x1, x + p + lanes, sizeof x1);
-    __builtin_memcpy(&y0, y + p, sizeof y0);
-    __builtin_memcpy(&y1, y + p + lanes, sizeof y1);
-    acc0 += x0 * y0;
-    acc1 += x1 * y1;
-  }
-  acc0 += acc1;
-  for (index_t l = 0; l < lanes; ++l) sum += acc0[l];
+template <class Real>
+using Vec = typename VectorOf<Real>::type;
 #endif
-  for (; p < k; ++p) sum += x[p] * y[p];
-  return sum;
+
+// out[i] = sum_p x[p] cols[i * k + p] for i < N: one row of A against every
+// column of op(B), the row read once, 2N independent chains in registers.
+template <index_t N, class Real>
+void dots(Real* out, const Real* __restrict x, const Real* __restrict cols, index_t k) {
+  Real sum[N] = {};
+  index_t p = 0;
+#if defined(__GNUC__)
+  constexpr index_t lanes = RNNKIT_VECTOR_BYTES / sizeof(Real);
+  Vec<Real> acc[N][2] = {};
+  for (; p + 2 * lanes <= k; p += 2 * lanes)
+    for (index_t h = 0; h < 2; ++h) {
+      Vec<Real> xv, cv;
+      __builtin_memcpy(&xv, x + p + h * lanes, sizeof xv);
+      for (index_t i = 0; i < N; ++i) {
+        __builtin_memcpy(&cv, cols + i * k + p + h * lanes, sizeof cv);
+        acc[i][h] += xv * cv;
+      }
+    }
+  for (index_t i = 0; i < N; ++i) {
+    const Vec<Real> both = acc[i][0] + acc[i][1];
+    for (index_t l = 0; l < lanes; ++l) sum[i] += both[l];
+  }
+#endif
+  for (; p < k; ++p)
+    for (index_t i = 0; i < N; ++i) sum[i] += x[p] * cols[i * k + p];
+  for (index_t i = 0; i < N; ++i) out[i] = sum[i];
 }
 
-// C (m, n) (+)= op(A) op(B) for n <= kNarrowColumns, the input gradients of
-// a layer with a few input features: dx = dG W_ih and dW_ih = dG^T x. Tiles
-// would pad n to NR columns and packing would copy all of the large A for a
-// few multiply-adds per element, so A is read in place:
-//   op_a N: C[r, i] = dot(A[r, :], op(B)[:, i]), op(B)'s columns copied once;
-//   op_a T: C[j, :] accumulates B[r, i] A[r, j] over the rows r of A, in
-//           order, along A's stored rows.
-// scratch holds n * max(k, m) elements. Results do not depend on the thread
-// count.
-template <class Real>
-void gemm_narrow(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real* b,
-                 index_t ldb, Op op_b, index_t m, index_t n, index_t k, Update update,
-                 Real* scratch) {
+// acc (N, width) = sum_p B(p, i) A[p, j0 + j] for j < width: columns of A^T
+// in vector registers across all k rows of A, each row read once.
+template <index_t N, class Real, class BAt>
+void axpys(Real* acc, const Real* a, index_t lda, const BAt& b_at, index_t k, index_t j0,
+           index_t width) {
+  index_t j = 0;
+#if defined(__GNUC__)
+  constexpr index_t lanes = RNNKIT_VECTOR_BYTES / sizeof(Real);
+  for (; j + lanes <= width; j += lanes) {
+    Vec<Real> sum[N] = {};
+    for (index_t p = 0; p < k; ++p) {
+      Vec<Real> row;
+      __builtin_memcpy(&row, a + p * lda + j0 + j, sizeof row);
+      for (index_t i = 0; i < N; ++i) sum[i] += b_at(p, i) * row;
+    }
+    for (index_t i = 0; i < N; ++i) __builtin_memcpy(acc + i * width + j, &sum[i], sizeof sum[i]);
+  }
+#endif
+  for (; j < width; ++j)
+    for (index_t i = 0; i < N; ++i) {
+      Real sum = 0;
+      for (index_t p = 0; p < k; ++p) sum += b_at(p, i) * a[p * lda + j0 + j];
+      acc[i * width + j] = sum;
+    }
+}
+
+// C (m, N) (+)= op(A) op(B), N <= kNarrowColumns (gemm_narrow).
+template <index_t N, class Real>
+void gemm_narrow_n(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real* b,
+                   index_t ldb, Op op_b, index_t m, index_t k, Update update, Real* scratch) {
   const auto b_at = [=](index_t p, index_t i) {
     return op_b == Op::N ? b[p * ldb + i] : b[i * ldb + p];
   };
   const auto store = [=](Real* out, Real value) {
     *out = update == Update::accumulate ? *out + value : value;
   };
-  const double work = double(m) * double(n) * double(k);
+  const double work = double(m) * double(N) * double(k);
   if (op_a == Op::N) {
-    Real* const bt = scratch;  // (n, k): the columns of op(B), contiguous
-    for (index_t i = 0; i < n; ++i)
-      for (index_t p = 0; p < k; ++p) bt[i * k + p] = b_at(p, i);
+    Real* const cols = scratch;  // (N, k): the columns of op(B), contiguous
+    for (index_t i = 0; i < N; ++i)
+      for (index_t p = 0; p < k; ++p) cols[i * k + p] = b_at(p, i);
     parallel_for(m, work, [=](index_t r) {
-      for (index_t i = 0; i < n; ++i) store(c + r * ldc + i, dot(a + r * lda, bt + i * k, k));
+      Real out[N];
+      dots<N>(out, a + r * lda, cols, k);
+      for (index_t i = 0; i < N; ++i) store(c + r * ldc + i, out[i]);
     });
     return;
   }
-  constexpr index_t block = 256;  // columns of C^T per task, in L1 for every i
+  constexpr index_t block = 256;  // columns of A per task
   parallel_for(ceil_div(m, block), work, [=](index_t jb) {
     const index_t j0 = jb * block, width = smaller(block, m - j0);
-    Real* __restrict const acc = scratch + j0 * n;  // (n, width)
-    for (index_t e = 0; e < n * width; ++e) acc[e] = Real(0);
-    for (index_t p = 0; p < k; ++p) {
-      const Real* __restrict const row = a + p * lda + j0;
-      for (index_t i = 0; i < n; ++i) {
-        const Real s = b_at(p, i);
-        for (index_t j = 0; j < width; ++j) acc[i * width + j] += s * row[j];
-      }
-    }
+    Real* const acc = scratch + j0 * N;  // (N, width)
+    axpys<N>(acc, a, lda, b_at, k, j0, width);
     for (index_t j = 0; j < width; ++j)
-      for (index_t i = 0; i < n; ++i) store(c + (j0 + j) * ldc + i, acc[i * width + j]);
+      for (index_t i = 0; i < N; ++i) store(c + (j0 + j) * ldc + i, acc[i * width + j]);
   });
+}
+
+// C (m, n) (+)= op(A) op(B) for n <= kNarrowColumns, the input gradients of
+// a layer with a few input features: dx_t = dg_t W_ih and dW_ih = dg_t^T x_t.
+// Tiles would pad n to NR columns and packing would copy all of A for a few
+// multiply-adds per element, so A is read in place, once:
+//   op_a N: C[r, :] = A[r, :] op(B), op(B)'s columns copied once;
+//   op_a T: C[j, :] = sum over the rows r of A of A[r, j] op(B)[r, :].
+// scratch holds n * max(k, m) elements. Results do not depend on the thread
+// count.
+template <class Real>
+void gemm_narrow(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real* b,
+                 index_t ldb, Op op_b, index_t m, index_t n, index_t k, Update update,
+                 Real* scratch) {
+  static_assert(kNarrowColumns == 4, "one case per width below");
+  switch (n) {
+    case 1:
+      return gemm_narrow_n<1>(c, ldc, a, lda, op_a, b, ldb, op_b, m, k, update, scratch);
+    case 2:
+      return gemm_narrow_n<2>(c, ldc, a, lda, op_a, b, ldb, op_b, m, k, update, scratch);
+    case 3:
+      return gemm_narrow_n<3>(c, ldc, a, lda, op_a, b, ldb, op_b, m, k, update, scratch);
+    default:
+      return gemm_narrow_n<4>(c, ldc, a, lda, op_a, b, ldb, op_b, m, k, update, scratch);
+  }
 }
 
 // Where the (jc, pc) slice of op(B) starts in a whole packed op(B): every
@@ -278,7 +323,10 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
       // costs about a microsecond, as much as a small product.
       if (nt > 1) {
 #pragma omp parallel num_threads(nt)
-        slice();
+        {
+          const DenormalsAreZero flush;
+          slice();
+        }
       } else {
         slice();
       }

@@ -2,6 +2,10 @@
 
 #include <atomic>
 
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>
+#endif
+
 #ifdef RNNKIT_WITH_OPENMP
 #include <omp.h>
 #endif
@@ -43,6 +47,27 @@ void set_num_threads([[maybe_unused]] int n) {
   g_threads.store(n, std::memory_order_relaxed);
 #endif
 }
+
+#if defined(__SSE__) || defined(_M_X64)
+// MXCSR: flush-to-zero (bit 15) and denormals-are-zero (bit 6).
+constexpr unsigned kDenormalBits = 0x8040;
+DenormalsAreZero::DenormalsAreZero() : saved_(_mm_getcsr()) {
+  _mm_setcsr(static_cast<unsigned>(saved_) | kDenormalBits);
+}
+DenormalsAreZero::~DenormalsAreZero() { _mm_setcsr(static_cast<unsigned>(saved_)); }
+#elif defined(__aarch64__)
+// FPCR: flush-to-zero (bit 24).
+constexpr unsigned long long kFlushToZero = 1ull << 24;
+DenormalsAreZero::DenormalsAreZero() {
+  __asm__ volatile("mrs %0, fpcr" : "=r"(saved_));
+  const unsigned long long flushing = saved_ | kFlushToZero;
+  __asm__ volatile("msr fpcr, %0" : : "r"(flushing));
+}
+DenormalsAreZero::~DenormalsAreZero() { __asm__ volatile("msr fpcr, %0" : : "r"(saved_)); }
+#else
+DenormalsAreZero::DenormalsAreZero() : saved_(0) {}
+DenormalsAreZero::~DenormalsAreZero() = default;
+#endif
 
 int threads_for(double work) { return work < kMinParallelWork ? 1 : num_threads(); }
 
