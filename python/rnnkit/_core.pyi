@@ -57,6 +57,45 @@ def lstm_backward(
 ) -> tuple[
     NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F]
 ]: ...
+def adam_step(
+    params: list[NDArray[_F]],
+    grads: list[NDArray[_F]],
+    exp_avgs: list[NDArray[_F]],
+    exp_avg_sqs: list[NDArray[_F]],
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+    grad_scale: float = 1.0,
+) -> None: ...
+def sgd_step(
+    params: list[NDArray[_F]],
+    grads: list[NDArray[_F]],
+    momentum_buffers: list[NDArray[_F]] | None,
+    *,
+    lr: float,
+    momentum: float,
+    nesterov: bool,
+    weight_decay: float,
+    grad_scale: float = 1.0,
+) -> None: ...
+def rmsprop_step(
+    params: list[NDArray[_F]],
+    grads: list[NDArray[_F]],
+    square_avgs: list[NDArray[_F]],
+    momentum_buffers: list[NDArray[_F]] | None,
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    momentum: float,
+    weight_decay: float,
+    grad_scale: float = 1.0,
+) -> None: ...
+def sum_of_squares(arrays: list[NDArray[np.float32] | NDArray[np.float64]]) -> float: ...
 def num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...
 def build_info() -> _BuildInfo: ...

@@ -7,20 +7,28 @@ or all float64 and the outputs have that dtype. An input that is not
 C-contiguous is copied first; no input is ever modified. Every kernel releases
 the GIL while it computes, so Python threads can run kernels side by side.
 
-``rnnkit.reference`` holds the same four functions in pure NumPy.
+The optimizers' updates are here too (``adam_step``, ``sgd_step``, ``rmsprop_step`` and
+``sum_of_squares`` for the gradient norm): one pass over every parameter array, in
+place, as ``rnnkit.train``'s optimizers use them.
+
+``rnnkit.reference`` holds the same functions in pure NumPy.
 """
 
 try:
     from ._core import (
+        adam_step,
         build_info,
         lstm_backward,
         lstm_forward,
         num_threads,
+        rmsprop_step,
         rnn_backward,
         rnn_forward,
         set_num_threads,
         set_simd_path,
+        sgd_step,
         simd_path,
+        sum_of_squares,
         supported_simd_paths,
     )
 except ImportError as err:  # pragma: no cover - only without a built extension
@@ -31,14 +39,18 @@ except ImportError as err:  # pragma: no cover - only without a built extension
     ) from err
 
 __all__ = [
+    "adam_step",
     "build_info",
     "lstm_backward",
     "lstm_forward",
     "num_threads",
+    "rmsprop_step",
     "rnn_backward",
     "rnn_forward",
     "set_num_threads",
     "set_simd_path",
+    "sgd_step",
     "simd_path",
+    "sum_of_squares",
     "supported_simd_paths",
 ]

@@ -1,8 +1,11 @@
 """Pure-NumPy reference of the core: the oracle for tests and the baseline for benchmarks.
 
-Same signatures and the same structure as ``rnnkit._core``: the input projection of all
+Same signatures as ``rnnkit._core``, written the plain way: the input projection of all
 steps is one matrix product before the time loop, only the recurrent product runs per
-step, and the weight, bias and input gradients are one product each after the loop.
+step, and the weight, bias and input gradients are one product each after the loop (the
+core takes the same sums step by step, while each step's data is in cache). The
+optimizer updates (``adam_step``, ``sgd_step``, ``rmsprop_step``, ``sum_of_squares``)
+are here too, one NumPy expression per line of PyTorch's update rules.
 
 Size letters::
 
@@ -18,7 +21,16 @@ any other dtype is computed in float64).
 
 import numpy as np
 
-__all__ = ["lstm_backward", "lstm_forward", "rnn_backward", "rnn_forward"]
+__all__ = [
+    "adam_step",
+    "lstm_backward",
+    "lstm_forward",
+    "rmsprop_step",
+    "rnn_backward",
+    "rnn_forward",
+    "sgd_step",
+    "sum_of_squares",
+]
 
 # nonlinearity -> (activation, its derivative written in terms of the activation's output y)
 _RNN_ACTIVATIONS = {
@@ -250,3 +262,63 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n):
         dh = dG[t] @ w_hh
     dx, dw_ih, dw_hh, db_ih, db_hh = _parameter_gradients(x, h0, w_ih, y, dG)
     return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh
+
+
+# ---------------------------------------------------------------------------- optimizers
+
+
+def _gradient(g, p, grad_scale, weight_decay):
+    """The gradient the update rules use: grad_scale g + weight_decay p, in p's dtype."""
+    dtype = p.dtype.type
+    return dtype(grad_scale) * g + dtype(weight_decay) * p
+
+
+def adam_step(
+    params, grads, exp_avgs, exp_avg_sqs, *, lr, beta1, beta2, eps, weight_decay, step,
+    grad_scale=1.0,
+):  # fmt: skip
+    """One Adam update of every parameter, in place, as ``torch.optim.Adam``."""
+    for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs, strict=True):
+        dtype = p.dtype.type
+        g = _gradient(g, p, grad_scale, weight_decay)
+        m += dtype(1 - beta1) * (g - m)
+        v[...] = dtype(beta2) * v + dtype(1 - beta2) * g * g
+        step_size = dtype(lr / (1 - beta1**step))
+        correction2_sqrt = dtype(np.sqrt(1 - beta2**step))
+        p -= step_size * (m / (np.sqrt(v) / correction2_sqrt + dtype(eps)))
+
+
+def sgd_step(
+    params, grads, momentum_buffers, *, lr, momentum, nesterov, weight_decay, grad_scale=1.0
+):
+    """One SGD update of every parameter, in place, as ``torch.optim.SGD``."""
+    buffers = momentum_buffers if momentum else [None] * len(params)
+    for p, g, b in zip(params, grads, buffers, strict=True):
+        dtype = p.dtype.type
+        g = _gradient(g, p, grad_scale, weight_decay)
+        if momentum:
+            b[...] = dtype(momentum) * b + g
+            g = g + dtype(momentum) * b if nesterov else b
+        p -= dtype(lr) * g
+
+
+def rmsprop_step(
+    params, grads, square_avgs, momentum_buffers, *, lr, alpha, eps, momentum, weight_decay,
+    grad_scale=1.0,
+):  # fmt: skip
+    """One RMSprop update of every parameter, in place, as ``torch.optim.RMSprop``."""
+    buffers = momentum_buffers if momentum else [None] * len(params)
+    for p, g, a, b in zip(params, grads, square_avgs, buffers, strict=True):
+        dtype = p.dtype.type
+        g = _gradient(g, p, grad_scale, weight_decay)
+        a[...] = dtype(alpha) * a + dtype(1 - alpha) * g * g
+        step = g / (np.sqrt(a) + dtype(eps))
+        if momentum:
+            b[...] = dtype(momentum) * b + step
+            step = b
+        p -= dtype(lr) * step
+
+
+def sum_of_squares(arrays):
+    """The sum of the squares of every element of every array, in float64."""
+    return float(sum(np.square(a, dtype=np.float64).sum() for a in arrays))

@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from . import core
 from ._checks import check_int
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "clip_grad_norm",
     "evaluate",
     "fit",
+    "grad_norm",
     "mae_loss",
     "make_optimizer",
     "mse_loss",
@@ -52,9 +54,12 @@ def _check_number(name, value, low=0.0, high=math.inf, high_open=False):
 class Optimizer:
     """Base class: ``step(params, grads)`` updates every array of params named in grads in place.
 
-    Subclasses implement ``_update(p, g, state)`` for one parameter, with ``state``
-    a dict kept per parameter name (moments, step counts). ``lr`` may be changed
-    between steps (the plateau schedule of :func:`fit` does).
+    Every update is one call to the compiled core over all parameters at once
+    (``rnnkit.core.adam_step`` and its siblings), each element read and written
+    once, with the clipping coefficient and weight decay folded in. Subclasses
+    implement ``_update(params, grads, states, grad_scale)`` with ``states`` one
+    dict per parameter, kept per name (moments, step counts). ``lr`` may be
+    changed between steps (the plateau schedule of :func:`fit` does).
     """
 
     def __init__(self, lr, weight_decay=0.0):
@@ -62,23 +67,50 @@ class Optimizer:
         self.weight_decay = _check_number("weight_decay", weight_decay)
         self.state = {}
 
-    def step(self, params, grads):
+    def step(self, params, grads, grad_scale=1.0):
         """Update ``params[name]`` in place for every ``name`` in grads.
+
+        Parameters
+        ----------
+        params : dict of str to ndarray
+            C-contiguous, writeable float arrays of one dtype.
+        grads : dict of str to array_like
+            Gradients, shaped like their parameters (cast to their dtype).
+        grad_scale : float
+            Multiplies every gradient first: how :func:`fit` applies gradient
+            clipping without a separate pass.
 
         Weight decay (L2, as PyTorch: ``g + weight_decay * p``) applies to every
         parameter given, biases included.
         """
+        grad_scale = _check_number("grad_scale", grad_scale)
+        ps, gs = [], []
         for name, g in grads.items():
             p = params[name]
+            g = np.asarray(g, dtype=p.dtype)
             if g.shape != p.shape:
                 raise ValueError(f"grads[{name!r}] has shape {g.shape}, params has {p.shape}")
-            if self.weight_decay:
-                g = g + self.weight_decay * p
-            self._update(p, g, self.state.setdefault(name, {}))
+            if not (p.flags.c_contiguous and p.flags.writeable):
+                raise ValueError(
+                    f"params[{name!r}] is updated in place and must be a C-contiguous, "
+                    "writeable array"
+                )
+            ps.append(p)
+            gs.append(g)
+        if ps:
+            self._update(ps, gs, [self.state.setdefault(n, {}) for n in grads], grad_scale)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "state")
         return f"{type(self).__name__}({args})"
+
+
+def _buffers(states, key, params):
+    """states[i][key], created as zeros like params[i] on first use."""
+    for st, p in zip(states, params, strict=True):
+        if key not in st:
+            st[key] = np.zeros_like(p)
+    return [st[key] for st in states]
 
 
 class SGD(Optimizer):
@@ -95,16 +127,12 @@ class SGD(Optimizer):
             raise ValueError("nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
 
-    def _update(self, p, g, state):
-        if self.momentum:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
-            else:
-                buf *= self.momentum
-                buf += g
-            g = g + self.momentum * buf if self.nesterov else buf
-        p -= self.lr * g
+    def _update(self, params, grads, states, grad_scale):
+        buffers = _buffers(states, "momentum_buffer", params) if self.momentum else None
+        core.sgd_step(
+            params, grads, buffers, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov,
+            weight_decay=self.weight_decay, grad_scale=grad_scale,
+        )  # fmt: skip
 
 
 class Adam(Optimizer):
@@ -123,19 +151,20 @@ class Adam(Optimizer):
         )
         self.eps = _check_number("eps", eps)
 
-    def _update(self, p, g, state):
-        b1, b2 = self.betas
-        if not state:
-            state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
-        state["step"] += 1
-        m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-        m *= b1
-        m += (1 - b1) * g
-        v *= b2
-        v += (1 - b2) * (g * g)
-        denom = np.sqrt(v) / math.sqrt(1 - b2**t)
-        denom += self.eps
-        p -= (self.lr / (1 - b1**t)) * (m / denom)
+    def _update(self, params, grads, states, grad_scale):
+        exp_avgs = _buffers(states, "exp_avg", params)
+        exp_avg_sqs = _buffers(states, "exp_avg_sq", params)
+        for st in states:
+            st["step"] = st.get("step", 0) + 1
+        # Parameters first updated at different times have their own step counts.
+        for step in sorted({st["step"] for st in states}):
+            group = [i for i, st in enumerate(states) if st["step"] == step]
+            core.adam_step(
+                [params[i] for i in group], [grads[i] for i in group],
+                [exp_avgs[i] for i in group], [exp_avg_sqs[i] for i in group],
+                lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
+                weight_decay=self.weight_decay, step=step, grad_scale=grad_scale,
+            )  # fmt: skip
 
 
 class RMSprop(Optimizer):
@@ -151,23 +180,13 @@ class RMSprop(Optimizer):
         self.eps = _check_number("eps", eps)
         self.momentum = _check_number("momentum", momentum)
 
-    def _update(self, p, g, state):
-        if not state:
-            state["square_avg"] = np.zeros_like(p)
-            if self.momentum:
-                state["momentum_buffer"] = np.zeros_like(p)
-        s = state["square_avg"]
-        s *= self.alpha
-        s += (1 - self.alpha) * (g * g)
-        avg = np.sqrt(s)
-        avg += self.eps
-        if self.momentum:
-            buf = state["momentum_buffer"]
-            buf *= self.momentum
-            buf += g / avg
-            p -= self.lr * buf
-        else:
-            p -= self.lr * (g / avg)
+    def _update(self, params, grads, states, grad_scale):
+        square_avgs = _buffers(states, "square_avg", params)
+        buffers = _buffers(states, "momentum_buffer", params) if self.momentum else None
+        core.rmsprop_step(
+            params, grads, square_avgs, buffers, lr=self.lr, alpha=self.alpha, eps=self.eps,
+            momentum=self.momentum, weight_decay=self.weight_decay, grad_scale=grad_scale,
+        )  # fmt: skip
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
@@ -188,13 +207,24 @@ def make_optimizer(name_or_instance, lr):
     )
 
 
+def grad_norm(grads):
+    """The global L2 norm of all gradients together (squares summed in float64)."""
+    return math.sqrt(core.sum_of_squares([np.asarray(g) for g in grads.values()]))
+
+
+def _clip_coefficient(norm, max_norm):
+    """What clipping multiplies the gradients by: ``max_norm / (norm + 1e-6)``, at most 1."""
+    return min(1.0, max_norm / (norm + 1e-6))
+
+
 def clip_grad_norm(grads, max_norm):
     """Scale all gradients in place so that their global L2 norm is at most max_norm.
 
     As ``torch.nn.utils.clip_grad_norm_``: the norm is taken over all arrays
     together and, when it exceeds max_norm, every array is multiplied by
     ``max_norm / (norm + 1e-6)``. A non-finite norm leaves the gradients alone
-    (the caller decides what to do; :func:`fit` stops).
+    (the caller decides what to do; :func:`fit` stops). :func:`fit` itself
+    passes the coefficient to the optimizer's step instead, saving a pass.
 
     Returns
     -------
@@ -202,9 +232,8 @@ def clip_grad_norm(grads, max_norm):
         The global norm before clipping.
     """
     max_norm = _check_number("max_norm", max_norm)
-    # squares summed in float64: float32 gradients of a diverging run would overflow
-    total = math.sqrt(sum(float(np.square(g, dtype=np.float64).sum()) for g in grads.values()))
-    coef = max_norm / (total + 1e-6)
+    total = grad_norm(grads)
+    coef = _clip_coefficient(total, max_norm)
     if math.isfinite(total) and coef < 1:
         for g in grads.values():
             g *= g.dtype.type(coef)
@@ -468,11 +497,13 @@ def _train_epoch(model, X, y, order, optimizer, loss_fn, batch_size, clip_norm):
         if not math.isfinite(value):
             return value, f"training loss {value} in batch {number}"
         grads = model.backward(d_pred)
+        scale = 1.0
         if clip_norm is not None:
-            norm = clip_grad_norm(grads, clip_norm)
+            norm = grad_norm(grads)
             if not math.isfinite(norm):
                 return math.nan, f"gradient norm {norm} in batch {number}"
-        optimizer.step(model.params, grads)
+            scale = _clip_coefficient(norm, clip_norm)
+        optimizer.step(model.params, grads, grad_scale=scale)
         total += value * len(batch)
     return total / len(order), None
 
