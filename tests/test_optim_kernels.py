@@ -88,7 +88,8 @@ def test_adam_keeps_a_step_count_per_parameter():
     opt = Adam(lr=0.1)
     opt.step(params, {"a": np.ones(3)})
     opt.step(params, {"a": np.ones(3), "b": np.ones(3)})
-    assert opt.state["a"]["step"] == 2 and opt.state["b"]["step"] == 1
+    assert opt.state["a"]["step"] == 2
+    assert opt.state["b"]["step"] == 1
     # b's first update, bias-corrected: a step of lr against the gradient's sign
     np.testing.assert_allclose(params["b"], b_before - 0.1, rtol=1e-6)
 
