@@ -42,6 +42,27 @@ def shape_label(shape):
     return "T{} B{} I{} H{}".format(*shape)
 
 
+def step_flops(cell, T, B, I, H):
+    """Floating-point operations of one training step, counting the matrix products only.
+
+    With G gates (LSTM 4, RNN 1), the forward pass is, per step, the product of the
+    ``(B, I + H)`` inputs and previous states with the ``(I + H, G*H)`` weights::
+
+        forward  = 2 * T * B * G * H * (I + H)
+
+    Backpropagation through time costs twice that: per step ``dx = dg W_ih`` and
+    ``dh = dg W_hh`` (one forward's worth), and over the sequence ``dW_ih`` and ``dW_hh``
+    (another)::
+
+        total    = 3 * 2 * T * B * G * H * (I + H)
+
+    The gate activations, the cell update, the biases and their gradients are left out: they
+    grow as T * B * G * H, a few percent of the products for all but the narrowest layers.
+    A multiply-add counts 2, as in ``peak.py``.
+    """
+    return 3 * 2 * T * B * _GATES[cell] * H * (I + H)
+
+
 def make_problem(cell, shape, seed=0):
     """A random float32 problem for one training step of a layer.
 

@@ -6,12 +6,20 @@ each is called once and its result checked against the float64 reference, then t
 turns in blocks of timed calls, so that machine noise hits them alike. The table shows the
 median per implementation and the speed-up of the core (other's time / core's time).
 
+It also shows the core's throughput in GFLOP/s, ``common.step_flops`` (the matrix products of
+forward and BPTT, ``3 * 2*T*B*G*H*(I+H)`` with G gates) over its median time, and that as a
+share of the machine's multiply-add peak: ``peak.measure_peak`` for the core's SIMD path in
+float32, measured once at the start, times the core's threads (``--threads``, else the
+core's default). PyTorch's GFLOP/s, for the same flop count, stand next to it. Without a C++
+compiler the peak and its column are left out.
+
 Usage::
 
     python benchmarks/compare.py [--threads N] [--cells lstm,rnn] [--repeat R]
                                  [--shapes T,B,I,H ...] [--json PATH]
 
-PyTorch's columns appear only when torch is importable.
+PyTorch's columns appear only when torch is importable; ``--json`` also writes the flop
+counts, GFLOP/s, peak and shares.
 """
 
 import argparse
@@ -32,9 +40,11 @@ from common import (
     make_problem,
     reference_result,
     shape_label,
+    step_flops,
     torch_training_step,
     training_step,
 )
+from peak import measure_peak
 
 import rnnkit
 
@@ -76,7 +86,9 @@ def parse_args(argv=None):
         type=lambda s: tuple(int(n) for n in s.split(",")),
         help="shapes to run instead of the default grid",
     )
-    parser.add_argument("--json", metavar="PATH", help="also write the raw medians (ms) here")
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write the raw medians (ms), GFLOP/s and peak here"
+    )
     args = parser.parse_args(argv)
     if unknown := set(args.cells) - set(CELLS):
         parser.error(f"unknown cell(s) {sorted(unknown)}; choose among {CELLS}")
@@ -173,19 +185,75 @@ def timed_turn(step, calls):
     return times
 
 
+def peak_or_none(threads):
+    """The multiply-add peak the core's threads could reach, or None without a compiler.
+
+    Returns
+    -------
+    dict or None
+        ``path``, ``dtype``, ``single_core_gflops`` (``peak.measure_peak`` for the core's
+        SIMD path, float32), ``threads`` and ``gflops`` (threads x single-core peak).
+    """
+    path = rnnkit.core.simd_path()
+    print(f"single-core peak ({path}, float32) ...", file=sys.stderr, flush=True)
+    try:
+        single = measure_peak(path, "float32")
+    except RuntimeError as error:
+        print(f"no peak: {error}", file=sys.stderr)
+        return None
+    return {
+        "path": path,
+        "dtype": "float32",
+        "single_core_gflops": single,
+        "threads": threads,
+        "gflops": threads * single,
+    }
+
+
+def throughput(row, peak):
+    """Add the step's flops, each implementation's GFLOP/s and the core's % of ``peak``."""
+    row["flops"] = step_flops(row["cell"], *row["shape"])
+    row["gflops"] = {n: row["flops"] / (1e6 * ms) for n, ms in row["median_ms"].items()}
+    if peak is not None:
+        row["percent_of_peak"] = 100 * row["gflops"]["core"] / peak["gflops"]
+    return row
+
+
 def markdown_table(rows):
     others = [name for name in rows[0]["median_ms"] if name != "core"]
+    with_peak = "percent_of_peak" in rows[0]
     head = ["cell", "T", "B", "I", "H", "core ms"]
     head += [f"{NAMES[name]} ms" for name in others]
     head += [f"core vs {NAMES[name]}" for name in others]
+    head += ["core GFLOP/s"] + (["% of peak"] if with_peak else [])
+    head += ["PyTorch GFLOP/s"] if "torch" in others else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        ms = row["median_ms"]
+        ms, gflops = row["median_ms"], row["gflops"]
         cells = [row["cell"], *map(str, row["shape"]), f"{ms['core']:.3f}"]
         cells += [f"{ms[name]:.3f}" for name in others]
         cells += [f"{ms[name] / ms['core']:.2f}x" for name in others]
+        cells += [f"{gflops['core']:.1f}"]
+        cells += [f"{row['percent_of_peak']:.1f}%"] if with_peak else []
+        cells += [f"{gflops['torch']:.1f}"] if "torch" in others else []
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def peak_caption(peak):
+    """What the GFLOP/s and % of peak columns mean, with the peak they are measured against."""
+    flops = (
+        "GFLOP/s = the step's matrix-product flops, 3 * 2*T*B*G*H*(I+H) with G gates "
+        "(common.step_flops), over the median time; PyTorch's for the same count."
+    )
+    if peak is None:
+        return flops + " No % of peak: measuring the peak needs a C++ compiler (set CXX)."
+    threads = peak["threads"]
+    of = "the" if threads == 1 else f"{threads} x the"
+    return (
+        f"{flops} % of peak = the core's GFLOP/s over {of} single-core float32 multiply-add "
+        f"peak ({threads} core thread{'s' if threads > 1 else ''}: {peak['gflops']:.1f} GFLOP/s)."
+    )
 
 
 def main(argv=None):
@@ -197,6 +265,7 @@ def main(argv=None):
             torch.set_num_threads(args.threads)
     limit, blas = blas_threads(args.threads)
     facts = machine_facts(torch, blas)
+    peak = peak_or_none(args.threads or rnnkit.core.num_threads())
 
     rows = []
     with limit:
@@ -204,26 +273,32 @@ def main(argv=None):
             for shape in args.shapes or SHAPES:
                 print(f"{cell} {shape_label(shape)} ...", file=sys.stderr, flush=True)
                 times = time_case(cell, shape, args.repeat)
-                rows.append(
-                    {
-                        "cell": cell,
-                        "shape": shape,
-                        "median_ms": {n: 1e3 * statistics.median(t) for n, t in times.items()},
-                        "calls": {n: len(t) for n, t in times.items()},
-                    }
-                )
+                row = {
+                    "cell": cell,
+                    "shape": shape,
+                    "median_ms": {n: 1e3 * statistics.median(t) for n, t in times.items()},
+                    "calls": {n: len(t) for n, t in times.items()},
+                }
+                rows.append(throughput(row, peak))
 
-    print(f"Machine: {facts}\n")
+    print(f"Machine: {facts}")
+    if peak is not None:
+        print(
+            f"Peak: {peak['single_core_gflops']:.1f} GFLOP/s single-core float32 multiply-add "
+            f"on the {peak['path']} path (benchmarks/peak.py)"
+        )
+    print()
     print(
         "ms per fp32 training step (forward + BPTT over the batch): median of each "
         f"implementation's timed calls, taken in {TURNS} turns interleaved with the others, "
         f"each turn after {SETTLE_S} s of untimed calls. Speed-up = other's time / core's time "
-        "(> 1: the core is faster).\n"
+        f"(> 1: the core is faster). {peak_caption(peak)}\n"
     )
     print(markdown_table(rows))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": facts, "threads": args.threads, "results": rows}, f, indent=2)
+            record = {"machine": facts, "threads": args.threads, "peak": peak, "results": rows}
+            json.dump(record, f, indent=2)
 
 
 if __name__ == "__main__":
