@@ -4,7 +4,7 @@
 //
 // Both directions work step by step on data that is hot in cache: the
 // forward builds each step's pre-activations with one product over the
-// concatenated [x_t | h_{t-1}], and the backward takes each step's share of
+// concatenated [1 | x_t | h_{t-1}], and the backward takes each step's share of
 // dx, dW_ih and the biases while that step's gradients are fresh. Only
 // dW_hh, the one large product, waits for the end of the loop.
 #pragma once
@@ -27,22 +27,40 @@ void copy_or_zero(Real* dst, const Real* src, index_t n) {
     std::fill(dst, dst + n, Real(0));
 }
 
-// [W_ih | W_hh] (GH, I + H): the two weight matrices side by side.
+// Asks for the cache lines of p[0, n) with the intent to write them, so that
+// a later write does not wait for memory.
 template <class Real>
-std::vector<Real> side_by_side(const Real* w_ih, const Real* w_hh, index_t GH, index_t I,
-                               index_t H) {
-  std::vector<Real> w(static_cast<std::size_t>(GH * (I + H)));
+void prefetch_for_writing(const Real* p, index_t n) {
+#if defined(__GNUC__)
+  constexpr index_t line = 64 / sizeof(Real);
+  for (index_t e = 0; e < n; e += line) __builtin_prefetch(p + e, 1, 3);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
+// [b_ih + b_hh | W_ih | W_hh] (GH, 1 + I + H): the biases and both weight
+// matrices side by side.
+template <class Real>
+std::vector<Real> side_by_side(const Real* w_ih, const Real* w_hh, const Real* b_ih,
+                               const Real* b_hh, index_t GH, index_t I, index_t H) {
+  const index_t K = 1 + I + H;
+  std::vector<Real> w(static_cast<std::size_t>(GH * K));
   for (index_t r = 0; r < GH; ++r) {
-    std::copy(w_ih + r * I, w_ih + (r + 1) * I, w.begin() + r * (I + H));
-    std::copy(w_hh + r * H, w_hh + (r + 1) * H, w.begin() + r * (I + H) + I);
+    w[r * K] = b_ih[r] + b_hh[r];
+    std::copy(w_ih + r * I, w_ih + (r + 1) * I, w.begin() + r * K + 1);
+    std::copy(w_hh + r * H, w_hh + (r + 1) * H, w.begin() + r * K + 1 + I);
   }
   return w;
 }
 
 // A layer's forward product, one step at a time:
-//   pre_t = b_ih + b_hh + [x_t | h_{t-1}] [W_ih | W_hh]^T
-// one product of depth I + H on a (B, GH) block that stays in cache for the
-// cell update after it. The weights are packed once per call.
+//   pre_t = [1 | x_t | h_{t-1}] [b_ih + b_hh | W_ih | W_hh]^T
+//         = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T
+// one product of depth 1 + I + H, the bias inside it, writing a (B, GH)
+// block that stays in cache for the cell update after it. The weights are
+// packed once per call.
 template <class Real>
 class StepProjection {
  public:
@@ -53,32 +71,29 @@ class StepProjection {
         I_(I),
         H_(H),
         GH_(GH),
-        weights_(side_by_side(w_ih, w_hh, GH, I, H).data(), I + H, Op::T, I + H, GH),
-        bias_(static_cast<std::size_t>(GH)),
-        xh_(static_cast<std::size_t>(B * (I + H))) {
-    for (index_t j = 0; j < GH; ++j) bias_[j] = b_ih[j] + b_hh[j];
-  }
+        weights_(side_by_side(w_ih, w_hh, b_ih, b_hh, GH, I, H).data(), 1 + I + H, Op::T, 1 + I + H,
+                 GH),
+        xh_(static_cast<std::size_t>(B * (1 + I + H))) {}
 
   // The packed weights: their path is the layer's path.
   const PackedMatrix<Real>& weights() const { return weights_; }
 
   //   pre_t (B, GH) out, x_t (B, I), h_prev (B, H) may be null (zeros)
   void operator()(Real* pre_t, const Real* x_t, const Real* h_prev) {
-    const index_t K = I_ + H_;
+    const index_t K = 1 + I_ + H_;
     for (index_t b = 0; b < B_; ++b) {
       Real* const row = xh_.data() + b * K;
-      std::copy(x_t + b * I_, x_t + (b + 1) * I_, row);
-      copy_or_zero(row + I_, h_prev != nullptr ? h_prev + b * H_ : nullptr, H_);
-      std::copy(bias_.begin(), bias_.end(), pre_t + b * GH_);
+      row[0] = Real(1);
+      std::copy(x_t + b * I_, x_t + (b + 1) * I_, row + 1);
+      copy_or_zero(row + 1 + I_, h_prev != nullptr ? h_prev + b * H_ : nullptr, H_);
     }
-    gemm(pre_t, GH_, xh_.data(), K, Op::N, weights_, B_, Update::accumulate);
+    gemm(pre_t, GH_, xh_.data(), K, Op::N, weights_, B_, Update::overwrite);
   }
 
  private:
   index_t B_, I_, H_, GH_;
   PackedMatrix<Real> weights_;
-  std::vector<Real> bias_;  // b_ih + b_hh
-  std::vector<Real> xh_;    // (B, I + H): [x_t | h_{t-1}]
+  std::vector<Real> xh_;  // (B, 1 + I + H): [1 | x_t | h_{t-1}]
 };
 
 // Step t's share of the input and bias gradients, from dg_t = dL/dpre_t:
