@@ -37,15 +37,22 @@ def test_set_num_threads_round_trips(restore_threads):
     assert core.num_threads() == (3 if core.build_info()["openmp"] else 1)
 
 
+# (T, B, I, H) for each way two threads share a layer: every product split by
+# columns, step by step (weights too large for one core's cache), and the batch
+# split by rows through all steps (small weights, I <= 4 and I > 4, and an odd
+# batch). Each is large enough that the regions really fork.
+SPLITS = [(4, 256, 8, 256), (6, 64, 3, 32), (5, 34, 9, 20), (3, 131, 4, 64)]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell", CELLS)
-def test_one_and_two_threads_agree_bitwise(cell, dtype, restore_threads):
-    # Large enough that the parallel regions really fork (every product, and
-    # the LSTM's cell loops: 8 * B * H >= 2**19): the threads split rows and
-    # output tiles, never a sum, so results are equal to the last bit.
+@pytest.mark.parametrize(("T", "B", "I", "H"), SPLITS)
+def test_one_and_two_threads_agree_bitwise(cell, dtype, T, B, I, H, restore_threads):
+    # The threads split rows and output tiles, never a sum, so results are
+    # equal to the last bit.
     rng = np.random.default_rng(7)
-    problem = make_problem(rng, cell, 4, 256, 8, 256, dtype)
-    grads = make_output_grads(rng, cell, 4, 256, 256, dtype)
+    problem = make_problem(rng, cell, T, B, I, H, dtype)
+    grads = make_output_grads(rng, cell, T, B, H, dtype)
     core.set_num_threads(1)
     serial = training_step(cell, problem, grads)
     core.set_num_threads(2)

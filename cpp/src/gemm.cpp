@@ -99,9 +99,12 @@ void run(const SimdKernels* kernel, Real* c, index_t ldc, const Real* a, index_t
   }
   thread_local PackBuffers<Real> buffers;
   const auto& impl = kernel->get<Real>();
-  const std::size_t scratch = buffers.b.size();
+  // The narrow product's scratch holds op(B)'s columns (op_a N) or C^T
+  // (op_a T): its size never depends on the rows of a batch, so splitting a
+  // batch among threads never changes which product runs.
+  const index_t scratch_rows = op_a == Op::N ? k : m;
   if (packed == nullptr && n <= detail::kNarrowColumns &&
-      std::size_t(n) * std::size_t(std::max(k, m)) <= scratch) {
+      std::size_t(n) * std::size_t(scratch_rows) <= buffers.b.size()) {
     impl.gemm_narrow(c, ldc, a, lda, op_a, b, ldb, op_b, m, n, k, update, buffers.b.data());
     return;
   }

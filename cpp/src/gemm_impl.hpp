@@ -239,7 +239,7 @@ void gemm_narrow_n(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, co
 // multiply-adds per element, so A is read in place, once:
 //   op_a N: C[r, :] = A[r, :] op(B), op(B)'s columns copied once;
 //   op_a T: C[j, :] = sum over the rows r of A of A[r, j] op(B)[r, :].
-// scratch holds n * max(k, m) elements. Results do not depend on the thread
+// scratch holds n * k (op_a N) or n * m (op_a T) elements. Results do not depend on the thread
 // count.
 template <class Real>
 void gemm_narrow(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, const Real* b,
@@ -293,30 +293,42 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
       const bool add = update == Update::accumulate || pc > 0;
       const Real* const bp =
           packed != nullptr ? packed + packed_offset<Real>(jc, pc, n, k) : pack_b_space;
-      // Every loop below writes disjoint panels or disjoint tiles of C, and
-      // each element's sum over k runs in the same order on any number of
-      // threads. Outside a parallel region the worksharing loops run serially.
-      const auto slice = [&] {
+      // Thread `rank` of `size` takes its contiguous share of every loop
+      // below; each writes disjoint panels or disjoint tiles of C, and each
+      // element's sum over k runs in the same order on any number of
+      // threads. The shares are explicit, not OpenMP worksharing, because a
+      // product on one thread may run inside another region (a batch split
+      // by over_batch_rows), whose team must not share its loops.
+      const auto slice = [&](index_t rank, index_t size) {
+        const auto share = [=](index_t count, const auto& body) {
+          for (index_t i = count * rank / size; i < count * (rank + 1) / size; ++i) body(i);
+        };
+        // Keeps a packed block whole until every tile that reads it is done.
+        const auto barrier = [=] {
+          if (size > 1) {
+#pragma omp barrier
+          }
+        };
         if (packed == nullptr) {
-#pragma omp for schedule(static)
-          for (index_t jp = 0; jp < n_panels; ++jp)
+          share(n_panels, [&](index_t jp) {
             pack_b(pack_b_space + jp * kc * nr, b, ldb, op_b, n, pc, kc, jc + jp * nr);
+          });
+          barrier();
         }
         for (index_t ic = 0; ic < m; ic += kMC) {
           const index_t mc = smaller(kMC, m - ic);
           const index_t m_panels = ceil_div(mc, MR);
-          // The implicit barrier after each loop keeps the packed A block
-          // whole until every tile that reads it is done.
-#pragma omp for schedule(static)
-          for (index_t ip = 0; ip < m_panels; ++ip)
+          share(m_panels, [&](index_t ip) {
             pack_a(ap + ip * kc * MR, a, lda, op_a, m, ic + ip * MR, pc, kc);
-#pragma omp for collapse(2) schedule(static)
-          for (index_t jp = 0; jp < n_panels; ++jp)
-            for (index_t ip = 0; ip < m_panels; ++ip) {
-              const index_t i0 = ic + ip * MR, j0 = jc + jp * nr;
-              micro_kernel(c + i0 * rs_c + j0 * cs_c, rs_c, cs_c, ap + ip * kc * MR,
-                           bp + jp * kc * nr, kc, smaller(MR, m - i0), smaller(nr, n - j0), add);
-            }
+          });
+          barrier();
+          share(n_panels * m_panels, [&](index_t tile) {
+            const index_t jp = tile / m_panels, ip = tile % m_panels;
+            const index_t i0 = ic + ip * MR, j0 = jc + jp * nr;
+            micro_kernel(c + i0 * rs_c + j0 * cs_c, rs_c, cs_c, ap + ip * kc * MR,
+                         bp + jp * kc * nr, kc, smaller(MR, m - i0), smaller(nr, n - j0), add);
+          });
+          barrier();
         }
       };
       // One region per k slice, and none for one thread: a serial region
@@ -325,10 +337,10 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
 #pragma omp parallel num_threads(nt)
         {
           const DenormalsAreZero flush;
-          slice();
+          slice(team_rank(), team_size());
         }
       } else {
-        slice();
+        slice(0, 1);
       }
     }
   }

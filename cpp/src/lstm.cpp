@@ -28,27 +28,34 @@ void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const
                   const Real* b_ih, const Real* b_hh, index_t T, index_t B, index_t I, index_t H) {
   const DenormalsAreZero flush;
   const index_t BH = B * H, GH = 4 * H;
-  detail::StepProjection<Real> project(w_ih, w_hh, b_ih, b_hh, B, I, H, GH);
-  const auto cell = detail::path_of(project.weights()).lstm_cell_forward;
-  // A missing c0 reads as a row of zeros, so the cell loop has no branch and vectorises.
+  const detail::StepWeights<Real> weights(w_ih, w_hh, b_ih, b_hh, I, H, GH);
+  const auto cell = detail::path_of(weights.packed()).lstm_cell_forward;
+  // A missing c0 reads as rows of zeros, so the cell loop has no branch and vectorises.
   const std::vector<Real> zeros(c0 == nullptr ? BH : 0);
-  for (index_t t = 0; t < T; ++t) {
-    Real* const gates_t = gates + t * B * GH;
-    Real* const c_t = cells + t * BH;
-    Real* const h_t = y + t * BH;
-    const Real* const h_prev = t > 0 ? h_t - BH : h0;
-    const Real* const c_prev = t > 0 ? c_t - BH : c0 != nullptr ? c0 : zeros.data();
-    // gates_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T   (B, 4H)
-    project(gates_t, x + t * B * I, h_prev);
-    // The gates' activations in place, then c_t and h_t. Each row is its own.
-    // Meanwhile the row's block of the next step comes into cache, ready
-    // for the product to write.
-    const bool last = t == T - 1;
-    parallel_for(B, kCellCost * double(BH), [=](index_t b) {
-      if (!last) detail::prefetch_for_writing(gates_t + (B + b) * GH, GH);
-      cell(gates_t + b * GH, c_t + b * H, h_t + b * H, c_prev + b * H, H);
-    });
-  }
+  const Real* const c_init = c0 != nullptr ? c0 : zeros.data();
+  const double work = double(T) * double(B) * double(GH) * double(1 + I + H + kCellCost);
+  // Rows [b0, b1) of the batch through every step.
+  detail::over_batch_rows(B, work, weights.bytes(), [&](index_t b0, index_t b1) {
+    const index_t rows = b1 - b0;
+    std::vector<Real> xh = weights.scratch(rows);
+    for (index_t t = 0; t < T; ++t) {
+      Real* const gates_t = gates + (t * B + b0) * GH;
+      Real* const c_t = cells + t * BH + b0 * H;
+      Real* const h_t = y + t * BH + b0 * H;
+      const Real* const h_prev = t > 0 ? h_t - BH : h0 != nullptr ? h0 + b0 * H : nullptr;
+      const Real* const c_prev = t > 0 ? c_t - BH : c_init + b0 * H;
+      // gates_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T   (rows, 4H)
+      weights.project(gates_t, x + (t * B + b0) * I, h_prev, rows, xh.data());
+      // The gates' activations in place, then c_t and h_t. Each row is its
+      // own. Meanwhile the row's block of the next step comes into cache,
+      // ready for the product to write.
+      const bool last = t == T - 1;
+      parallel_for(rows, kCellCost * double(rows * H), [=](index_t b) {
+        if (!last) detail::prefetch_for_writing(gates_t + (B + b) * GH, GH);
+        cell(gates_t + b * GH, c_t + b * H, h_t + b * H, c_prev + b * H, H);
+      });
+    }
+  });
   std::copy(y + (T - 1) * BH, y + T * BH, h_n);
   std::copy(cells + (T - 1) * BH, cells + T * BH, c_n);
 }
@@ -72,25 +79,41 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
   detail::copy_or_zero(dc, dc_n, BH);
   const PackedMatrix<Real> w_hh_packed(w_hh, H, Op::N, GH, H);
   const auto cell = detail::path_of(w_hh_packed).lstm_cell_backward;
-  // A missing c0 or dy reads as a row of zeros, so the loop has no branch and vectorises.
+  // A missing c0 or dy reads as rows of zeros, so the loop has no branch and vectorises.
   const std::vector<Real> zeros(c0 == nullptr || dy == nullptr ? BH : 0);
-
-  for (index_t t = T - 1; t >= 0; --t) {
-    const Real* const gates_t = gates + t * B * GH;
-    const Real* const c_t = cells + t * BH;
-    const Real* const c_prev = t > 0 ? c_t - BH : c0 != nullptr ? c0 : zeros.data();
-    const Real* const dy_t = dy != nullptr ? dy + t * BH : zeros.data();
-    Real* const dg_t = dg.data() + t * B * GH;
-    // dg_t from dh = dL/dh_t and dc = dL/dc_t; each row is its own.
-    parallel_for(B, kCellCost * double(BH), [=](index_t b) {
-      const index_t e = b * H;
-      cell(dg_t + b * GH, dc + e, gates_t + b * GH, c_t + e, c_prev + e, dh + e, dy_t + e, H);
-    });
-    // dh_{t-1} = dg_t W_hh   (B, 4H) x (4H, H)
-    gemm(dh, H, dg_t, GH, Op::N, w_hh_packed, B, Update::overwrite);
-    detail::step_input_gradients(dx + t * B * I, dw_ih, db_ih, dg_t, x + t * B * I, w_ih, B, I, GH,
-                                 t == T - 1);
-  }
+  const Real* const c_init = c0 != nullptr ? c0 : zeros.data();
+  const double work = double(T) * double(B) * double(GH) * double(H + I + kCellCost);
+  const std::size_t weight_bytes = sizeof(Real) * std::size_t(GH) * std::size_t(H + I);
+  // Rows [b0, b1) of the batch back through every step; the weight and bias
+  // gradients sum over all rows, so they join in here only with all of them.
+  const bool split = detail::over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
+    const index_t rows = b1 - b0;
+    for (index_t t = T - 1; t >= 0; --t) {
+      const Real* const gates_t = gates + (t * B + b0) * GH;
+      const Real* const c_t = cells + t * BH + b0 * H;
+      const Real* const c_prev = t > 0 ? c_t - BH : c_init + b0 * H;
+      const Real* const dy_t = (dy != nullptr ? dy + t * BH : zeros.data()) + b0 * H;
+      Real* const dg_t = dg.data() + (t * B + b0) * GH;
+      Real* const dh_rows = dh + b0 * H;
+      Real* const dc_rows = dc + b0 * H;
+      // dg_t from dh = dL/dh_t and dc = dL/dc_t; each row is its own.
+      parallel_for(rows, kCellCost * double(rows * H), [=](index_t b) {
+        const index_t e = b * H;
+        cell(dg_t + b * GH, dc_rows + e, gates_t + b * GH, c_t + e, c_prev + e, dh_rows + e,
+             dy_t + e, H);
+      });
+      // dh_{t-1} = dg_t W_hh  (rows, 4H) x (4H, H);  dx_t = dg_t W_ih  (rows, 4H) x (4H, I)
+      gemm(dh_rows, H, dg_t, GH, Op::N, w_hh_packed, rows, Update::overwrite);
+      gemm(dx + (t * B + b0) * I, I, dg_t, GH, Op::N, w_ih, I, Op::N, rows, I, GH,
+           Update::overwrite);
+      if (rows == B)
+        detail::step_weight_gradients(dw_ih, db_ih, dg_t, x + t * B * I, B, I, GH, t == T - 1);
+    }
+  });
+  if (split)
+    for (index_t t = T - 1; t >= 0; --t)
+      detail::step_weight_gradients(dw_ih, db_ih, dg.data() + t * B * GH, x + t * B * I, B, I, GH,
+                                    t == T - 1);
   std::copy(db_ih, db_ih + GH, db_hh);
   detail::recurrent_weight_gradient(dw_hh, dg.data(), y, h0, T, B, H, GH);
 }

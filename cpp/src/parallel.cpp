@@ -69,6 +69,27 @@ DenormalsAreZero::DenormalsAreZero() : saved_(0) {}
 DenormalsAreZero::~DenormalsAreZero() = default;
 #endif
 
-int threads_for(double work) { return work < kMinParallelWork ? 1 : num_threads(); }
+int threads_for(double work) {
+#ifdef RNNKIT_WITH_OPENMP
+  if (omp_in_parallel()) return 1;
+#endif
+  return work < kMinParallelWork ? 1 : num_threads();
+}
+
+int team_size() {
+#ifdef RNNKIT_WITH_OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
+int team_rank() {
+#ifdef RNNKIT_WITH_OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
 
 }  // namespace rnnkit

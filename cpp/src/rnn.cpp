@@ -27,20 +27,27 @@ void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* 
                  index_t I, index_t H, Nonlinearity act) {
   const DenormalsAreZero flush;
   const index_t BH = B * H;
-  detail::StepProjection<Real> project(w_ih, w_hh, b_ih, b_hh, B, I, H, H);
-  const auto activate = detail::path_of(project.weights()).activate;
-  for (index_t t = 0; t < T; ++t) {
-    Real* const y_t = y + t * BH;
-    // y_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T   (B, H)
-    project(y_t, x + t * B * I, t > 0 ? y_t - BH : h0);
-    // h_t = act(y_t), in place; each row is its own. The row's block of the
-    // next step comes into cache meanwhile, for the product to write.
-    const bool last = t == T - 1;
-    parallel_for(B, kActivationCost * double(BH), [=](index_t b) {
-      if (!last) detail::prefetch_for_writing(y_t + (B + b) * H, H);
-      activate(y_t + b * H, H, act);
-    });
-  }
+  const detail::StepWeights<Real> weights(w_ih, w_hh, b_ih, b_hh, I, H, H);
+  const auto activate = detail::path_of(weights.packed()).activate;
+  const double work = double(T) * double(BH) * double(1 + I + H + kActivationCost);
+  // Rows [b0, b1) of the batch through every step.
+  detail::over_batch_rows(B, work, weights.bytes(), [&](index_t b0, index_t b1) {
+    const index_t rows = b1 - b0;
+    std::vector<Real> xh = weights.scratch(rows);
+    for (index_t t = 0; t < T; ++t) {
+      Real* const y_t = y + t * BH + b0 * H;
+      const Real* const h_prev = t > 0 ? y_t - BH : h0 != nullptr ? h0 + b0 * H : nullptr;
+      // y_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T   (rows, H)
+      weights.project(y_t, x + (t * B + b0) * I, h_prev, rows, xh.data());
+      // h_t = act(y_t), in place; each row is its own. The row's block of
+      // the next step comes into cache meanwhile, for the product to write.
+      const bool last = t == T - 1;
+      parallel_for(rows, kActivationCost * double(rows * H), [=](index_t b) {
+        if (!last) detail::prefetch_for_writing(y_t + (B + b) * H, H);
+        activate(y_t + b * H, H, act);
+      });
+    }
+  });
   std::copy(y + (T - 1) * BH, y + T * BH, h_n);
 }
 
@@ -59,23 +66,35 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   detail::copy_or_zero(dh, dh_n, BH);
   const PackedMatrix<Real> w_hh_packed(w_hh, H, Op::N, H, H);
   const auto activation_backward = detail::path_of(w_hh_packed).activation_backward;
-  // A missing dy reads as a row of zeros, so the loop has no branch and vectorises.
+  // A missing dy reads as rows of zeros, so the loop has no branch and vectorises.
   const std::vector<Real> zeros(dy == nullptr ? BH : 0);
-
-  for (index_t t = T - 1; t >= 0; --t) {
-    const Real* const y_t = y + t * BH;
-    const Real* const dy_t = dy != nullptr ? dy + t * BH : zeros.data();
-    Real* const dz_t = dz.data() + t * BH;
-    // dz_t = (dh_t + dy_t) * act'(.); each row is its own.
-    parallel_for(B, kActivationBackwardCost * double(BH), [=](index_t b) {
-      const index_t e = b * H;
-      activation_backward(dz_t + e, dh + e, dy_t + e, y_t + e, H, act);
-    });
-    // dh_{t-1} = dz_t W_hh   (B, H) x (H, H)
-    gemm(dh, H, dz_t, H, Op::N, w_hh_packed, B, Update::overwrite);
-    detail::step_input_gradients(dx + t * B * I, dw_ih, db_ih, dz_t, x + t * B * I, w_ih, B, I, H,
-                                 t == T - 1);
-  }
+  const double work = double(T) * double(BH) * double(H + I + kActivationBackwardCost);
+  const std::size_t weight_bytes = sizeof(Real) * std::size_t(H) * std::size_t(H + I);
+  // Rows [b0, b1) of the batch back through every step; the weight and bias
+  // gradients sum over all rows, so they join in here only with all of them.
+  const bool split = detail::over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
+    const index_t rows = b1 - b0;
+    for (index_t t = T - 1; t >= 0; --t) {
+      const Real* const y_t = y + t * BH + b0 * H;
+      const Real* const dy_t = (dy != nullptr ? dy + t * BH : zeros.data()) + b0 * H;
+      Real* const dz_t = dz.data() + t * BH + b0 * H;
+      Real* const dh_rows = dh + b0 * H;
+      // dz_t = (dh_t + dy_t) * act'(.); each row is its own.
+      parallel_for(rows, kActivationBackwardCost * double(rows * H), [=](index_t b) {
+        const index_t e = b * H;
+        activation_backward(dz_t + e, dh_rows + e, dy_t + e, y_t + e, H, act);
+      });
+      // dh_{t-1} = dz_t W_hh  (rows, H) x (H, H);  dx_t = dz_t W_ih  (rows, H) x (H, I)
+      gemm(dh_rows, H, dz_t, H, Op::N, w_hh_packed, rows, Update::overwrite);
+      gemm(dx + (t * B + b0) * I, I, dz_t, H, Op::N, w_ih, I, Op::N, rows, I, H, Update::overwrite);
+      if (rows == B)
+        detail::step_weight_gradients(dw_ih, db_ih, dz_t, x + t * B * I, B, I, H, t == T - 1);
+    }
+  });
+  if (split)
+    for (index_t t = T - 1; t >= 0; --t)
+      detail::step_weight_gradients(dw_ih, db_ih, dz.data() + t * BH, x + t * B * I, B, I, H,
+                                    t == T - 1);
   std::copy(db_ih, db_ih + H, db_hh);
   detail::recurrent_weight_gradient(dw_hh, dz.data(), y, h0, T, B, H, H);
 }

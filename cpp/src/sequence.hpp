@@ -4,9 +4,10 @@
 //
 // Both directions work step by step on data that is hot in cache: the
 // forward builds each step's pre-activations with one product over the
-// concatenated [1 | x_t | h_{t-1}], and the backward takes each step's share of
-// dx, dW_ih and the biases while that step's gradients are fresh. Only
-// dW_hh, the one large product, waits for the end of the loop.
+// concatenated [1 | x_t | h_{t-1}], and the backward takes each step's share
+// of dx, dW_ih and the biases while that step's gradients are fresh. Only
+// dW_hh, the one large product, waits for the end of the loop. Threads split
+// either each product or the batch (over_batch_rows).
 #pragma once
 
 #include <algorithm>
@@ -58,56 +59,85 @@ std::vector<Real> side_by_side(const Real* w_ih, const Real* w_hh, const Real* b
 // A layer's forward product, one step at a time:
 //   pre_t = [1 | x_t | h_{t-1}] [b_ih + b_hh | W_ih | W_hh]^T
 //         = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T
-// one product of depth 1 + I + H, the bias inside it, writing a (B, GH)
-// block that stays in cache for the cell update after it. The weights are
-// packed once per call.
+// one product of depth 1 + I + H, the bias inside it, writing a block of
+// rows that stays in cache for the cell update after it. The weights are
+// packed once per call and shared by every thread.
 template <class Real>
-class StepProjection {
+class StepWeights {
  public:
   //   w_ih (GH, I), w_hh (GH, H), b_ih, b_hh (GH)
-  StepProjection(const Real* w_ih, const Real* w_hh, const Real* b_ih, const Real* b_hh, index_t B,
-                 index_t I, index_t H, index_t GH)
-      : B_(B),
-        I_(I),
+  StepWeights(const Real* w_ih, const Real* w_hh, const Real* b_ih, const Real* b_hh, index_t I,
+              index_t H, index_t GH)
+      : I_(I),
         H_(H),
         GH_(GH),
-        weights_(side_by_side(w_ih, w_hh, b_ih, b_hh, GH, I, H).data(), 1 + I + H, Op::T, 1 + I + H,
-                 GH),
-        xh_(static_cast<std::size_t>(B * (1 + I + H))) {}
+        packed_(side_by_side(w_ih, w_hh, b_ih, b_hh, GH, I, H).data(), 1 + I + H, Op::T, 1 + I + H,
+                GH) {}
 
   // The packed weights: their path is the layer's path.
-  const PackedMatrix<Real>& weights() const { return weights_; }
+  const PackedMatrix<Real>& packed() const { return packed_; }
+  std::size_t bytes() const { return sizeof(Real) * std::size_t(GH_) * std::size_t(1 + I_ + H_); }
 
-  //   pre_t (B, GH) out, x_t (B, I), h_prev (B, H) may be null (zeros)
-  void operator()(Real* pre_t, const Real* x_t, const Real* h_prev) {
+  // The rows of scratch `project` needs for `rows` batch rows.
+  std::vector<Real> scratch(index_t rows) const {
+    return std::vector<Real>(static_cast<std::size_t>(rows * (1 + I_ + H_)));
+  }
+
+  //   pre_t (rows, GH) out, x_t (rows, I), h_prev (rows, H) may be null
+  //   (zeros), xh (rows, 1 + I + H) scratch from scratch(rows)
+  void project(Real* pre_t, const Real* x_t, const Real* h_prev, index_t rows, Real* xh) const {
     const index_t K = 1 + I_ + H_;
-    for (index_t b = 0; b < B_; ++b) {
-      Real* const row = xh_.data() + b * K;
+    for (index_t b = 0; b < rows; ++b) {
+      Real* const row = xh + b * K;
       row[0] = Real(1);
       std::copy(x_t + b * I_, x_t + (b + 1) * I_, row + 1);
       copy_or_zero(row + 1 + I_, h_prev != nullptr ? h_prev + b * H_ : nullptr, H_);
     }
-    gemm(pre_t, GH_, xh_.data(), K, Op::N, weights_, B_, Update::overwrite);
+    gemm(pre_t, GH_, xh, K, Op::N, packed_, rows, Update::overwrite);
   }
 
  private:
-  index_t B_, I_, H_, GH_;
-  PackedMatrix<Real> weights_;
-  std::vector<Real> xh_;  // (B, 1 + I + H): [1 | x_t | h_{t-1}]
+  index_t I_, H_, GH_;
+  PackedMatrix<Real> packed_;
 };
 
-// Step t's share of the input and bias gradients, from dg_t = dL/dpre_t:
-//   dx_t = dg_t W_ih,  dW_ih (+)= dg_t^T x_t,  db_ih (+)= sum of dg_t's rows
+// Runs body(b0, b1) over the batch rows [b0, b1) of every step, and says
+// whether it split them. Two ways to use two or more threads:
+//  - one call over all rows, each product inside splitting its columns
+//    among the threads, step by step (two barriers a step);
+//  - one call per thread over its own rows through all the steps, without a
+//    single barrier: rows never meet in the recurrence. Each thread then
+//    streams all the weights every step, so this needs them in a core's
+//    cache and a batch wide enough for every thread.
+// Results are the same either way: every row's sums run in the same order.
+template <class Body>
+bool over_batch_rows(index_t B, double work, std::size_t weight_bytes, const Body& body) {
+  constexpr index_t kMinRows = 8;                      // a tile's height per thread
+  constexpr std::size_t kMaxWeightBytes = 512 * 1024;  // half of a 1 MB L2
+  const int nt = threads_for(work);
+  if (nt < 2 || B < kMinRows * nt || weight_bytes > kMaxWeightBytes) {
+    body(index_t(0), B);
+    return false;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    const DenormalsAreZero flush;
+    const int n = team_size(), k = team_rank();
+    body(B * k / n, B * (k + 1) / n);
+  }
+  return true;
+}
+
+// Step t's share of the weight and bias gradients, from dg_t = dL/dpre_t:
+//   dW_ih (+)= dg_t^T x_t,  db_ih (+)= sum of dg_t's rows
 // The first step of the backward loop (t = T - 1) overwrites; later ones
 // accumulate. db_hh equals db_ih and is copied once at the end.
-//   dx_t (B, I), dw_ih (GH, I), db_ih (GH) out
-//   dg_t (B, GH), x_t (B, I), w_ih (GH, I)
+//   dw_ih (GH, I), db_ih (GH) out, dg_t (B, GH), x_t (B, I)
 template <class Real>
-void step_input_gradients(Real* dx_t, Real* dw_ih, Real* db_ih, const Real* dg_t, const Real* x_t,
-                          const Real* w_ih, index_t B, index_t I, index_t GH, bool first) {
-  const Update update = first ? Update::overwrite : Update::accumulate;
-  gemm(dx_t, I, dg_t, GH, Op::N, w_ih, I, Op::N, B, I, GH, Update::overwrite);
-  gemm(dw_ih, I, dg_t, GH, Op::T, x_t, I, Op::N, GH, I, B, update);
+void step_weight_gradients(Real* dw_ih, Real* db_ih, const Real* dg_t, const Real* x_t, index_t B,
+                           index_t I, index_t GH, bool first) {
+  gemm(dw_ih, I, dg_t, GH, Op::T, x_t, I, Op::N, GH, I, B,
+       first ? Update::overwrite : Update::accumulate);
   if (first) std::fill(db_ih, db_ih + GH, Real(0));
   for (index_t b = 0; b < B; ++b)
     for (index_t j = 0; j < GH; ++j) db_ih[j] += dg_t[b * GH + j];

@@ -26,7 +26,7 @@ using GemmFn = void (*)(Real* c, index_t rs_c, index_t cs_c, const Real* a, inde
                         index_t n, index_t k, Update update, Real* pack_a, Real* pack_b);
 
 // C (m, n) (+)= op(A) op(B) for a C of at most kNarrowColumns columns, A
-// read in place; scratch holds n * max(k, m) elements.
+// read in place; scratch holds n * k (op_a N) or n * m (op_a T) elements.
 constexpr index_t kNarrowColumns = 4;
 template <class Real>
 using GemmNarrowFn = void (*)(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a,

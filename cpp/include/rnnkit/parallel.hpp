@@ -34,8 +34,14 @@ class DenormalsAreZero {
 };
 
 // Threads worth starting for `work` multiply-adds: 1 below the size at
-// which a parallel region costs more than it saves.
+// which a parallel region costs more than it saves, and 1 inside a parallel
+// region (work there is already one thread's share).
 int threads_for(double work);
+
+// The calling thread's team: its size and the thread's rank in it (1 and 0
+// outside a parallel region).
+int team_size();
+int team_rank();
 
 // body(i) for every i in [0, n), the range split among threads_for(work)
 // threads. Race-free when body(i) writes only what belongs to i.
