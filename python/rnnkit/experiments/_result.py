@@ -1,0 +1,35 @@
+"""What every experiment returns: its numbers, its picture and the sentence that explains it."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Result:
+    """One experiment's outcome, ready for a notebook or the report of ``rnnkit experiments``.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier, used for file names (``"memory_span"``).
+    title : str
+        The claim under test, as a heading.
+    table : pandas.DataFrame
+        The measured numbers, one row per setting.
+    figure : matplotlib.figure.Figure or None
+        The picture (built without pyplot); None when plotting was not asked for.
+    caption : str
+        What the picture shows and what it means, readable without the text around it.
+    numbers : dict of str to float
+        The headline numbers the caption quotes (for tests and the closing summary).
+    """
+
+    name: str
+    title: str
+    table: object
+    figure: object = None
+    caption: str = ""
+    numbers: dict = field(default_factory=dict)
+
+    def __repr__(self):
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.numbers.items())
+        return f"Result({self.name!r}, {shown})"
