@@ -1,4 +1,5 @@
-"""Command line: ``rnnkit run`` (the main job), ``rnnkit demo``, ``rnnkit config``."""
+"""Command line: ``rnnkit run`` (the main job), ``rnnkit experiments``, ``rnnkit demo``,
+``rnnkit config``."""
 
 import argparse
 import sys
@@ -47,6 +48,22 @@ def _parser():
     run.add_argument("--out", default="rnnkit-report", help="report folder")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    experiments = commands.add_parser(
+        "experiments",
+        help="run the experiments behind the claims (memory, gradients, gates, cost...)",
+        description="Run rnnkit's experiments (the adding problem's memory span, fading "
+        "gradients, gates holding an event, cost, look-back length, volatility) and write "
+        "one report, Markdown and HTML with a PNG per picture. A few minutes on two cores.",
+    )
+    experiments.add_argument("--out", default="rnnkit-experiments", help="report folder")
+    experiments.add_argument(
+        "--only", help="comma-separated experiments to run (default: all); see --list"
+    )
+    experiments.add_argument("--list", action="store_true", help="list the experiments")
+    experiments.add_argument(
+        "--quick", action="store_true", help="tiny settings: checks the pipeline in seconds"
+    )
 
     run_demo = commands.add_parser("demo", help="train an LSTM on a noisy sine wave")
     run_demo.add_argument("--epochs", type=_positive_int, default=15, help="passes over the data")
@@ -151,12 +168,34 @@ def run(args):
     print(f"\nreport in {args.out}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
 
 
+def experiments(args):
+    from .experiments import runner
+
+    if args.list:
+        print("\n".join(runner.NAMES))
+        return
+    only = None if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
+    if only is not None and not set(only) <= set(runner.NAMES):
+        unknown = sorted(set(only) - set(runner.NAMES))
+        raise CommandError(f"--only: unknown experiments {unknown}; choose among {runner.NAMES}")
+
+    def progress(name, seconds, result):
+        print(f"{name}: {result.caption} ({seconds:.0f} s)", flush=True)
+
+    start = time.perf_counter()
+    results = runner.run_all(only=only, quick=args.quick, progress=progress)
+    files = runner.write_report(args.out, results)
+    print(f"\nreport in {args.out}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
+
+
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             run(args)
+        elif args.command == "experiments":
+            experiments(args)
         elif args.command == "demo":
             demo.run(epochs=args.epochs, hidden=args.hidden, seed=args.seed)
         else:

@@ -12,13 +12,14 @@ NAIVE = "Naive"
 BASELINE_COLOR = "0.6"
 
 
-def _figure(*subplots, width=9.0, height=4.5):
+def _figure(*subplots, width=9.0, height=4.5, **subplot_args):
+    """A pyplot-free Figure and its axes (``Figure.subplots(*subplots, **subplot_args)``)."""
     try:
         from matplotlib.figure import Figure
     except ImportError as err:
         raise ImportError("plotting needs matplotlib: pip install 'rnnkit[plot]'") from err
     fig = Figure(figsize=(width, height), layout="constrained")
-    return fig, fig.subplots(*subplots)
+    return fig, fig.subplots(*subplots, **subplot_args)
 
 
 def _losses(history):

@@ -3,6 +3,17 @@
 from dataclasses import dataclass, field
 
 
+def frame(rows):
+    """A pandas DataFrame of ``rows`` (dicts), or a clear ImportError without pandas."""
+    try:
+        import pandas as pd
+    except ImportError as err:
+        raise ImportError(
+            "the experiments' tables need pandas: pip install 'rnnkit[pandas]'"
+        ) from err
+    return pd.DataFrame(rows)
+
+
 @dataclass
 class Result:
     """One experiment's outcome, ready for a notebook or the report of ``rnnkit experiments``.

@@ -1,0 +1,47 @@
+"""The lessons behind recurrent networks, as experiments you can run and look at.
+
+Each function trains small models, returns its numbers and a picture in a
+:class:`Result`, and states in its caption what the numbers say:
+
+- :func:`adding_problem`, :func:`memory_span`: how far back an RNN and an LSTM
+  can remember (the adding problem of Hochreiter & Schmidhuber, 1997);
+- :func:`gradient_flow`, :func:`fading_gradients`: how the gradient of the last
+  output fades with the distance to the input, before and after training;
+- :func:`event_memory`: an LSTM's forget gate and cell state holding a one-off
+  event while an RNN's hidden state lets it go (``rnnkit.inspect.gates`` shows
+  the gates of any model, :func:`gates_at_work` draws them as heatmaps);
+- :func:`cost`: parameters and training time of an LSTM against an RNN;
+- :func:`lookback_sweep`: validation error and training time against the
+  look-back length, on the bundled WTI series;
+- :func:`volatility`: next-day volatility from an LSTM against EWMA, a rolling
+  mean and, with the optional ``arch`` package, GARCH(1,1).
+
+``rnnkit experiments`` runs them all into one report (:mod:`.runner`). pandas
+and matplotlib are needed: ``pip install 'rnnkit[plot]'``.
+"""
+
+from ._result import Result
+from .gates import event_memory, event_series, gates_at_work
+from .memory import (
+    adding_problem,
+    adding_problem_batch,
+    fading_gradients,
+    gradient_flow,
+    memory_span,
+)
+from .practice import cost, lookback_sweep, volatility
+
+__all__ = [
+    "Result",
+    "adding_problem",
+    "adding_problem_batch",
+    "cost",
+    "event_memory",
+    "event_series",
+    "fading_gradients",
+    "gates_at_work",
+    "gradient_flow",
+    "lookback_sweep",
+    "memory_span",
+    "volatility",
+]

@@ -1,0 +1,133 @@
+"""Run every experiment and write one report: Markdown and HTML, a PNG per picture.
+
+``rnnkit experiments`` calls :func:`run_all` then :func:`write_report`. Each experiment
+runs with the settings in :data:`PLAN` (its own defaults unless stated), chosen so the
+whole report takes a few minutes on two cores; ``quick=True`` shrinks every one to a
+smoke test of the pipeline (seconds), whose numbers mean nothing.
+"""
+
+import html
+import importlib
+import os
+import time
+
+# (name, module, function, full settings, quick settings). The order is the report's.
+PLAN = [
+    ("memory_span", "memory", "memory_span",
+     {"seq_lens": (10, 20, 50, 100), "steps": 3000},
+     {"seq_lens": (5, 10), "steps": 20}),
+    ("fading_gradients", "memory", "fading_gradients",
+     {},
+     {"seq_len": 12, "train_steps": 10}),
+    ("event_memory", "gates", "event_memory",
+     {},
+     {"n": 600, "epochs": 2}),
+    ("gates", "gates", "gates_at_work",
+     {},
+     {"n": 600, "epochs": 2}),
+    ("cost", "practice", "cost",
+     {},
+     {"n_windows": 200, "epochs": 2}),
+    ("lookback", "practice", "lookback_sweep",
+     {},
+     {"lookbacks": (5, 10), "epochs": 2}),
+    ("volatility", "practice", "volatility",
+     {},
+     {"epochs": 2}),
+]  # fmt: skip
+
+NAMES = [name for name, *_ in PLAN]
+
+
+def _select(only):
+    if only is None:
+        return PLAN
+    unknown = sorted(set(only) - set(NAMES))
+    if unknown:
+        raise ValueError(f"unknown experiments {unknown}; choose among {NAMES}")
+    return [entry for entry in PLAN if entry[0] in only]
+
+
+def run_all(only=None, quick=False, progress=None):
+    """Run the experiments in :data:`PLAN` order.
+
+    Parameters
+    ----------
+    only : list of str or None
+        Names from :data:`NAMES` to run; None runs all.
+    quick : bool
+        Tiny settings, to check the pipeline in seconds.
+    progress : callable or None
+        Called as ``progress(name, seconds, result)`` after each experiment.
+
+    Returns
+    -------
+    list of (Result, seconds)
+    """
+    done = []
+    for name, module, function, full, small in _select(only):
+        run = getattr(importlib.import_module(f"{__package__}.{module}"), function)
+        start = time.perf_counter()
+        result = run(**(small if quick else full))
+        seconds = time.perf_counter() - start
+        done.append((result, seconds))
+        if progress is not None:
+            progress(name, seconds, result)
+    return done
+
+
+def _markdown_table(frame, digits=4):
+    shown = frame.round(digits) if hasattr(frame, "round") else frame
+    header = "| " + " | ".join(str(c) for c in shown.columns) + " |"
+    rule = "|" + "---|" * len(shown.columns)
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in shown.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def write_report(out, results, title="What the networks learned: rnnkit's experiments"):
+    """``report.md``, ``report.html``, one PNG and one CSV per experiment, in folder ``out``.
+
+    Parameters
+    ----------
+    out : str or path
+    results : list of (Result, seconds), as from :func:`run_all`
+
+    Returns
+    -------
+    list of str
+        The files written, relative to ``out``.
+    """
+    os.makedirs(out, exist_ok=True)
+    files = []
+    md = [f"# {title}", ""]
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    for result, seconds in results:
+        csv = f"{result.name}.csv"
+        result.table.to_csv(os.path.join(out, csv), index=False)
+        files.append(csv)
+        md += [f"## {result.title}", ""]
+        body.append(f"<h2>{html.escape(result.title)}</h2>")
+        if result.figure is not None:
+            png = f"{result.name}.png"
+            result.figure.savefig(os.path.join(out, png), dpi=110)
+            files.append(png)
+            md += [f"![{result.name}]({png})", ""]
+            body.append(
+                f'<img src="{png}" alt="{html.escape(result.name)}" style="max-width:100%">'
+            )
+        md += [result.caption, "", _markdown_table(result.table), "",
+               f"*{seconds:.1f} s; numbers in {csv}*", ""]  # fmt: skip
+        body += [
+            f"<p>{html.escape(result.caption)}</p>",
+            result.table.round(4).to_html(index=False, border=0),
+            f"<p><em>{seconds:.1f} s; numbers in {csv}</em></p>",
+        ]
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(md))
+    style = "body{font-family:sans-serif;max-width:60em;margin:auto}table{border-collapse:collapse}"
+    style += "td,th{padding:2px 8px;text-align:right}"
+    with open(os.path.join(out, "report.html"), "w") as f:
+        f.write(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+                f"</title><style>{style}</style></head><body>\n" + "\n".join(body)
+                + "\n</body></html>\n")  # fmt: skip
+    return sorted([*files, "report.md", "report.html"])

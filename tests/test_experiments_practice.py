@@ -1,0 +1,177 @@
+"""The practice experiments: cost, lookback sweep and volatility, on tiny settings."""
+
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pandas")
+pytest.importorskip("matplotlib")
+
+from matplotlib.figure import Figure
+
+from rnnkit.datasets import garch_series, random_walk
+from rnnkit.experiments import practice
+from rnnkit.experiments._result import Result
+
+TINY = {"hidden_size": 4, "epochs": 2, "seed": 0}
+
+
+def _has_arch():
+    try:
+        import arch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _expected_counts(cell, inputs, hidden, outputs=1):
+    """Parameters by formula: RNN H(I+H)+2H, LSTM 4H(I+H)+8H, head H*out+out."""
+    gates = 4 if cell == "lstm" else 1
+    recurrent = gates * hidden * (inputs + hidden) + 2 * gates * hidden
+    return recurrent, recurrent + hidden * outputs + outputs
+
+
+# ---------------------------------------------------------------------------- cost
+
+
+def test_cost_counts_parameters_exactly_and_times_both_cells():
+    result = practice.cost(hidden_size=6, lookback=4, batch_size=16, n_windows=48, epochs=2)
+    assert isinstance(result, Result)
+    assert result.name == "cost"
+    assert isinstance(result.figure, Figure)
+    table = result.table.set_index("cell")
+    assert {"parameters", "seconds_per_epoch"} <= set(table.columns)
+    rnn_rec, rnn_total = _expected_counts("rnn", 1, 6)
+    lstm_rec, lstm_total = _expected_counts("lstm", 1, 6)
+    assert table.loc["RNN", "parameters"] == rnn_total
+    assert table.loc["LSTM", "parameters"] == lstm_total
+    assert table.loc["LSTM", "recurrent_parameters"] == 4 * rnn_rec == lstm_rec
+    assert result.numbers["param_ratio"] == lstm_total / rnn_total
+    assert result.numbers["recurrent_param_ratio"] == 4.0
+    assert (table["seconds_per_epoch"] > 0).all()
+    ratio = table.loc["LSTM", "seconds_per_epoch"] / table.loc["RNN", "seconds_per_epoch"]
+    assert result.numbers["time_ratio"] == pytest.approx(ratio)
+    assert "2-3x" in result.caption
+
+
+def test_cost_without_plot_has_no_figure():
+    result = practice.cost(hidden_size=3, lookback=3, n_windows=20, epochs=1, plot=False)
+    assert result.figure is None
+    assert result.numbers["param_ratio"] == pytest.approx(
+        _expected_counts("lstm", 1, 3)[1] / _expected_counts("rnn", 1, 3)[1]
+    )
+
+
+# ---------------------------------------------------------------------------- lookback
+
+
+def test_lookback_sweep_scores_every_lookback_on_the_same_targets():
+    series = garch_series(400, seed=1)
+    result = practice.lookback_sweep(lookbacks=(12, 3), series=series, **TINY)
+    assert result.name == "lookback"
+    assert isinstance(result.figure, Figure)
+    table = result.table
+    assert {"lookback", "val_mse", "train_seconds", "epochs"} <= set(table.columns)
+    assert list(table["lookback"]) == [3, 12]
+    assert table["val_targets"].nunique() == 1
+    assert table["train_targets"].nunique() == 1
+    assert result.numbers["best_lookback"] in (3.0, 12.0)
+    assert result.numbers["best_val_mse"] == table["val_mse"].min()
+    assert (table["train_seconds"] > 0).all()
+
+
+def test_lookback_windows_share_targets_and_read_only_the_past():
+    n_returns = 300
+    train, val, train_end = practice._lookback_blocks(n_returns, [3, 40])
+    # the validation targets do not depend on the lookbacks; training starts after the longest
+    assert list(val) == list(practice._lookback_blocks(n_returns, [1, 5])[1])
+    assert val[0] == train_end
+    assert train[0] == 40
+    assert train[-1] == train_end - 1
+    table = np.arange(n_returns, dtype=float)[:, None]
+    for lookback in (3, 40):
+        X = practice._window_inputs(table, lookback, val)
+        assert X.shape == (len(val), lookback, 1)
+        # the window of target t is rows t - lookback .. t - 1
+        np.testing.assert_array_equal(X[:, -1, 0], val - 1)
+        np.testing.assert_array_equal(X[:, 0, 0], val - lookback)
+
+
+def test_lookback_sweep_refuses_a_series_too_short_for_the_longest_lookback():
+    with pytest.raises(ValueError, match="too short"):
+        practice.lookback_sweep(lookbacks=(5, 200), series=random_walk(200, seed=0), **TINY)
+
+
+# ---------------------------------------------------------------------------- volatility
+
+
+@pytest.mark.parametrize("target", ["abs_return", "squared_return"])
+def test_volatility_compares_the_lstm_with_the_baselines(target):
+    series = garch_series(500, seed=2, return_components=True)
+    result = practice.volatility(lookback=5, series=series, target=target, **TINY)
+    assert result.name == "volatility"
+    assert isinstance(result.figure, Figure)
+    assert {"model", "rmse", "mae"} <= set(result.table.columns)
+    expected = {"rmse_lstm", "rmse_ewma", "rmse_rolling"}
+    if _has_arch():
+        expected.add("rmse_garch")
+        assert "GARCH(1,1) fitted on the training block" in result.caption
+    assert set(result.numbers) == expected
+    assert (result.table[["rmse", "mae"]] > 0).all().all()
+
+
+def test_volatility_skips_garch_cleanly_without_arch(monkeypatch):
+    monkeypatch.setitem(sys.modules, "arch", None)  # `import arch` now raises ImportError
+    result = practice.volatility(lookback=5, series=garch_series(400, seed=3), plot=False, **TINY)
+    assert result.figure is None
+    assert "rmse_garch" not in result.numbers
+    assert not result.table["model"].str.startswith("GARCH").any()
+    assert "arch package is not installed" in result.caption
+
+
+def test_volatility_forecasts_never_look_ahead():
+    returns = 100 * garch_series(400, seed=4, return_components=True).returns
+    n = len(returns)
+    train_end, val_end = practice._blocks(n)
+    changed = returns.copy()
+    k = val_end + 10
+    changed[k:] *= 3.0  # a different test block from day k on
+    runs = [
+        practice._volatility_forecasts(r, 5, 4, 2, 0, "abs_return", patience=2)
+        for r in (returns, changed)
+    ]
+    names = set(runs[0]["forecasts"])
+    assert {"LSTM", "EWMA(0.94)", "Rolling mean(5)"} <= names
+    assert ("GARCH(1,1)" in names) == _has_arch()
+    for name in names:
+        before, after = runs[0]["forecasts"][name], runs[1]["forecasts"][name]
+        # the forecast of day t reads days before t only: up to day k nothing may move
+        np.testing.assert_array_equal(before[: k + 1], after[: k + 1], err_msg=name)
+        assert not np.allclose(before[k + 2 :], after[k + 2 :]), name
+    # the LSTM's input scaler saw the training block and nothing after it
+    for run in runs:
+        scaler = run["scaler"]
+        train = returns[:train_end]
+        np.testing.assert_allclose(scaler.mean_, [train.mean(), np.abs(train).mean()])
+        np.testing.assert_allclose(scaler.std_, [train.std(), np.abs(train).std()])
+        assert run["train_end"] == train_end
+    if _has_arch():
+        assert runs[0]["garch"][0] == runs[1]["garch"][0]  # parameters from training only
+
+
+def test_volatility_baselines_are_causal_recursions():
+    rng = np.random.default_rng(5)
+    r = rng.standard_normal(50)
+    rolling = practice._rolling_mean(np.abs(r), 4)
+    assert np.isnan(rolling[:4]).all()
+    for t in range(4, 50):
+        assert rolling[t] == pytest.approx(np.abs(r[t - 4 : t]).mean())
+    ewma = practice._ewma_variance(r, train_end=30)
+    assert ewma[0] == pytest.approx(np.mean(r[:30] ** 2))
+    assert ewma[10] == pytest.approx(0.94 * ewma[9] + 0.06 * r[9] ** 2)
+
+
+def test_volatility_rejects_an_unknown_target():
+    with pytest.raises(ValueError, match="target must be one of"):
+        practice.volatility(series=garch_series(300, seed=0), target="range", **TINY)
