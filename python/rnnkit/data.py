@@ -178,8 +178,8 @@ class _AffineScaler:
     def fit(self, data):
         """Compute per-column statistics of ``data`` (1-D: one column); NaN or inf raise."""
         values = _as_float(data, "data")
-        if len(values) == 0:
-            raise ValueError("data to fit a scaler on is empty")
+        if values.size == 0:
+            raise ValueError(f"data to fit a scaler on is empty (shape {values.shape})")
         table = values[:, None] if values.ndim == 1 else values
         bad = ~np.isfinite(table)
         if bad.any():

@@ -116,7 +116,15 @@ def _read(path):
         try:
             with np.load(f, allow_pickle=False) as archive:
                 contents = {key: archive[key] for key in archive.files}
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+        # NotImplementedError: zipfile's answer to a damaged version or compression field
+        except (
+            zipfile.BadZipFile,
+            EOFError,
+            OSError,
+            ValueError,
+            KeyError,
+            NotImplementedError,
+        ) as err:
             raise ValueError(
                 f"{path} is not a readable rnnkit model file (truncated or corrupted?): {err}"
             ) from err
