@@ -70,8 +70,8 @@ sanitized_env=(
 )
 
 # Run from the repository root: python/ is not on sys.path, so `import rnnkit`
-# must find the venv's installed (sanitized) copy. Check that it does, under
-# the sanitizer, before spending time on the tests.
+# must find the venv's installed (sanitized) copy. Check that it does, and that
+# it is the sanitized build, under the sanitizer, before spending time on the tests.
 cd "$repo"
 env "${sanitized_env[@]}" "$venv/bin/python" - "$venv" <<'EOF'
 import os, sys
@@ -81,6 +81,9 @@ venv = os.path.realpath(sys.argv[1])
 for mod in (rnnkit, _core):
     path = os.path.realpath(mod.__file__)
     assert path.startswith(venv + os.sep), f"{mod.__name__} imported from {path}, not {venv}"
+# an unsanitized module (a stale install pip kept) would make a clean run meaningless
+with open(_core.__file__, "rb") as f:
+    assert b"__asan_init" in f.read(), f"{_core.__file__} is not built with AddressSanitizer"
 print(f"sanitize.sh: rnnkit from {os.path.dirname(rnnkit.__file__)}")
 EOF
 
