@@ -30,7 +30,8 @@ python="${PYTHON:-python3}"
 trap 'echo "sanitize.sh: FAILED; venv and build kept in $tmp (or SANITIZE_VENV/SANITIZE_BUILD)" >&2' ERR
 
 # The tests that exercise the C++ core (test_torch.py is a cross-check
-# against PyTorch, not needed here).
+# against PyTorch, not needed here); the fuzz test is where a sanitizer
+# earns its keep.
 tests=(
   tests/test_core.py
   tests/test_gradcheck.py
@@ -38,6 +39,7 @@ tests=(
   tests/test_threads.py
   tests/test_simd.py
   tests/test_optim_kernels.py
+  tests/test_fuzz.py
 )
 
 # --- build -------------------------------------------------------------------
