@@ -163,6 +163,27 @@ def test_repeated_calls_are_bitwise_identical(cell):
             np.testing.assert_array_equal(again_grads[name], first_grads[name], err_msg=name)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_backward_scratch_reused_across_sizes_holds_no_stale_values(cell):
+    # each thread keeps the backward's scratch between calls: a call after a larger one
+    # runs in space that still holds the larger call's values, and must not read them
+    for T, B, H in [(9, 8, 12), (3, 2, 5), (9, 8, 12), (12, 9, 16), (1, 1, 1)]:
+        check_against_reference(cell, T, B, 3, H, np.float64, True, True, seed=T * B * H)
+
+
+def test_backward_scratch_above_the_kept_size_is_allocated_per_call():
+    # 4 * H * T * B doubles = 69 MB of scratch, above the 64 MB a thread keeps: H = 1
+    # keeps the work small while the sequence is long and the batch wide
+    rng = np.random.default_rng(9)
+    problem = make_problem(rng, "lstm", 1024, 2100, 1, 1, np.float64)
+    grads = make_output_grads(rng, "lstm", 1024, 2100, 1, np.float64)
+    out = forward(core, "lstm", problem)
+    got = backward(core, "lstm", problem, out, grads)
+    want = backward(reference, "lstm", problem, forward(reference, "lstm", problem), grads)
+    for name, value in got.items():
+        np.testing.assert_allclose(value, want[name], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_denormals_are_flushed_inside_the_kernels_and_only_there(dtype):
     # h = relu(1 * x) for a denormal x: the kernel reads it as zero. NumPy, after the

@@ -69,8 +69,8 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
   const DenormalsAreZero flush;
   const index_t BH = B * H, GH = 4 * H;
   // dg (T*B, 4H): dL/d(pre-activation) of every gate and step, for dW_hh
-  // after the loop.
-  std::vector<Real> dg(static_cast<std::size_t>(T * B * GH));
+  // after the loop; every value is written before it is read.
+  const detail::Workspace<Real> dg(T * B * GH);
   // dh and dc (B, H) carry dL/dh_t and dL/dc_t back through time; they end
   // as dL/dh0 and dL/dc0.
   Real* const dh = dh0;

@@ -59,8 +59,8 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   const DenormalsAreZero flush;
   const index_t BH = B * H;
   // dz (T*B, H): dL/d(pre-activation) of every step, for dW_hh after the
-  // loop.
-  std::vector<Real> dz(static_cast<std::size_t>(T * BH));
+  // loop; every value is written before it is read.
+  const detail::Workspace<Real> dz(T * BH);
   // dh (B, H) carries dL/dh_t back through time; it ends as dL/dh0.
   Real* const dh = dh0;
   detail::copy_or_zero(dh, dh_n, BH);

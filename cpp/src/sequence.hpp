@@ -11,6 +11,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
+#include <limits>
+#include <memory>
 #include <vector>
 
 #include "rnnkit/gemm.hpp"
@@ -18,6 +21,63 @@
 #include "rnnkit/types.hpp"
 
 namespace rnnkit::detail {
+
+// Space for n values that the caller writes in full before reading, such as
+// the backward pass's gradients of every step's pre-activations (T*B*GH).
+// Each thread keeps one such block between calls: allocated afresh on every
+// call it came back from the system as new pages, one fault per 4 KB, which
+// took a quarter of a training step at H = 128. A block above kKeptBytes is
+// allocated per call instead, so that one huge call does not hold its memory
+// for the life of the thread; so is a second block while the first is in use.
+// Builds with RNNKIT_POISON_WORKSPACE (the sanitizer builds) fill it with NaN,
+// so that a value read before it was written shows in the tests.
+template <class Real>
+class Workspace {
+ public:
+  static constexpr std::size_t kKeptBytes = std::size_t(64) << 20;
+
+  explicit Workspace(index_t n) {
+    const auto size = static_cast<std::size_t>(n);
+    Kept& kept = kept_block();
+    if (!kept.busy && size * sizeof(Real) <= kKeptBytes) {
+      if (kept.size < size) {
+        kept.data.reset();  // before the new block: the peak holds one, not two
+        kept.size = 0;
+        kept.data.reset(new Real[size]);
+        kept.size = size;
+      }
+      kept.busy = true;
+      data_ = kept.data.get();
+    } else {
+      own_.reset(new Real[size]);
+      data_ = own_.get();
+    }
+#ifdef RNNKIT_POISON_WORKSPACE
+    std::fill(data_, data_ + size, std::numeric_limits<Real>::quiet_NaN());
+#endif
+  }
+  ~Workspace() {
+    if (own_ == nullptr) kept_block().busy = false;
+  }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+
+  Real* data() const { return data_; }
+
+ private:
+  struct Kept {
+    std::unique_ptr<Real[]> data;
+    std::size_t size = 0;
+    bool busy = false;
+  };
+  static Kept& kept_block() {
+    thread_local Kept kept;
+    return kept;
+  }
+
+  std::unique_ptr<Real[]> own_;
+  Real* data_;
+};
 
 // dst (n) = src, or zeros when src is null: an incoming state or gradient.
 template <class Real>
