@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from rnnkit import core
 from rnnkit.models import SequenceRegressor
 from rnnkit.train import (
     SGD,
@@ -324,14 +323,6 @@ def test_nan_validation_loss_stops():
 
 
 # ---------------------------------------------------------------------------- fit: the rest
-
-
-@pytest.fixture
-def one_thread():
-    before = core.num_threads()
-    core.set_num_threads(1)
-    yield
-    core.set_num_threads(before)
 
 
 def test_a_seeded_run_is_bit_reproducible(one_thread):
