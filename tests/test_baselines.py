@@ -1,8 +1,11 @@
 """Baselines: each against numbers worked out by hand, the y layout, least squares, bad input."""
 
+import json
+
 import numpy as np
 import pytest
 
+from rnnkit import baselines
 from rnnkit.baselines import (
     EWMA,
     Drift,
@@ -170,7 +173,8 @@ def test_names_and_params():
         "target": 0,
     }
     assert Naive().get_params() == {"target": 0}
-    assert repr(EWMA(0.5)) == "EWMA(alpha=0.5, target=0)"
+    assert repr(EWMA(0.5)) == "EWMA(alpha=0.5)"  # scikit-learn's repr: what is not default
+    assert repr(Naive()) == "Naive()"
     assert all(b.target == [1, 2] for b in default_baselines(10, target=[1, 2]))
 
 
@@ -223,8 +227,10 @@ def test_bad_y(target, y_shape, words):
     ],
 )
 def test_bad_target_type(target, error, words):
+    baseline = Naive(target=target)  # stored as given: scikit-learn checks in fit
+    assert baseline.target is target
     with pytest.raises(error, match=words):
-        Naive(target=target)
+        baseline.fit(X, np.zeros((2, 1)))
 
 
 @pytest.mark.parametrize("target", [2, -3, [0, 5]])
@@ -258,15 +264,52 @@ def test_linear_regression_needs_the_fitted_lookback():
         (lambda: MovingAverage(2.5), TypeError, "window must be an int >= 1"),
         (lambda: EWMA(0.0), ValueError, r"alpha must be in \(0, 1\], got 0.0"),
         (lambda: EWMA(1.5), ValueError, r"alpha must be in \(0, 1\]"),
-        (lambda: EWMA(float("nan")), TypeError, "alpha must be a finite real number"),
+        (lambda: EWMA(float("nan")), ValueError, "alpha must be a finite real number"),
         (lambda: EWMA("0.3"), TypeError, "alpha must be a finite real number"),
         (lambda: LinearRegression(ridge=-1), ValueError, "ridge must be >= 0, got -1"),
-        (lambda: LinearRegression(ridge=np.inf), TypeError, "ridge must be a finite real"),
+        (lambda: LinearRegression(ridge=np.inf), ValueError, "ridge must be a finite real"),
         (lambda: LinearRegression(fit_intercept="yes"), TypeError, "fit_intercept must be"),
         (lambda: LinearRegression(features="some"), ValueError, "features must be 'target'"),
-        (lambda: default_baselines(0), ValueError, "lookback must be an int >= 1"),
+        (lambda: Naive().set_params(target="close"), TypeError, "target must be an integer"),
     ],
 )
-def test_bad_constructor_arguments(make, error, words):
+def test_bad_parameters_are_refused_by_fit(make, error, words):
+    baseline = make()
     with pytest.raises(error, match=words):
-        make()
+        baseline.fit(X, np.zeros((2, 1)))
+    assert not hasattr(baseline, "horizon_")
+
+
+def test_default_baselines_check_the_lookback():
+    with pytest.raises(ValueError, match="lookback must be an int >= 1"):
+        default_baselines(0)
+
+
+@pytest.mark.parametrize("make", [Naive, Drift, lambda: MovingAverage(3), lambda: EWMA(0.5),
+                                  lambda: LinearRegression(ridge=0.1, features="all")])  # fmt: skip
+def test_a_baseline_round_trips_its_state_bit_identically(make):
+    original = fitted(make())
+    meta, arrays = original.to_state()
+    meta = json.loads(json.dumps(meta))  # what a model file holds
+    rebuilt = baselines.from_state(meta, arrays)
+    assert rebuilt.get_params() == original.get_params()
+    np.testing.assert_array_equal(rebuilt.predict(X), original.predict(X))
+
+
+def test_a_crafted_baseline_state_is_refused():
+    meta, arrays = fitted(Naive()).to_state()
+    with pytest.raises(ValueError, match="unknown baseline 'Evil'"):
+        baselines.from_state({**meta, "class": "Evil"}, arrays)
+    with pytest.raises(ValueError, match="do not match"):
+        baselines.from_state({**meta, "fitted": {**meta["fitted"], "targets_": [1]}}, arrays)
+
+
+def test_set_params_and_clone():
+    sklearn_base = pytest.importorskip("sklearn.base")
+    baseline = LinearRegression(ridge=0.5)
+    assert baseline.set_params(ridge=2.0, target=1) is baseline
+    assert baseline.get_params() == {"ridge": 2.0, "fit_intercept": True, "features": "target",
+                                     "target": 1}  # fmt: skip
+    assert repr(sklearn_base.clone(baseline)) == "LinearRegression(ridge=2.0, target=1)"
+    with pytest.raises(ValueError, match=r"'alpha' is not a parameter of LinearRegression; valid"):
+        baseline.set_params(alpha=1)

@@ -50,7 +50,7 @@ def test_the_test_block_never_reaches_the_fit():
     altered.iloc[-40:] *= 3.0  # a crash the model must not have seen
     a = Forecaster(**FAST).fit(series)
     b = Forecaster(**FAST).fit(altered)
-    assert a.scaler_.to_dict() == b.scaler_.to_dict()
+    assert a.pipeline_.scaler.to_dict() == b.pipeline_.scaler.to_dict()
     for name, value in a.model_.state_dict().items():
         np.testing.assert_array_equal(value, b.model_.state_dict()[name], err_msg=name)
 
@@ -69,9 +69,10 @@ def test_predict_returns_prices_pandas_in_pandas_out(fitted):
 
 def test_multi_step_rnn_on_prices():
     series = price_series(seed=1)
-    forecaster = Forecaster(cell="rnn", horizon=3, transform="price", scaler="minmax", **FAST)
+    forecaster = Forecaster(cell="rnn", horizon=3, transform="none", scaler="minmax", **FAST)
     forecaster.fit(series.to_numpy())
-    assert forecaster.predict(series.to_numpy()).shape == (len(series) - 10, 3)
+    # prices themselves: every row starts a window, none is only the base of a return
+    assert forecaster.predict(series.to_numpy()).shape == (len(series) - 10 + 1, 3)
     assert set(forecaster.test_predictions(step=3)) >= {"actual", "RNN", "Naive"}
     with pytest.raises(ValueError, match="step must be between 1 and horizon=3"):
         forecaster.test_predictions(step=4)
@@ -97,11 +98,11 @@ def test_missing_values_must_be_handled_explicitly():
     ("kwargs", "series", "message"),
     [
         ({"cell": "gru"}, None, "cell must be 'lstm' or 'rnn'"),
-        ({"transform": "diff"}, None, "transform must be one of"),
-        ({"scaler": "robust"}, None, "scaler must be one of"),
+        ({"transform": "diff"}, None, "transform must be 'log_return', 'return' or 'none'"),
+        ({"scaler": "robust"}, None, "scaler must be 'standard', 'minmax' or 'none'"),
         ({"lookback": 0}, None, "lookback must be an int >= 1"),
         ({}, np.linspace(1, 2, 12), "too short"),
-        ({}, np.linspace(-1, 1, 400), "needs positive prices"),
+        ({}, np.linspace(-1, 1, 400), "needs positive values"),
     ],
 )
 def test_bad_settings_and_series_are_named(kwargs, series, message):

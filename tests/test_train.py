@@ -361,9 +361,9 @@ def test_evaluate_in_batches_equals_the_loss_of_all_predictions():
     )
 
 
-def test_history_to_dict_and_frame(monkeypatch):
+def test_history_state_and_frame(monkeypatch):
     _, history = constant_fit(epochs=3)
-    record = json.loads(json.dumps(history.to_dict()))
+    record = json.loads(json.dumps(history.to_state()))
     assert record["best_epoch"] == 3
     assert record["stopped_epoch"] == 3
     assert len(record["epoch_time"]) == 3
@@ -373,7 +373,10 @@ def test_history_to_dict_and_frame(monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match=r"rnnkit\[pandas\]"):
         history.as_frame()
-    assert isinstance(History().to_dict(), dict)
+    assert isinstance(History().to_state(), dict)
+    rebuilt = History.from_state(record)
+    assert rebuilt.to_state() == history.to_state()
+    assert repr(rebuilt) == repr(history)
 
 
 def test_verbose_zero_is_silent_and_progress_goes_to_stderr(capsys):

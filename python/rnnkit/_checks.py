@@ -1,13 +1,32 @@
-"""Argument checks shared by the Python modules, so every one words its errors alike."""
+"""Argument checks for every Python module, so that each one words its errors alike.
 
+Every check takes the argument's name first and raises an error naming it, what was
+expected and what came: TypeError for a value of the wrong kind, ValueError for one of
+the right kind out of range. Each returns the value in the form the caller keeps.
+"""
+
+import math
 import numbers
 
 import numpy as np
+
+DTYPES = ("float32", "float64")
 
 
 def is_int(value):
     """True for Python and NumPy integers, False for bool (a flag is not a count)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value):
+    """True for real numbers (Python's and NumPy's), False for bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _alternatives(choices):
+    """('a',) -> "'a'"; ('a', 'b') -> "'a' or 'b'"; ('a', 'b', 'c') -> "'a', 'b' or 'c'"."""
+    quoted = [repr(c) for c in choices]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
 def check_int(name, value, minimum=1):
@@ -19,7 +38,67 @@ def check_int(name, value, minimum=1):
     return int(value)
 
 
-def finite_array(value, name):
+def check_number(name, value, low=0.0, high=math.inf, high_open=False):
+    """``value`` as a float in [low, high] (or [low, high) with high_open), else ValueError."""
+    ok = is_real(value)
+    if ok:
+        ok = low <= value < high if high_open else low <= value <= high
+    if not ok:
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
+    return float(value)
+
+
+def check_real(name, value):
+    """``value`` as a finite float: TypeError if it is not a real number (a bool is not),
+    ValueError if it is NaN or infinite."""
+    if not is_real(value):
+        raise TypeError(f"{name} must be a finite real number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    return float(value)
+
+
+def check_probability(name, value):
+    """``value`` as a float in [0, 1): a dropout rate, say; else ValueError."""
+    if not is_real(value) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
+    return float(value)
+
+
+def check_fraction(name, value):
+    """``value`` as a float in [0, 1): the share of a series in a block; else ValueError."""
+    if not is_real(value) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a fraction in [0, 1), got {value!r}")
+    return float(value)
+
+
+def check_choice(name, value, choices):
+    """``value`` if it is one of ``choices`` (strings compared exactly), else ValueError."""
+    if not (isinstance(value, str) and value in choices):
+        raise ValueError(f"{name} must be {_alternatives(choices)}, got {value!r}")
+    return value
+
+
+def check_bool(name, value):
+    """``value`` as a bool, if it is True or False (NumPy's included); else TypeError."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_dtype(name, value):
+    """``value`` as a NumPy dtype, float32 or float64; else TypeError."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError as err:
+        raise TypeError(f"{name} must be float32 or float64, got {value!r}") from err
+    if dtype.name not in DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype.name}")
+    return dtype
+
+
+def finite_array(name, value):
     """``value`` as a float64 array; TypeError if it is not numeric, ValueError on NaN or inf."""
     try:
         array = np.asarray(value, dtype=np.float64)

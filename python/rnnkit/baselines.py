@@ -8,16 +8,24 @@ window's past, never y of the same window.
 
 One interface for all: ``fit(X, y)`` on the training windows (most baselines learn nothing,
 but fit records the horizon, ``y.shape[1] // n_targets``, and checks the shapes), then
-``predict(X)`` on any windows with the same features. ``name`` labels a baseline in tables
-and ``get_params()`` returns its constructor arguments for reports.
+``predict(X)`` on any windows with the same features. ``name`` labels a baseline in tables.
+Every baseline follows scikit-learn's estimator conventions (the constructor stores its
+arguments, ``fit`` checks them; ``get_params``, ``set_params``) and turns itself into a
+JSON-safe dict and arrays (``to_state``; :func:`from_state` reads it back).
 """
-
-import math
-import numbers
 
 import numpy as np
 
-from ._checks import check_int, finite_array, is_int
+from ._checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    finite_array,
+    is_int,
+    is_real,
+)
+from ._estimator import Estimator
 
 __all__ = [
     "EWMA",
@@ -27,6 +35,7 @@ __all__ = [
     "MovingAverage",
     "Naive",
     "default_baselines",
+    "from_state",
 ]
 
 
@@ -45,7 +54,7 @@ def _check_target(target):
 
 def _check_windows(X):
     """X as a float64 array of shape (N, lookback, n_features), none of them zero, all finite."""
-    windows = finite_array(X, "X")
+    windows = finite_array("X", X)
     if windows.ndim != 3 or 0 in windows.shape:
         raise ValueError(
             "X must be windows of shape (N, lookback, n_features), none of them 0, as made by "
@@ -54,14 +63,12 @@ def _check_windows(X):
     return windows
 
 
-def _real(value, name):
-    """``value`` as a float, if it is a finite real number (not a bool); else TypeError."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite real number, got {value!r}")
-    return float(value)
+def _setting(value):
+    """A parameter as a name shows it: numbers short (0.3, 1e-05), anything else as its repr."""
+    return f"{value:g}" if is_real(value) else repr(value)
 
 
-class Baseline:
+class Baseline(Estimator):
     """The interface every baseline shares; subclasses define ``_forecast`` (and ``_fit``).
 
     Parameters
@@ -82,21 +89,33 @@ class Baseline:
         The target columns, as non-negative indices, set by ``fit``.
     """
 
-    name = "Baseline"
-    _param_names = ()
-
     def __init__(self, target=0):
-        self.target = _check_target(target)
+        self.target = target
 
-    def get_params(self):
-        """The constructor arguments, by name."""
-        params = {name: getattr(self, name) for name in self._param_names}
-        params["target"] = list(self.target) if isinstance(self.target, list) else self.target
-        return params
+    @property
+    def name(self):
+        """A short label for tables: the class name, with its settings where it has any."""
+        return type(self).__name__
 
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+    def _check_params(self):
+        """Check the parameters other than target (fit calls it first)."""
+
+    def num_fitted(self):
+        """How many numbers fit learned (only the linear regression learns any)."""
+        return 0
+
+    _FITTED = ("targets_", "lookback_", "n_features_", "horizon_")  # what every fit sets
+    _FITTED_ARRAYS = ()  # what a subclass's fit learns, saved as arrays
+
+    def to_state(self):
+        """The fitted baseline as (JSON-safe dict, dict of arrays); see :func:`from_state`."""
+        params = {
+            name: list(map(int, value)) if isinstance(value, list | tuple | np.ndarray) else value
+            for name, value in self.get_params(deep=False).items()
+        }
+        meta = {"class": type(self).__name__, "params": params}
+        meta["fitted"] = {name: getattr(self, name) for name in self._FITTED}
+        return meta, {name: getattr(self, name) for name in self._FITTED_ARRAYS}
 
     def fit(self, X, y):
         """Record the horizon and the window shape from the training windows, and learn.
@@ -112,9 +131,10 @@ class Baseline:
         -------
         self
         """
+        self._check_params()
         windows = _check_windows(X)
         targets = self._resolve_targets(windows.shape[2])
-        future = finite_array(y, "y")
+        future = finite_array("y", y)
         n, n_targets = windows.shape[0], len(targets)
         if (
             future.ndim != 2
@@ -159,7 +179,8 @@ class Baseline:
         return self._forecast(self._select(windows))
 
     def _resolve_targets(self, n_features):
-        targets = self.target if isinstance(self.target, list) else [self.target]
+        target = _check_target(self.target)
+        targets = target if isinstance(target, list) else [target]
         for t in targets:
             if not -n_features <= t < n_features:
                 raise ValueError(
@@ -230,12 +251,16 @@ class MovingAverage(Baseline):
         Target column(s) of X.
     """
 
-    _param_names = ("window",)
-
     def __init__(self, window=5, target=0):
         super().__init__(target)
-        self.window = check_int("window", window)
-        self.name = f"MovingAverage({self.window})"
+        self.window = window
+
+    @property
+    def name(self):
+        return f"MovingAverage({self.window})"
+
+    def _check_params(self):
+        check_int("window", self.window)
 
     def _check_lookback(self, lookback):
         if self.window > lookback:
@@ -266,14 +291,17 @@ class EWMA(Baseline):
         Target column(s) of X.
     """
 
-    _param_names = ("alpha",)
-
     def __init__(self, alpha=0.3, target=0):
         super().__init__(target)
-        self.alpha = _real(alpha, "alpha")
-        if not 0 < self.alpha <= 1:
-            raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
-        self.name = f"EWMA({self.alpha:g})"
+        self.alpha = alpha
+
+    @property
+    def name(self):
+        return f"EWMA({_setting(self.alpha)})"
+
+    def _check_params(self):
+        if not 0 < check_real("alpha", self.alpha) <= 1:
+            raise ValueError(f"alpha must be in (0, 1], got {self.alpha!r}")
 
     def _forecast(self, series):
         level = series[:, 0]
@@ -312,23 +340,29 @@ class LinearRegression(Baseline):
         Zeros when ``fit_intercept`` is False.
     """
 
-    _param_names = ("ridge", "fit_intercept", "features")
-
     def __init__(self, ridge=0.0, fit_intercept=True, features="target", target=0):
         super().__init__(target)
-        self.ridge = _real(ridge, "ridge")
-        if self.ridge < 0:
-            raise ValueError(f"ridge must be >= 0, got {ridge!r}")
-        if not isinstance(fit_intercept, (bool, np.bool_)):
-            raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")
-        if features not in ("target", "all"):
-            raise ValueError(f"features must be 'target' or 'all', got {features!r}")
-        self.fit_intercept = bool(fit_intercept)
+        self.ridge = ridge
+        self.fit_intercept = fit_intercept
         self.features = features
-        options = [f"ridge={self.ridge:g}"] if self.ridge else []
+
+    @property
+    def name(self):
+        options = [f"ridge={_setting(self.ridge)}"] if self.ridge else []
         options += [] if self.fit_intercept else ["no intercept"]
-        options += ["all features"] if features == "all" else []
-        self.name = "LinearRegression" + (f"({', '.join(options)})" if options else "")
+        options += ["all features"] if self.features == "all" else []
+        return "LinearRegression" + (f"({', '.join(options)})" if options else "")
+
+    def _check_params(self):
+        if check_real("ridge", self.ridge) < 0:
+            raise ValueError(f"ridge must be >= 0, got {self.ridge!r}")
+        check_bool("fit_intercept", self.fit_intercept)
+        check_choice("features", self.features, ("target", "all"))
+
+    _FITTED_ARRAYS = ("coef_", "intercept_")
+
+    def num_fitted(self):
+        return self.coef_.size + self.intercept_.size
 
     def _select(self, windows):
         return windows if self.features == "all" else super()._select(windows)
@@ -342,7 +376,7 @@ class LinearRegression(Baseline):
             input_mean, output_mean = np.zeros(n_inputs), np.zeros(y.shape[1])
         a, b = inputs - input_mean, y - output_mean
         if self.ridge > 0:
-            a = np.vstack([a, np.sqrt(self.ridge) * np.eye(n_inputs)])
+            a = np.vstack([a, np.sqrt(float(self.ridge)) * np.eye(n_inputs)])
             b = np.vstack([b, np.zeros((n_inputs, y.shape[1]))])
         coef = np.linalg.lstsq(a, b, rcond=None)[0]
         self.coef_ = coef.T
@@ -380,3 +414,31 @@ def default_baselines(lookback, target=0):
         EWMA(0.3, target=target),
         LinearRegression(target=target),
     ]
+
+
+BASELINES = {cls.__name__: cls for cls in (Naive, Drift, MovingAverage, EWMA, LinearRegression)}
+
+
+def from_state(meta, arrays):
+    """The fitted baseline that ``Baseline.to_state`` described (only the classes above).
+
+    Raises
+    ------
+    ValueError
+        An unknown class, or fitted values that do not fit its parameters.
+    """
+    cls = BASELINES.get(meta.get("class"))
+    if cls is None:
+        raise ValueError(f"unknown baseline {meta.get('class')!r}; expected one of {list(BASELINES)}")
+    baseline = cls(**meta["params"])
+    baseline._check_params()
+    fitted = meta["fitted"]
+    baseline.targets_ = baseline._resolve_targets(check_int("n_features_", fitted["n_features_"]))
+    if baseline.targets_ != fitted["targets_"]:
+        raise ValueError(f"baseline targets {fitted['targets_']} do not match target={baseline.target!r}")
+    baseline.lookback_ = check_int("lookback_", fitted["lookback_"])
+    baseline.n_features_ = fitted["n_features_"]
+    baseline.horizon_ = check_int("horizon_", fitted["horizon_"])
+    for name in cls._FITTED_ARRAYS:
+        setattr(baseline, name, finite_array(name, arrays[name]))
+    return baseline

@@ -9,13 +9,12 @@ pipeline that never lets the future leak into the past::
     X, y, times = make_windows(scaler.transform(train), lookback=30)
 """
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import check_int, is_int
+from ._checks import check_choice, check_fraction, check_int, is_int
 
 __all__ = [
     "MinMaxScaler",
@@ -124,9 +123,7 @@ def split_by_time(series, val=0.15, test=0.15):
     ValueError
         If a fraction is out of range or the training block would be empty.
     """
-    for name, fraction in (("val", val), ("test", test)):
-        if not (isinstance(fraction, numbers.Real) and 0 <= fraction < 1):
-            raise ValueError(f"{name} must be a fraction in [0, 1), got {fraction!r}")
+    val, test = check_fraction("val", val), check_fraction("test", test)
     if val + test >= 1:
         raise ValueError(f"val + test must be below 1 to leave rows for training, got {val + test}")
     if not _is_pandas(series):
@@ -620,3 +617,388 @@ def make_windows(data, lookback, horizon=1, stride=1, target=None, missing="rais
         if array is not None:
             array.flags.writeable = False
     return Windows(X, y, times)
+
+
+# -- the spine: one series in, time-blocked windows out -------------------------------------
+
+TRANSFORMS = ("log_return", "return", "none")
+SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "none": None}
+
+
+class Block(NamedTuple):
+    """The windows of one time block (or of a whole series), batch-first; views where possible.
+
+    Window k reads ``lookback`` consecutive rows and forecasts the ``horizon`` rows after them.
+
+    Attributes
+    ----------
+    X : ndarray (N, lookback, n_inputs), float64, read-only
+        What the network reads: the input columns, transformed and scaled.
+    y : ndarray (N, horizon) or None
+        What the network learns: the target column, transformed and scaled; None for
+        windows whose future is not known yet (forecasts).
+    X_raw : ndarray (N, lookback, n_columns), float64, read-only
+        The same rows in the series' own units, every column (the baselines read these).
+    y_raw : ndarray (N, horizon) or None
+        The targets in the series' own units.
+    last : ndarray (N,)
+        The target's last observed value in each window, in the series' units: the
+        forecast's origin, from which forecast returns are turned back into levels.
+    times : ndarray (N, horizon) or None
+        The index value of every target (None for NumPy input or forecast windows).
+    origin : pandas Index (N,) or None
+        The index of each window's last row, when the forecast is made.
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    X_raw: np.ndarray
+    y_raw: np.ndarray | None
+    last: np.ndarray
+    times: np.ndarray | None
+    origin: np.ndarray | None
+
+
+def _runs(array, length, start, count):
+    """``count`` runs of ``length`` rows starting at rows start, start + 1, ...: a view
+    (count, ..., length), empty when the array is too short for one."""
+    if count == 0:
+        return np.empty((0, *array.shape[1:], length), dtype=array.dtype)
+    return sliding_window_view(array[start : start + count + length - 1], length, axis=0)
+
+
+def _read_only(*arrays):
+    for array in arrays:
+        if array is not None:
+            array.flags.writeable = False
+
+
+class WindowPipeline:
+    """The fitted way from a series to network windows and from forecasts back to its units.
+
+    Made by :func:`split_windows`, which fits its scaler on the training block; it then
+    cuts the same windows from any series with the same columns (:meth:`windows`), turns
+    the network's scaled forecasts back into the series' units (:meth:`to_levels`), and
+    is saved with a model as a JSON-safe dict (:meth:`to_state`).
+
+    Attributes
+    ----------
+    lookback, horizon : int
+    transform : {"log_return", "return", "none"}
+        Applied to every column before scaling; returns are one row shorter than levels.
+    columns : list or None
+        The series' column names (None for NumPy input).
+    n_columns : int
+    target : int
+        Position of the forecast column.
+    inputs : list of int
+        Positions of the columns the network reads.
+    unscaled : list of int
+        Positions of columns passed to the network unscaled (flags, calendar dummies).
+    scaler : StandardScaler, MinMaxScaler or None
+        Fitted on the transformed training block, every column.
+    """
+
+    def __init__(
+        self, lookback, horizon, transform, columns, n_columns, target, inputs, unscaled, scaler
+    ):
+        self.lookback, self.horizon, self.transform = lookback, horizon, transform
+        self.columns, self.n_columns = columns, n_columns
+        self.target, self.inputs, self.unscaled = target, inputs, unscaled
+        self.scaler = scaler
+
+    def __repr__(self):
+        scaler = None if self.scaler is None else type(self.scaler).__name__
+        return (
+            f"WindowPipeline(lookback={self.lookback}, horizon={self.horizon}, "
+            f"transform={self.transform!r}, target={self.target}, inputs={self.inputs}, "
+            f"scaler={scaler})"
+        )
+
+    @property
+    def n_inputs(self):
+        """Features per step of the network's windows."""
+        return len(self.inputs)
+
+    # -- the door: what every series passes before anything is cut from it
+
+    def table(self, series, missing="raise"):
+        """``series`` checked against the fitted columns: (values (n, F) float64, index)."""
+        values, index, columns = _table(series, missing, self.transform)
+        if values.shape[1] != self.n_columns:
+            raise ValueError(
+                f"series has {values.shape[1]} column(s) but the pipeline was fitted on "
+                f"{self.n_columns}"
+            )
+        if None not in (columns, self.columns) and columns != self.columns:
+            raise ValueError(
+                f"series has columns {columns} but the pipeline was fitted on {self.columns}"
+            )
+        return values, index
+
+    # -- forward: levels -> transformed, scaled rows -> windows
+
+    def _rows(self, values, index):
+        """(levels, transformed rows, index) row-aligned: row j of each is one time.
+
+        A return needs the level before it, so the first level only starts the first
+        return and the three are one row shorter than ``values``.
+        """
+        if self.transform == "none":
+            return values, values, index
+        before, after = values[:-1], values[1:]
+        if self.transform == "log_return":
+            rows = np.log(after) - np.log(before)
+        else:
+            rows = after / before - 1.0
+        return after, rows, None if index is None else index[1:]
+
+    def _scale(self, rows):
+        if self.scaler is None:
+            return rows
+        scaled = self.scaler.transform(rows)
+        scaled[:, self.unscaled] = rows[:, self.unscaled]
+        return scaled
+
+    def _cut(self, values, index, targets, warmup=0):
+        """Every window of ``values`` (rows after ``warmup`` as targets), as one Block."""
+        levels, rows, index = self._rows(values, index)
+        scaled = self._scale(rows)
+        L, h = self.lookback, self.horizon
+        span = L + h if targets else L
+        first = max(warmup - L, 0) if targets else 0
+        count = max(len(rows) - span + 1 - first, 0)
+        X = _runs(scaled[:, self.inputs], L, first, count).transpose(0, 2, 1)
+        X_raw = _runs(levels, L, first, count).transpose(0, 2, 1)
+        last = X_raw[:, -1, self.target]
+        y = y_raw = times = origin = None
+        if targets:
+            y = _runs(scaled[:, self.target], h, first + L, count)
+            y_raw = _runs(levels[:, self.target], h, first + L, count)
+            if index is not None:
+                times = _runs(np.asarray(index), h, first + L, count)
+        elif index is not None:
+            origin = index[first + L - 1 : first + L - 1 + count]
+        _read_only(X, y, X_raw, y_raw, times)
+        return Block(X, y, X_raw, y_raw, last, times, origin)
+
+    def windows(self, series, missing="raise"):
+        """Every window with a full lookback, up to the series' last row, for forecasting.
+
+        Returns
+        -------
+        Block
+            ``y`` and ``y_raw`` are None; ``origin`` holds the time of each window's last
+            row for pandas input. Needs ``lookback`` rows (``lookback + 1`` with returns).
+        """
+        values, index = self.table(series, missing)
+        block = self._cut(values, index, targets=False)
+        if len(block.X) == 0:
+            needed = self.lookback + (self.transform != "none")
+            raise ValueError(f"series has {len(values)} rows; a forecast needs {needed}")
+        return block
+
+    def test_block(self, values, index):
+        """Every window of a table (as kept by a fitted model) whose targets are known."""
+        return self._cut(values, index, targets=True)
+
+    # -- backward: the network's scaled forecasts -> the series' units
+
+    def to_levels(self, pred, last):
+        """Scaled, transformed forecasts (N, horizon) -> levels, from each window's last value."""
+        pred = np.asarray(pred, dtype=np.float64)
+        if self.scaler is not None and self.target not in self.unscaled:
+            pred = self.scaler.inverse_transform_column(pred, self.target)
+        if self.transform == "log_return":
+            return prices_from_log_returns(pred, last)
+        if self.transform == "return":
+            return prices_from_returns(pred, last)
+        return pred
+
+    # -- state
+
+    def to_state(self):
+        """Everything as a JSON-safe dict (no arrays)."""
+        return {
+            "lookback": self.lookback,
+            "horizon": self.horizon,
+            "transform": self.transform,
+            "columns": self.columns,
+            "n_columns": self.n_columns,
+            "target": self.target,
+            "inputs": self.inputs,
+            "unscaled": self.unscaled,
+            "scaler": None if self.scaler is None else self.scaler.to_dict(),
+        }
+
+    @classmethod
+    def from_state(cls, state):
+        """The pipeline :meth:`to_state` described; it transforms bit-identically."""
+        state = dict(state)
+        scaler = state.pop("scaler")
+        pipeline = cls(**state, scaler=None if scaler is None else scaler_from_dict(scaler))
+        if pipeline.scaler is not None and pipeline.scaler.n_features_ != pipeline.n_columns:
+            raise ValueError(
+                f"the scaler has {pipeline.scaler.n_features_} columns, the pipeline "
+                f"{pipeline.n_columns}"
+            )
+        return pipeline
+
+
+def _table(series, missing, transform):
+    """The door: ``series`` as (values (n, F) float64, index or None, column names or None).
+
+    Missing values are handled (see :func:`handle_missing`) and the transform's domain is
+    checked (returns need levels that are not zero, log returns positive ones).
+    """
+    check_choice("transform", transform, TRANSFORMS)
+    series = handle_missing(series, missing)
+    values = _as_float(series, "series")
+    values = values.reshape(len(values), -1)
+    index = series.index if _is_pandas(series) else None
+    columns = _column_names(series)
+    if transform == "log_return" and np.any(values <= 0):
+        raise ValueError(
+            "transform='log_return' needs positive values; the series has values <= 0 "
+            "(use transform='none' for series that can be zero or negative)"
+        )
+    if transform == "return" and np.any(values[:-1] == 0):
+        raise ValueError("transform='return' needs non-zero values; the series has zeros")
+    return values, index, columns
+
+
+def _positions(key, columns, n_columns, arg):
+    """Column positions of ``key`` (one column or a list of them), without repeats."""
+    keys = key if isinstance(key, list | tuple) else [key]
+    positions = [_column_position(k, columns, n_columns, arg) for k in keys]
+    if len(set(positions)) != len(positions):
+        raise ValueError(f"{arg} names a column twice: {key!r}")
+    return positions
+
+
+class SplitWindows(NamedTuple):
+    """What :func:`split_windows` returns.
+
+    Attributes
+    ----------
+    train, val, test : Block
+        The windows of each block (``val`` or ``test`` may hold no window when their
+        fraction is 0).
+    pipeline : WindowPipeline
+        The fitted pipeline, to cut the same windows from new data and undo the scaling.
+    test_values : ndarray (m, F)
+        The rows of the series that the test windows read, in its own units:
+        ``pipeline.test_block(test_values, test_index)`` rebuilds them exactly.
+    test_index : pandas Index or None
+        Their index, for pandas input.
+    """
+
+    train: Block
+    val: Block
+    test: Block
+    pipeline: WindowPipeline
+    test_values: np.ndarray
+    test_index: object
+
+
+def split_windows(
+    series,
+    lookback,
+    horizon=1,
+    target=None,
+    inputs=None,
+    transform="log_return",
+    scaler="standard",
+    val=0.15,
+    test=0.15,
+    missing="raise",
+    unscaled=(),
+    warmup=0,
+):
+    """Cut a series into train, validation and test windows, with nothing leaking backwards.
+
+    The one place rnnkit decides blocks and cuts windows for a model:
+
+    1. The series is checked at the door (missing values, see ``missing``; the
+       transform's domain) and transformed (``transform``, every column).
+    2. Its transformed rows are split in time order (:func:`split_by_time`).
+    3. The scaler is fitted on the training block's rows only.
+    4. Windows of ``lookback`` rows are cut over the whole series, and each belongs to
+       the block of its last target, so no window trains on a value later used to
+       judge it; a validation or test window may read rows of an earlier block, which
+       were known at its forecast time.
+
+    Parameters
+    ----------
+    series : ndarray (n,) or (n, F), pandas Series or DataFrame
+        Rows in time order.
+    lookback, horizon : int
+        Rows each window reads; rows after it that it forecasts.
+    target : column name or int, optional
+        The column to forecast (default the first).
+    inputs : list of column names or ints, optional
+        The columns the network reads (default all, the target among them).
+    transform : {"log_return", "return", "none"}
+        What the network models: log returns, simple returns or the values themselves.
+    scaler : {"standard", "minmax", "none"}
+    val, test : float
+        Fractions of the transformed rows for validation and test, in time order.
+    missing : {"raise", "drop", "ffill"}
+        What to do with NaN or inf (see :func:`handle_missing`).
+    unscaled : list of column names or ints
+        Columns passed to the network as they are (event flags, calendar dummies).
+    warmup : int
+        Rows at the start of the transformed series that serve only as inputs: no
+        target falls among them, as if the lookback were at least ``warmup``. A sweep
+        over lookbacks passes the longest, so that every lookback is trained and
+        scored on the same targets.
+
+    Returns
+    -------
+    SplitWindows
+        ``(train, val, test, pipeline, test_values, test_index)``.
+
+    Raises
+    ------
+    ValueError
+        A bad argument (named), or a series too short for a training window or, when
+        ``test > 0``, a test window.
+    """
+    lookback, horizon = check_int("lookback", lookback), check_int("horizon", horizon)
+    warmup = check_int("warmup", warmup, minimum=0)
+    val, test = check_fraction("val", val), check_fraction("test", test)
+    check_choice("scaler", scaler, tuple(SCALERS))
+    values, index, columns = _table(series, missing, transform)
+    n_columns = values.shape[1]
+    target = _positions(0 if target is None else target, columns, n_columns, "target")
+    if len(target) != 1:
+        raise ValueError(f"target must name one column, got {len(target)}")
+    inputs = list(range(n_columns)) if inputs is None else inputs
+    pipeline = WindowPipeline(
+        lookback, horizon, transform, columns, n_columns, target[0],
+        _positions(inputs, columns, n_columns, "inputs"),
+        [] if not unscaled else _positions(list(unscaled), columns, n_columns, "unscaled"),
+        None,
+    )  # fmt: skip
+    _, rows, _ = pipeline._rows(values, None)
+    n_train, n_val, _ = (len(b) for b in split_by_time(np.arange(len(rows)), val, test))
+    if SCALERS[scaler] is not None:
+        pipeline.scaler = SCALERS[scaler]().fit(rows[:n_train])
+    every = pipeline._cut(values, index, targets=True, warmup=warmup)
+    # The windows' last targets rise with k: each block is one run of windows.
+    last_target = np.arange(len(every.X)) + max(warmup - lookback, 0) + lookback + horizon - 1
+    bounds = np.searchsorted(last_target, [n_train, n_train + n_val])
+    blocks = [Block(*(None if a is None else a[s] for a in every)) for s in (
+        slice(0, bounds[0]), slice(bounds[0], bounds[1]), slice(bounds[1], None))]  # fmt: skip
+    for name, block, fraction in zip(("train", "test"), blocks[::2], (1, test), strict=True):
+        if fraction and len(block.X) == 0:
+            raise ValueError(
+                f"the series is too short for a {name} window: {len(values)} rows with "
+                f"lookback={lookback}, horizon={horizon}, val={val}, test={test}"
+                + (f", warmup={warmup}" if warmup else "")
+            )
+    # window k reads rows k .. k + lookback (the first only to start a return)
+    test_start = int(bounds[1]) + max(warmup - lookback, 0)
+    test_index = None if index is None else index[test_start:]
+    return SplitWindows(*blocks, pipeline, values[test_start:].copy(), test_index)
+

@@ -1,12 +1,13 @@
 """From a price series to a trained network, compared honestly with simple baselines.
 
-The pipeline, and where honesty is kept:
+The pipeline, and where honesty is kept (each step is :func:`rnnkit.data.split_windows`,
+the one place that cuts windows and decides blocks):
 
 1. Missing values are refused unless the caller chose to drop or forward-fill them.
 2. The network sees log returns by default (``transform="log_return"``): prices
    wander over decades (WTI: 10 to 145 dollars) and a scaler fitted on the
    training years meets levels in the test years it has never seen, while daily
-   log returns keep one scale. ``transform="price"`` models prices directly.
+   log returns keep one scale. ``transform="none"`` models prices directly.
 3. Every window is assigned to train, validation or test by the time of its
    last target, so no window trains on a value that is later used to judge it;
    windows are never shuffled across blocks.
@@ -14,9 +15,13 @@ The pipeline, and where honesty is kept:
 5. Forecasts are turned back into prices (``p_t * exp(cumulative predicted
    returns)``), and the network and every baseline are scored on the same test
    windows in the same units, with the same last observed price.
+
+A Forecaster follows scikit-learn's estimator conventions (``get_params``,
+``set_params``, ``sklearn.base.clone``; arguments checked in :meth:`Forecaster.fit`)
+and owns its state: :meth:`Forecaster.to_state` turns a fitted one into arrays and a
+JSON-safe dict, which :mod:`rnnkit.io` writes.
 """
 
-import copy
 import time
 
 import numpy as np
@@ -24,15 +29,20 @@ import numpy as np
 from . import baselines as _baselines
 from . import data as _data
 from . import metrics as _metrics
-from ._checks import check_int
-from .models import SequenceRegressor
-from .train import fit as _fit
+from . import train as _train
+from ._checks import check_choice, check_int
+from ._estimator import Estimator, defaults
+from .models import CELLS, RECOMMENDED_FORGET_BIAS, SequenceRegressor
 
-TRANSFORMS = ("log_return", "price")
-SCALERS = {"standard": _data.StandardScaler, "minmax": _data.MinMaxScaler}
+_MODEL = defaults(SequenceRegressor)
+_FIT = defaults(_train.fit)
+_SPLIT = defaults(_data.split_windows)
+# A loss given as a function is saved by its name only (a file never holds code):
+# a loaded Forecaster's loss is this prefix and the name, refused by fit.
+_NAMED_LOSS = "function:"
 
 
-class Forecaster:
+class Forecaster(Estimator):
     """Forecast the next ``horizon`` values of a price series with an LSTM or RNN.
 
     Parameters
@@ -42,129 +52,149 @@ class Forecaster:
         Past steps each forecast sees.
     horizon : int
         Future steps forecast at once.
-    hidden_size, num_layers, dropout, forget_bias
+    hidden_size, num_layers, dropout
         The network (see :class:`rnnkit.models.SequenceRegressor`).
-    transform : {"log_return", "price"}
+    forget_bias : float
+        The LSTM's forget-gate bias at initialisation (see :class:`rnnkit.models.LSTM`);
+        ignored by the RNN.
+    transform : {"log_return", "return", "none"}
         What the network models (see the module docstring).
-    scaler : {"standard", "minmax"}
+    scaler : {"standard", "minmax", "none"}
         Fitted on the training block only.
     target : str or int, optional
-        For a DataFrame, the column to forecast (the others are extra inputs);
-        default the first column.
+        For a DataFrame, the column to forecast (default the first column).
+    inputs : list of str or int, optional
+        The columns the network reads (default all; the baselines read the target).
     val, test : float
         Fractions of the series, in time order, for validation (early stopping)
         and for the final test.
     missing : {"raise", "drop", "ffill"}
         What to do with NaN or inf in the series.
     epochs, batch_size, optimizer, lr, loss, clip_norm, patience
-        Training (see :func:`rnnkit.train.fit`).
+        Training (see :func:`rnnkit.train.fit`). ``optimizer`` is a name; ``loss`` a
+        name or a function ``(pred, target) -> (value, gradient)``, which a saved
+        model records by name (it must be set again before a loaded model refits).
     dtype : {"float32", "float64"}
-    seed : int
+    seed : int or None
         Fixes initialisation, dropout and batch order.
     verbose : int
         0 silences training; 1 shows a progress bar.
+
+    Attributes
+    ----------
+    model_ : SequenceRegressor
+    pipeline_ : rnnkit.data.WindowPipeline
+        The fitted transform and scaler, to cut windows from new data.
+    history_ : rnnkit.train.History
+    baselines_ : list of Baseline
+        Fitted on the training windows, scored beside the network.
+    train_seconds_ : float
+    n_features_in_ : int
+        Columns of the series.
+    test_values_, test_index_
+        The rows of the series the test windows read (and their index, or None):
+        enough to rebuild every test window after loading.
     """
 
     def __init__(
         self,
-        cell="lstm",
+        cell=_MODEL["cell"],
         lookback=30,
-        horizon=1,
-        hidden_size=50,
-        num_layers=1,
-        dropout=0.0,
-        forget_bias=1.0,
-        transform="log_return",
-        scaler="standard",
-        target=None,
-        val=0.15,
-        test=0.15,
-        missing="raise",
-        epochs=100,
-        batch_size=32,
-        optimizer="adam",
-        lr=1e-3,
-        loss="mse",
-        clip_norm=1.0,
-        patience=10,
-        dtype="float32",
-        seed=0,
-        verbose=1,
+        horizon=_SPLIT["horizon"],
+        hidden_size=_MODEL["hidden_size"],
+        num_layers=_MODEL["num_layers"],
+        dropout=_MODEL["dropout"],
+        forget_bias=RECOMMENDED_FORGET_BIAS,
+        transform=_SPLIT["transform"],
+        scaler=_SPLIT["scaler"],
+        target=_SPLIT["target"],
+        inputs=_SPLIT["inputs"],
+        val=_SPLIT["val"],
+        test=_SPLIT["test"],
+        missing=_SPLIT["missing"],
+        epochs=_FIT["epochs"],
+        batch_size=_FIT["batch_size"],
+        optimizer=_FIT["optimizer"],
+        lr=_FIT["lr"],
+        loss=_FIT["loss"],
+        clip_norm=_FIT["clip_norm"],
+        patience=_FIT["patience"],
+        dtype=_MODEL["dtype"],
+        seed=_FIT["seed"],
+        verbose=_FIT["verbose"],
     ):
-        if cell not in ("lstm", "rnn"):
-            raise ValueError(f"cell must be 'lstm' or 'rnn', got {cell!r}")
-        if transform not in TRANSFORMS:
-            raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
-        if scaler not in SCALERS:
-            raise ValueError(f"scaler must be one of {tuple(SCALERS)}, got {scaler!r}")
         self.cell = cell
-        self.lookback = check_int("lookback", lookback)
-        self.horizon = check_int("horizon", horizon)
-        self.hidden_size, self.num_layers = hidden_size, num_layers
-        self.dropout, self.forget_bias = dropout, forget_bias
-        self.transform, self.scaler, self.target = transform, scaler, target
-        self.val, self.test, self.missing = val, test, missing
-        self.epochs, self.batch_size, self.optimizer = epochs, batch_size, optimizer
-        self.lr, self.loss, self.clip_norm, self.patience = lr, loss, clip_norm, patience
-        self.dtype, self.seed, self.verbose = dtype, seed, verbose
-        self.model_ = None
-        self._test = None
+        self.lookback = lookback
+        self.horizon = horizon
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.forget_bias = forget_bias
+        self.transform = transform
+        self.scaler = scaler
+        self.target = target
+        self.inputs = inputs
+        self.val = val
+        self.test = test
+        self.missing = missing
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.lr = lr
+        self.loss = loss
+        self.clip_norm = clip_norm
+        self.patience = patience
+        self.dtype = dtype
+        self.seed = seed
+        self.verbose = verbose
 
     @property
     def name(self):
         """The network's name in tables and plots: "LSTM" or "RNN"."""
-        return self.cell.upper()
+        return str(self.cell).upper()
 
-    def get_params(self):
-        """The constructor's arguments, as a dict (JSON-serialisable)."""
-        names = self.__init__.__code__.co_varnames[1 : self.__init__.__code__.co_argcount]
-        return {name: getattr(self, name) for name in names}
+    # ------------------------------------------------------------------ fit
 
-    # ------------------------------------------------------------------ pipeline
+    def _saved_params(self):
+        """The parameters as JSON-safe values, or an error naming the one a file cannot hold.
 
-    def _frame(self, series):
-        """The series as (values (n, F) float64, target column, index or None), checked."""
-        series = _data.handle_missing(series, self.missing)
-        index = getattr(series, "index", None)
-        if hasattr(series, "columns"):
-            columns = list(series.columns)
-            target = columns[0] if self.target is None else self.target
-            if target not in columns:
-                raise ValueError(f"target {target!r} is not a column of the series: {columns}")
-            values, column = series.to_numpy(np.float64), columns.index(target)
-        else:
-            values = np.asarray(series, dtype=np.float64)
-            if values.ndim not in (1, 2):
-                raise ValueError(f"series must be 1-D or 2-D, got shape {values.shape}")
-            column = 0 if self.target is None else int(self.target)
-        values = values.reshape(len(values), -1)
-        if self.transform == "log_return" and np.any(values <= 0):
-            raise ValueError(
-                "transform='log_return' needs positive prices; the series has values <= 0 "
-                "(use transform='price' for series that can be zero or negative)"
-            )
-        return values, column, index
-
-    def _inputs(self, values):
-        """(prices, inputs) row-aligned: row j of both belongs to price row j + 1.
-
-        A log return needs the price before it, so the first price only starts
-        the first return, in both arrays.
+        Called by ``fit`` before any training, so that a fitted Forecaster can always be
+        saved.
         """
-        prices = values[1:]
-        if self.transform == "log_return":
-            return prices, np.diff(np.log(values), axis=0)
-        return prices, prices
+        params = {}
+        for name, value in self.get_params(deep=False).items():
+            if name == "loss" and callable(value):
+                value = f"{_NAMED_LOSS}{value.__module__}.{value.__qualname__}"
+            elif name == "dtype":
+                value = np.dtype(value).name  # checked by the model already
+            elif isinstance(value, np.generic):
+                value = value.item()
+            elif isinstance(value, tuple):
+                value = list(value)
+            if not (value is None or isinstance(value, str | int | float | list)):
+                raise TypeError(
+                    f"{name} must be a number, a string or a list so that the fitted model "
+                    f"can be saved; got {type(value).__name__} {value!r}"
+                )
+            params[name] = value
+        return params
 
-    def _to_prices(self, scaled_pred, last_price, column):
-        """Network output (N, h) in scaled units -> prices (N, h) from each window's last price."""
-        pred = self.scaler_.inverse_transform_column(scaled_pred, column)
-        if self.transform == "price":
-            return pred
-        return _data.prices_from_log_returns(pred, last_price)
+    def _check_training_params(self):
+        check_choice("cell", self.cell, CELLS)
+        check_choice("optimizer", self.optimizer, tuple(_train.OPTIMIZERS))
+        if isinstance(self.loss, str) and self.loss.startswith(_NAMED_LOSS):
+            raise ValueError(
+                f"loss is {self.loss!r}: this Forecaster was saved with a loss function, which "
+                "a file cannot hold; set_params(loss=<that function>) before fitting again"
+            )
+        if self.seed is not None:
+            check_int("seed", self.seed, minimum=0)
 
     def fit(self, series):
         """Split, scale, window and train the network and the baselines.
+
+        Every argument is checked before any training. The fitted attributes are set
+        together at the end: a failed fit leaves the Forecaster as it was.
 
         Parameters
         ----------
@@ -175,46 +205,39 @@ class Forecaster:
         -------
         self
         """
-        values, column, index = self._frame(series)
-        if len(values) < self.lookback + self.horizon + 3:
-            raise self._too_short(values, "train, validation and test windows")
-        prices, inputs = self._inputs(values)
-        price_windows = _data.make_windows(prices, self.lookback, self.horizon, target=column)
-        rows = len(inputs)
-        train_rows, val_rows, _ = _data.split_by_time(np.arange(rows), self.val, self.test)
-        train_end, val_end = len(train_rows), len(train_rows) + len(val_rows)
-
-        self.scaler_ = SCALERS[self.scaler]().fit(inputs[:train_end])
-        scaled = self.scaler_.transform(inputs)
-        windows = _data.make_windows(scaled, self.lookback, self.horizon, target=column)
-        # The block of a window is the block of its last target row.
-        last_target = np.arange(len(windows.X)) + self.lookback + self.horizon - 1
-        blocks = {
-            "train": last_target < train_end,
-            "val": (last_target >= train_end) & (last_target < val_end),
-            "test": last_target >= val_end,
-        }
-        for name, mask in blocks.items():
-            if name != "val" and not mask.any():
-                raise self._too_short(values, f"a {name} window")
-        self.model_ = SequenceRegressor(
+        self._check_training_params()
+        split = _data.split_windows(
+            series,
+            check_int("lookback", self.lookback),
+            check_int("horizon", self.horizon),
+            target=self.target,
+            inputs=self.inputs,
+            transform=self.transform,
+            scaler=self.scaler,
+            val=self.val,
+            test=self.test,
+            missing=self.missing,
+        )
+        pipeline = split.pipeline
+        model = SequenceRegressor(
             cell=self.cell,
-            input_size=values.shape[1],
+            input_size=pipeline.n_inputs,
             hidden_size=self.hidden_size,
             output_size=self.horizon,
             num_layers=self.num_layers,
             dropout=self.dropout,
             forget_bias=self.forget_bias if self.cell == "lstm" else 0.0,
-            dtype=np.dtype(self.dtype).type,
+            dtype=self.dtype,
             seed=self.seed,
         )
-        train, val = blocks["train"], blocks["val"]
+        params = self._saved_params()
+        train, val = split.train, split.val
         start = time.perf_counter()
-        self.history_ = _fit(
-            self.model_,
-            windows.X[train],
-            windows.y[train],
-            validation_data=(windows.X[val], windows.y[val]) if val.any() else None,
+        history = _train.fit(
+            model,
+            train.X,
+            train.y,
+            validation_data=(val.X, val.y) if len(val.X) else None,
             epochs=self.epochs,
             batch_size=self.batch_size,
             optimizer=self.optimizer,
@@ -225,35 +248,27 @@ class Forecaster:
             seed=self.seed,
             verbose=self.verbose,
         )
-        self.train_seconds_ = time.perf_counter() - start
-
-        self.baselines_ = _baselines.default_baselines(self.lookback, target=column)
-        for baseline in self.baselines_:
-            baseline.fit(price_windows.X[train], price_windows.y[train])
-
-        test = blocks["test"]
-        self.column_ = column
-        self.input_size_ = values.shape[1]
-        price_X = price_windows.X[test]
-        self._test = {
-            "X": windows.X[test],
-            "price_X": price_X,
-            "y": price_windows.y[test],
-            "last": price_X[:, -1, column],
-            "times": None
-            if index is None
-            else _target_times(index, self.lookback, test, self.horizon),
-        }
+        seconds = time.perf_counter() - start
+        baselines = _baselines.default_baselines(self.lookback, target=pipeline.target)
+        for baseline in baselines:
+            baseline.fit(train.X_raw, train.y_raw)
+        self.__dict__.update(
+            model_=model,
+            pipeline_=pipeline,
+            history_=history,
+            baselines_=baselines,
+            train_seconds_=seconds,
+            n_features_in_=pipeline.n_columns,
+            test_values_=split.test_values,
+            test_index_=split.test_index,
+            _params_at_fit=params,
+        )
         return self
 
-    def _too_short(self, values, purpose):
-        return ValueError(
-            f"the series is too short for {purpose}: {len(values)} rows with "
-            f"lookback={self.lookback}, horizon={self.horizon}, val={self.val}, test={self.test}"
-        )
+    # ------------------------------------------------------------------ use
 
     def _check_fitted(self):
-        if self.model_ is None:
+        if not hasattr(self, "model_"):
             raise RuntimeError("this Forecaster is not fitted yet: call fit(series) first")
 
     def predict(self, series):
@@ -271,29 +286,24 @@ class Forecaster:
         when the series came from pandas. Values are in the series' units.
         """
         self._check_fitted()
-        values, column, index = self._frame(series)
-        if values.shape[1] != self.input_size_:
-            raise ValueError(
-                f"series has {values.shape[1]} columns, the forecaster was fitted on "
-                f"{self.input_size_}"
-            )
-        prices, inputs = self._inputs(values)
-        if len(inputs) < self.lookback:
-            raise ValueError(
-                f"series has {len(values)} rows; a forecast needs lookback + 1 = "
-                f"{self.lookback + 1}"
-            )
-        scaled = self.scaler_.transform(inputs)
-        X = np.lib.stride_tricks.sliding_window_view(scaled, self.lookback, axis=0)
-        X = X.transpose(0, 2, 1)
-        last = prices[self.lookback - 1 :, column]
-        forecast = self._to_prices(self.model_.predict(X), last, column)
-        if index is None:
+        block = self.pipeline_.windows(series, self.missing)
+        forecast = self.pipeline_.to_levels(self.model_.predict(block.X), block.last)
+        if block.origin is None:
             return forecast
         import pandas as pd
 
-        columns = [f"t+{k}" for k in range(1, self.horizon + 1)]
-        return pd.DataFrame(forecast, index=index[self.lookback :], columns=columns)
+        columns = [f"t+{k}" for k in range(1, self.pipeline_.horizon + 1)]
+        return pd.DataFrame(forecast, index=block.origin, columns=columns)
+
+    def _test_block(self):
+        self._check_fitted()
+        return self.pipeline_.test_block(self.test_values_, self.test_index_)
+
+    def _test_forecasts(self, block):
+        network = self.pipeline_.to_levels(self.model_.predict(block.X), block.last)
+        forecasts = {self.name: network}
+        forecasts |= {b.name: b.predict(block.X_raw) for b in self.baselines_}
+        return forecasts
 
     def test_predictions(self, step=1):
         """Actual values and every model's forecast on the test windows, ``step`` ahead.
@@ -304,36 +314,19 @@ class Forecaster:
         baseline, plus "time" when the series had an index. With pandas installed, a
         DataFrame indexed by the target's time.
         """
-        t = self._test_windows()
-        if not 1 <= step <= self.horizon:
-            raise ValueError(f"step must be between 1 and horizon={self.horizon}, got {step}")
-        forecasts = self._test_forecasts()
+        block = self._test_block()
+        horizon = self.pipeline_.horizon
+        if not (isinstance(step, int) and 1 <= step <= horizon):
+            raise ValueError(f"step must be between 1 and horizon={horizon}, got {step!r}")
         k = step - 1
-        columns = {"actual": t["y"][:, k]}
-        columns |= {name: pred[:, k] for name, pred in forecasts.items()}
-        times = t["times"]
+        columns = {"actual": block.y_raw[:, k]}
+        columns |= {name: pred[:, k] for name, pred in self._test_forecasts(block).items()}
         try:
             import pandas as pd
         except ImportError:
-            return columns if times is None else {"time": times[:, k], **columns}
-        index = None if times is None else pd.Index(times[:, k], name="time")
+            return columns if block.times is None else {"time": block.times[:, k], **columns}
+        index = None if block.times is None else pd.Index(block.times[:, k], name="time")
         return pd.DataFrame(columns, index=index)
-
-    def _test_windows(self):
-        self._check_fitted()
-        if self._test is None:
-            raise RuntimeError(
-                "this Forecaster was loaded from a file, which keeps the model but not the "
-                "test windows: call fit(series) to evaluate"
-            )
-        return self._test
-
-    def _test_forecasts(self):
-        t = self._test_windows()
-        network = self._to_prices(self.model_.predict(t["X"]), t["last"], self.column_)
-        forecasts = {self.name: network}
-        forecasts |= {b.name: b.predict(t["price_X"]) for b in self.baselines_}
-        return forecasts
 
     def evaluate(self, as_frame=True):
         """One table of every metric for the network and every baseline on the test windows.
@@ -343,15 +336,15 @@ class Forecaster:
         pandas DataFrame (one row per model) or a list of dict rows; the network's row
         also has its training seconds and parameter count.
         """
-        t = self._test_windows()
-        last = t["last"][:, None]
+        block = self._test_block()
         baselines = {b.name: b for b in self.baselines_}
-        table = _metrics.evaluate(t["y"], self._test_forecasts(), last, as_frame=False)
+        last = block.last[:, None]
+        table = _metrics.evaluate(block.y_raw, self._test_forecasts(block), last, as_frame=False)
         for row in table:
             is_net = row["model"] == self.name
             row["train_seconds"] = self.train_seconds_ if is_net else 0.0
             row["parameters"] = (
-                self.model_.num_parameters() if is_net else _num_parameters(baselines[row["model"]])
+                self.model_.num_parameters() if is_net else baselines[row["model"]].num_fitted()
             )
         if not as_frame:
             return table
@@ -363,14 +356,14 @@ class Forecaster:
         """Expanding-window walk-forward evaluation.
 
         The last ``test`` fraction of the series is cut into ``folds`` consecutive
-        blocks; for each, the scaler, the network and the baselines are fitted
-        afresh on everything before it only, and scored on it.
+        blocks; for each, a fresh Forecaster with these parameters fits the scaler,
+        the network and the baselines on everything before it only, and is scored on it.
 
         Returns
         -------
         The rows of :meth:`evaluate` for every fold, with a ``fold`` column.
         """
-        check_int("folds", folds)
+        folds = check_int("folds", folds)
         n = len(series)
         test_rows = round(n * self.test)
         fold_rows = test_rows // folds
@@ -382,10 +375,8 @@ class Forecaster:
         for k in range(folds):
             end = n - test_rows + (k + 1) * fold_rows
             past = series.iloc[:end] if hasattr(series, "iloc") else series[:end]
-            fold = copy.copy(self)
-            fold.test = fold_rows / end
-            fold.val = self.val * (n - test_rows) / end
-            fold.model_ = None
+            fold = type(self)(**self.get_params(deep=False))
+            fold.set_params(test=fold_rows / end, val=self.val * (n - test_rows) / end)
             fold.fit(past)
             rows += [{"fold": k, **row} for row in fold.evaluate(as_frame=False)]
         try:
@@ -394,25 +385,99 @@ class Forecaster:
             return rows
         return pd.DataFrame(rows)
 
-    # ------------------------------------------------------------------ save / load
+    # ------------------------------------------------------------------ state
+
+    def to_state(self):
+        """The fitted Forecaster as (JSON-safe dict, dict of arrays); see :meth:`from_state`.
+
+        The parameters are those of the last ``fit`` (a later ``set_params`` takes effect
+        at the next fit, not here).
+        """
+        self._check_fitted()
+        meta = {
+            "params": self._params_at_fit,
+            "pipeline": self.pipeline_.to_state(),
+            "history": self.history_.to_state(),
+            "train_seconds": self.train_seconds_,
+            "baselines": [],
+        }
+        model_meta, arrays = self.model_.to_state()
+        meta["model"] = model_meta
+        arrays = {f"model/{k}": v for k, v in arrays.items()}
+        for i, baseline in enumerate(self.baselines_):
+            b_meta, b_arrays = baseline.to_state()
+            meta["baselines"].append(b_meta)
+            arrays |= {f"baseline{i}/{k}": v for k, v in b_arrays.items()}
+        meta["test_index"], index = _index_state(self.test_index_)
+        arrays["test/values"] = self.test_values_
+        if index is not None:
+            arrays["test/index"] = index
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta, arrays):
+        """The Forecaster that :meth:`to_state` described: it predicts and evaluates
+        bit-identically."""
+
+        def part(prefix):
+            return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+        forecaster = cls(**meta["params"])
+        pipeline = _data.WindowPipeline.from_state(meta["pipeline"])
+        model = SequenceRegressor.from_state(meta["model"], part("model/"))
+        if model.input_size != pipeline.n_inputs or model.output_size != pipeline.horizon:
+            raise ValueError("the model does not match the pipeline's inputs and horizon")
+        values = np.asarray(arrays["test/values"], dtype=np.float64)
+        if values.ndim != 2 or values.shape[1] != pipeline.n_columns:
+            raise ValueError(f"test/values has shape {values.shape}")
+        forecaster.__dict__.update(
+            model_=model,
+            pipeline_=pipeline,
+            history_=_train.History.from_state(meta["history"]),
+            baselines_=[
+                _baselines.from_state(b, part(f"baseline{i}/"))
+                for i, b in enumerate(meta["baselines"])
+            ],
+            train_seconds_=float(meta["train_seconds"]),
+            n_features_in_=pipeline.n_columns,
+            test_values_=values,
+            test_index_=_index_from_state(meta["test_index"], arrays.get("test/index")),
+            _params_at_fit=meta["params"],
+        )
+        return forecaster
 
     def save(self, path):
         """Write the fitted forecaster to ``path`` (.npz of arrays + a JSON header)."""
-        self._check_fitted()
         from .io import save
 
         save(self, path)
 
 
-def _target_times(index, lookback, windows, horizon):
-    """Times (N, horizon) of the targets of the selected windows (stride 1).
+def _index_state(index):
+    """A pandas index as (JSON-safe description, array or None) without pickle.
 
-    Window k's first target is aligned row k + lookback, price row k + lookback + 1.
+    A time zone is kept by name beside the UTC times; any other index whose values
+    NumPy cannot hold without objects is kept as its text.
     """
-    first = np.flatnonzero(windows) + lookback + 1
-    return np.asarray(index)[first[:, None] + np.arange(horizon)]
+    if index is None:
+        return None, None
+    meta = {"name": index.name if isinstance(index.name, str | int) else None, "tz": None}
+    tz = getattr(index, "tz", None)
+    if tz is not None:
+        meta["tz"] = str(tz)
+        index = index.tz_convert("UTC").tz_localize(None)
+    values = np.asarray(index)
+    if values.dtype == object:
+        values = values.astype(str)
+    return meta, values
 
 
-def _num_parameters(baseline):
-    """Fitted numbers of a baseline: only the linear regression learns any."""
-    return sum(np.size(getattr(baseline, name, ())) for name in ("coef_", "intercept_"))
+def _index_from_state(meta, values):
+    if meta is None:
+        return None
+    import pandas as pd
+
+    index = pd.Index(values, name=meta["name"])
+    if meta["tz"] is not None:
+        index = index.tz_localize("UTC").tz_convert(meta["tz"])
+    return index

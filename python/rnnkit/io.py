@@ -1,14 +1,17 @@
 """Save and load models without pickle.
 
-A model file is an ``.npz`` archive: the parameters as plain arrays, and one
-array ``__header__`` holding UTF-8 JSON: the format and its version, the
-class, its hyperparameters, the fitted scaler, and a SHA-256 of every array so
-that a truncated or altered file is refused rather than silently mispredicting.
+A model file is an ``.npz`` archive: the object's arrays, and one array
+``__header__`` holding UTF-8 JSON: the format and its version, the class, the
+object's JSON-safe state, and a SHA-256 of every array so that a truncated or
+altered file is refused rather than silently mispredicting. What goes in and comes
+back out is the object's own business (``obj.to_state()`` and
+``cls.from_state(state, arrays)``): this module only writes and reads the format.
 Loading reads it with ``allow_pickle=False`` and builds only the classes named
 in :data:`CLASSES`: whatever the file holds, no code from it runs.
 """
 
 import hashlib
+import importlib
 import json
 import os
 import tempfile
@@ -17,7 +20,7 @@ import zipfile
 import numpy as np
 
 FORMAT = "rnnkit-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HEADER = "__header__"
 
 
@@ -28,52 +31,14 @@ def _digest(array):
     return h.hexdigest()
 
 
-def _forecaster_state(forecaster):
-    header = {
-        "params": forecaster.get_params(),
-        "model": forecaster.model_.config(),
-        "scaler": forecaster.scaler_.to_dict(),
-        "column": forecaster.column_,
-        "input_size": forecaster.input_size_,
-        "history": forecaster.history_.to_dict(),
-        "train_seconds": forecaster.train_seconds_,
-    }
-    return header, forecaster.model_.state_dict()
+# The only classes a file can name: class name -> the module that defines it, imported
+# when needed (so this module imports no model class). Each one turns itself into a
+# JSON-safe dict and arrays (``to_state``) and back (``from_state``).
+CLASSES = {"Forecaster": "rnnkit.forecaster", "SequenceRegressor": "rnnkit.models"}
 
 
-def _forecaster_from_state(header, arrays):
-    from .data import scaler_from_dict
-    from .forecaster import Forecaster
-    from .models import SequenceRegressor
-
-    forecaster = Forecaster(**header["params"])
-    forecaster.model_ = SequenceRegressor.from_config(header["model"])
-    forecaster.model_.load_state_dict(arrays)
-    forecaster.scaler_ = scaler_from_dict(header["scaler"])
-    forecaster.column_ = header["column"]
-    forecaster.input_size_ = header["input_size"]
-    forecaster.history_ = header["history"]
-    forecaster.train_seconds_ = header["train_seconds"]
-    return forecaster
-
-
-def _regressor_state(model):
-    return {"model": model.config()}, model.state_dict()
-
-
-def _regressor_from_state(header, arrays):
-    from .models import SequenceRegressor
-
-    model = SequenceRegressor.from_config(header["model"])
-    model.load_state_dict(arrays)
-    return model
-
-
-# class name -> (state of an instance, instance from a state): the only classes a file can name
-CLASSES = {
-    "Forecaster": (_forecaster_state, _forecaster_from_state),
-    "SequenceRegressor": (_regressor_state, _regressor_from_state),
-}
+def _class(name):
+    return getattr(importlib.import_module(CLASSES[name]), name)
 
 
 def save(obj, path):
@@ -83,9 +48,9 @@ def save(obj, path):
     renamed over it, so an interrupted save leaves an earlier file intact.
     """
     name = type(obj).__name__
-    if name not in CLASSES:
+    if name not in CLASSES or not isinstance(obj, _class(name)):
         raise TypeError(f"save takes a Forecaster or a SequenceRegressor, got {name}")
-    header, arrays = CLASSES[name][0](obj)
+    state, arrays = obj.to_state()
     arrays = {key: np.asarray(value) for key, value in arrays.items()}
     if HEADER in arrays:
         raise ValueError(f"a parameter may not be named {HEADER!r}")
@@ -93,7 +58,7 @@ def save(obj, path):
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "class": name,
-        **header,
+        "state": state,
         "checksums": {key: _digest(value) for key, value in arrays.items()},
     }
     encoded = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
@@ -137,6 +102,11 @@ def _read(path):
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError(f"{path} is not an rnnkit model file")
     version = header.get("format_version")
+    if isinstance(version, int) and version < FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has model format version {version}, written by an older rnnkit; this "
+            f"one reads version {FORMAT_VERSION}: fit the model again and save it"
+        )
     if version != FORMAT_VERSION:
         raise ValueError(
             f"{path} has model format version {version!r}; this rnnkit reads version "
@@ -168,6 +138,6 @@ def load(path):
     """
     header, arrays = _read(path)
     try:
-        return CLASSES[header["class"]][1](header, arrays)
-    except (KeyError, TypeError) as err:
+        return _class(header["class"]).from_state(header["state"], arrays)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ValueError(f"{path}: the model header is incomplete or invalid: {err!r}") from err

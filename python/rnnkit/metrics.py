@@ -30,7 +30,7 @@ __all__ = [
 
 def _pair(y_true, y_pred, names=("y_true", "y_pred")):
     """Both arrays as float64, checked to be finite, non-empty and of one shape."""
-    truth, pred = finite_array(y_true, names[0]), finite_array(y_pred, names[1])
+    truth, pred = finite_array(names[0], y_true), finite_array(names[1], y_pred)
     if truth.shape != pred.shape:
         raise ValueError(
             f"{names[0]} and {names[1]} must have the same shape, got {truth.shape} and "
@@ -48,7 +48,7 @@ def _last_like(last, shape):
     target, ``(N, n_targets)``, repeated over the horizon in y's step-major layout; or any
     array that broadcasts to ``shape``.
     """
-    base = finite_array(last, "last")
+    base = finite_array("last", last)
     if len(shape) == 2 and base.ndim >= 1 and base.shape[0] == shape[0]:
         if base.ndim == 1:
             # one value per window: a column, not NumPy's alignment with y's last axis
@@ -187,7 +187,7 @@ def evaluate(y_true, predictions, last, y_naive=None, as_frame=None):
         )
     if not predictions:
         raise ValueError("predictions is empty: give at least one model's forecast")
-    truth = finite_array(y_true, "y_true")
+    truth = finite_array("y_true", y_true)
     base = _last_like(last, truth.shape)
     naive = base if y_naive is None else y_naive
     has_zero = bool(np.any(truth == 0))

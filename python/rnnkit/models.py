@@ -22,30 +22,16 @@ import inspect
 import numpy as np
 
 from . import core
-from ._checks import check_int
+from ._checks import check_choice, check_dtype, check_int, check_probability, check_real
 
 __all__ = ["LSTM", "RNN", "SequenceRegressor"]
 
-_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _NONLINEARITIES = ("tanh", "relu")
-_CELLS = ("lstm", "rnn")
-
-
-def _check_dtype(dtype):
-    """The dtype as np.dtype, float32 or float64, else a TypeError naming dtype."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as err:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from err
-    if dt not in _DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dt.name}")
-    return dt
-
-
-def _check_dropout(dropout):
-    if not isinstance(dropout, int | float | np.floating) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
-    return float(dropout)
+CELLS = ("lstm", "rnn")
+# The forget-gate bias offset that keeps an LSTM's memory open early in training
+# (Gers et al. 2000; Jozefowicz et al. 2015): the Forecaster's and the experiments'
+# default. The layers themselves default to 0.0, PyTorch's initialisation exactly.
+RECOMMENDED_FORGET_BIAS = 1.0
 
 
 def _check_sequences(x, name, features, dtype):
@@ -98,8 +84,8 @@ class _Recurrent:
         self.input_size = check_int("input_size", input_size)
         self.hidden_size = check_int("hidden_size", hidden_size)
         self.num_layers = check_int("num_layers", num_layers)
-        self.dropout = _check_dropout(dropout)
-        self.dtype = _check_dtype(dtype)
+        self.dropout = check_probability("dropout", dropout)
+        self.dtype = check_dtype("dtype", dtype)
         # One generator for the initial weights and, afterwards, the dropout masks;
         # default_rng returns a Generator passed as seed unchanged, so a model can share its own.
         self.rng = np.random.default_rng(seed)
@@ -252,12 +238,10 @@ class RNN(_Recurrent):
         num_layers=1,
         nonlinearity="tanh",
         dropout=0.0,
-        dtype=np.float32,
+        dtype="float32",
         seed=None,
     ):
-        if nonlinearity not in _NONLINEARITIES:
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
+        self.nonlinearity = check_choice("nonlinearity", nonlinearity, _NONLINEARITIES)
         super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed)
 
     def _cell_forward(self, x, weights):
@@ -302,13 +286,11 @@ class LSTM(_Recurrent):
         hidden_size,
         num_layers=1,
         dropout=0.0,
-        dtype=np.float32,
+        dtype="float32",
         seed=None,
         forget_bias=0.0,
     ):
-        if not isinstance(forget_bias, int | float | np.floating) or not np.isfinite(forget_bias):
-            raise ValueError(f"forget_bias must be a finite number, got {forget_bias!r}")
-        self.forget_bias = float(forget_bias)
+        self.forget_bias = check_real("forget_bias", forget_bias)
         super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed)
         H = self.hidden_size
         for k in range(self.num_layers):
@@ -377,14 +359,11 @@ class SequenceRegressor:
         dropout=0.0,
         nonlinearity="tanh",
         forget_bias=0.0,
-        dtype=np.float32,
+        dtype="float32",
         seed=None,
     ):
-        if cell not in _CELLS:
-            raise ValueError(f"cell must be 'lstm' or 'rnn', got {cell!r}")
-        if nonlinearity not in _NONLINEARITIES:
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        self.cell = cell
+        self.cell = check_choice("cell", cell, CELLS)
+        check_choice("nonlinearity", nonlinearity, _NONLINEARITIES)
         self.output_size = check_int("output_size", output_size)
         self.nonlinearity = nonlinearity
         self.seed = seed
@@ -401,7 +380,7 @@ class SequenceRegressor:
             self.recurrent = LSTM(**common, forget_bias=forget_bias)
         else:
             self.recurrent = RNN(**common, nonlinearity=nonlinearity)
-        self.forget_bias = float(forget_bias)
+        self.forget_bias = check_real("forget_bias", forget_bias)
         self.dtype = self.recurrent.dtype
         H = self.recurrent.hidden_size
         bound = 1.0 / np.sqrt(H)
@@ -549,6 +528,23 @@ class SequenceRegressor:
         if unknown:
             raise ValueError(f"cfg has unknown keys {unknown}; expected keys among {sorted(known)}")
         return cls(**cfg)
+
+    def to_state(self):
+        """The model as (JSON-safe dict, dict of arrays): :meth:`config` and the parameters."""
+        return self.config(), self.state_dict()
+
+    @classmethod
+    def from_state(cls, meta, arrays):
+        """The model :meth:`to_state` described, parameters loaded (all checked first)."""
+        model = cls.from_config(meta)
+        model.load_state_dict(arrays)
+        return model
+
+    def save(self, path):
+        """Write the model to ``path`` (.npz of arrays + a JSON header); see :mod:`rnnkit.io`."""
+        from .io import save
+
+        save(self, path)
 
     def __repr__(self):
         cfg = self.config()

@@ -22,18 +22,12 @@ def _figure(*subplots, width=9.0, height=4.5, **subplot_args):
     return fig, fig.subplots(*subplots, **subplot_args)
 
 
-def _losses(history):
-    """(train, val, best_epoch) of a History or of its to_dict()."""
-    h = history if isinstance(history, dict) else history.to_dict()
-    return np.asarray(h["train_loss"]), np.asarray(h.get("val_loss") or []), h.get("best_epoch")
-
-
 def loss_curves(histories):
     """Training and validation loss per epoch for each network.
 
     Parameters
     ----------
-    histories : dict of name -> History (or History.to_dict())
+    histories : dict of name -> rnnkit.train.History
 
     Returns
     -------
@@ -41,7 +35,7 @@ def loss_curves(histories):
     """
     fig, ax = _figure()
     for name, history in histories.items():
-        train, val, best = _losses(history)
+        train, val, best = np.asarray(history.train_loss), history.val_loss, history.best_epoch
         color = NETWORK_COLORS.get(name)
         epochs = np.arange(1, len(train) + 1)
         ax.plot(epochs, train, color=color, label=f"{name} train")

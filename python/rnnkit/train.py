@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from . import core
-from ._checks import check_int
+from ._checks import check_int, check_number
 
 __all__ = [
     "LOSSES",
@@ -37,17 +37,6 @@ __all__ = [
 ]
 
 
-def _check_number(name, value, low=0.0, high=math.inf, high_open=False):
-    """value as a float in [low, high] (or [low, high) with high_open), else a ValueError."""
-    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-    if ok:
-        ok = low <= value < high if high_open else low <= value <= high
-    if not ok:
-        bracket = ")" if high_open else "]"
-        raise ValueError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
-    return float(value)
-
-
 # ---------------------------------------------------------------------------- optimizers
 
 
@@ -63,8 +52,8 @@ class Optimizer:
     """
 
     def __init__(self, lr, weight_decay=0.0):
-        self.lr = _check_number("lr", lr)
-        self.weight_decay = _check_number("weight_decay", weight_decay)
+        self.lr = check_number("lr", lr)
+        self.weight_decay = check_number("weight_decay", weight_decay)
         self.state = {}
 
     def step(self, params, grads, grad_scale=1.0):
@@ -83,7 +72,7 @@ class Optimizer:
         Weight decay (L2, as PyTorch: ``g + weight_decay * p``) applies to every
         parameter given, biases included.
         """
-        grad_scale = _check_number("grad_scale", grad_scale)
+        grad_scale = check_number("grad_scale", grad_scale)
         ps, gs = [], []
         for name, g in grads.items():
             p = params[name]
@@ -122,7 +111,7 @@ class SGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(lr, weight_decay)
-        self.momentum = _check_number("momentum", momentum)
+        self.momentum = check_number("momentum", momentum)
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
@@ -147,9 +136,9 @@ class Adam(Optimizer):
         if not isinstance(betas, tuple | list) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = tuple(
-            _check_number(f"betas[{i}]", b, high=1.0, high_open=True) for i, b in enumerate(betas)
+            check_number(f"betas[{i}]", b, high=1.0, high_open=True) for i, b in enumerate(betas)
         )
-        self.eps = _check_number("eps", eps)
+        self.eps = check_number("eps", eps)
 
     def _update(self, params, grads, states, grad_scale):
         exp_avgs = _buffers(states, "exp_avg", params)
@@ -176,9 +165,9 @@ class RMSprop(Optimizer):
 
     def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0):
         super().__init__(lr, weight_decay)
-        self.alpha = _check_number("alpha", alpha, high=1.0)
-        self.eps = _check_number("eps", eps)
-        self.momentum = _check_number("momentum", momentum)
+        self.alpha = check_number("alpha", alpha, high=1.0)
+        self.eps = check_number("eps", eps)
+        self.momentum = check_number("momentum", momentum)
 
     def _update(self, params, grads, states, grad_scale):
         square_avgs = _buffers(states, "square_avg", params)
@@ -231,7 +220,7 @@ def clip_grad_norm(grads, max_norm):
     float
         The global norm before clipping.
     """
-    max_norm = _check_number("max_norm", max_norm)
+    max_norm = check_number("max_norm", max_norm)
     total = grad_norm(grads)
     coef = _clip_coefficient(total, max_norm)
     if math.isfinite(total) and coef < 1:
@@ -348,8 +337,8 @@ class History:
         losses = getattr(self, self.monitor)
         return losses[self.best_epoch - 1] if self.best_epoch else math.inf
 
-    def to_dict(self):
-        """Everything as a JSON-serialisable dict."""
+    def to_state(self):
+        """Everything as a JSON-safe dict; :meth:`from_state` reads it back."""
         return {
             "train_loss": list(self.train_loss),
             "val_loss": list(self.val_loss),
@@ -360,6 +349,17 @@ class History:
             "stopped_epoch": self.stopped_epoch,
             "stop_reason": self.stop_reason,
         }
+
+    @classmethod
+    def from_state(cls, state):
+        """The History that :meth:`to_state` described."""
+        history = cls(str(state["monitor"]))
+        for name in ("train_loss", "val_loss", "lr", "epoch_time"):
+            setattr(history, name, [float(v) for v in state[name]])
+        history.best_epoch = int(state["best_epoch"])
+        history.stopped_epoch = int(state["stopped_epoch"])
+        history.stop_reason = str(state["stop_reason"])
+        return history
 
     def as_frame(self):
         """The per-epoch lists as a pandas DataFrame indexed by epoch (needs pandas)."""
@@ -424,9 +424,9 @@ class _Plateau:
     """Reduce-on-plateau: multiply lr by factor after ``patience`` epochs without improvement."""
 
     def __init__(self, factor=0.5, patience=5, min_lr=1e-6):
-        self.factor = _check_number("reduce_lr_on_plateau['factor']", factor, high=1.0)
+        self.factor = check_number("reduce_lr_on_plateau['factor']", factor, high=1.0)
         self.patience = check_int("reduce_lr_on_plateau['patience']", patience)
-        self.min_lr = _check_number("reduce_lr_on_plateau['min_lr']", min_lr)
+        self.min_lr = check_number("reduce_lr_on_plateau['min_lr']", min_lr)
         self.wait = 0
 
     @classmethod
@@ -633,7 +633,7 @@ def fit(
     epochs = check_int("epochs", epochs)
     batch_size = check_int("batch_size", batch_size)
     if clip_norm is not None:
-        clip_norm = _check_number("clip_norm", clip_norm)
+        clip_norm = check_number("clip_norm", clip_norm)
     if patience is not None:
         patience = check_int("patience", patience)
     if not isinstance(verbose, int):
