@@ -17,4 +17,4 @@ bench: dev
 
 lint:
 	ruff check . && ruff format --check .
-	clang-format --dry-run --Werror cpp/include/rnnkit/*.hpp cpp/src/*.cpp cpp/src/*.hpp cpp/bindings/*.cpp
+	clang-format --dry-run --Werror cpp/include/rnnkit/*.hpp cpp/src/*.cpp cpp/src/*.hpp cpp/bindings/*.hpp cpp/bindings/*.cpp

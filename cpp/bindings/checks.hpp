@@ -1,0 +1,172 @@
+// What every area of rnnkit._core shares: the argument checks and the array
+// helpers they use.
+//
+// Every argument is checked (type, dtype, rank, every dimension against the
+// others, sizes that would overflow) with the GIL held and before any work;
+// then inputs that are not C-contiguous are copied (never modified), outputs
+// are allocated by the bindings, and the GIL is released for the kernel alone.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <array>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "rnnkit/types.hpp"
+
+namespace py = pybind11;
+
+// Included by every register_*.cpp: what is defined here is inline or a
+// template, so each file's copy is the same one.
+namespace rnnkit::bindings {
+
+template <class Real>
+using Array = py::array_t<Real, py::array::c_style>;
+
+inline std::string shape_string(const index_t* dims, std::size_t rank) {
+  std::string s = "(";
+  for (std::size_t d = 0; d < rank; ++d) s += (d ? ", " : "") + std::to_string(dims[d]);
+  return s + (rank == 1 ? ",)" : ")");
+}
+
+inline std::string shape_string(const std::vector<index_t>& dims) {
+  return shape_string(dims.data(), dims.size());
+}
+
+inline std::string shape_string(const py::array& a) {
+  const std::vector<index_t> dims(a.shape(), a.shape() + a.ndim());
+  return shape_string(dims);
+}
+
+inline std::string type_name(py::handle obj) {
+  return py::type::of(obj).attr("__name__").cast<std::string>();
+}
+
+inline std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+template <class Real>
+bool has_dtype(const py::array& a) {
+  return py::isinstance<py::array_t<Real>>(a);
+}
+
+template <class Real>
+const char* real_name() {
+  return sizeof(Real) == 4 ? "float32" : "float64";
+}
+
+// Checks the arguments of one call; every message starts with the function's
+// name and names the argument, what was expected and what came.
+class Checker {
+ public:
+  explicit Checker(const char* fn) : fn_(fn) {}
+
+  [[noreturn]] void type_error(const std::string& what) const {
+    throw py::type_error(std::string(fn_) + ": " + what);
+  }
+  [[noreturn]] void value_error(const std::string& what) const {
+    throw py::value_error(std::string(fn_) + ": " + what);
+  }
+
+  py::array ndarray(py::handle obj, const char* name) const {
+    if (!py::isinstance<py::array>(obj))
+      type_error(std::string(name) + " must be a numpy.ndarray, got " +
+                 (obj.is_none() ? std::string("None") : type_name(obj)));
+    return py::reinterpret_borrow<py::array>(obj);
+  }
+
+  // The first array fixes the call's float type.
+  bool is_float32(py::handle obj, const char* name) const {
+    const py::array a = ndarray(obj, name);
+    if (has_dtype<float>(a)) return true;
+    if (has_dtype<double>(a)) return false;
+    type_error(std::string(name) + " must have dtype float32 or float64, got " + dtype_name(a));
+  }
+
+  // x (T, B, I): the sequence whose sizes the other arguments must match.
+  template <class Real>
+  std::array<index_t, 3> sequence(py::handle obj, const char* name) const {
+    const py::array a = typed<Real>(obj, name);
+    if (a.ndim() != 3)
+      value_error(std::string(name) + " must be a 3-D array (T, B, I), got a " +
+                  std::to_string(a.ndim()) + "-D array of shape " + shape_string(a));
+    const std::array<index_t, 3> dims{a.shape(0), a.shape(1), a.shape(2)};
+    if (dims[0] < 1 || dims[1] < 1 || dims[2] < 1)
+      value_error(std::string(name) +
+                  " must have at least one step, one sequence and one feature (T, B, I >= 1), "
+                  "got shape " +
+                  shape_string(a));
+    return dims;
+  }
+
+  // w_hh (G*H, H): its columns give the hidden size H.
+  template <class Real>
+  index_t hidden_size(py::handle obj, const char* name, index_t gates) const {
+    const py::array a = typed<Real>(obj, name);
+    const std::string doc = gates == 1 ? "(H, H)" : "(" + std::to_string(gates) + "*H, H)";
+    if (a.ndim() != 2)
+      value_error(std::string(name) + " must be a 2-D array " + doc + ", got a " +
+                  std::to_string(a.ndim()) + "-D array of shape " + shape_string(a));
+    const index_t H = a.shape(1);
+    if (H < 1)
+      value_error(std::string(name) + " must have at least one column (H >= 1), got shape " +
+                  shape_string(a));
+    if (H > std::numeric_limits<index_t>::max() / gates || a.shape(0) != gates * H)
+      value_error(std::string(name) + " must have shape " + doc + " with H = " + std::to_string(H) +
+                  " from its columns, i.e. " + shape_string(std::vector<index_t>{gates * H, H}) +
+                  ", got " + shape_string(a));
+    return H;
+  }
+
+  // An array whose every dimension is known; `doc` spells the shape in letters.
+  template <class Real>
+  void expect(py::handle obj, const char* name, const char* doc,
+              const std::vector<index_t>& dims) const {
+    const py::array a = typed<Real>(obj, name);
+    const auto rank = static_cast<std::size_t>(a.ndim());
+    if (rank != dims.size())
+      value_error(std::string(name) + " must be a " + std::to_string(dims.size()) +
+                  "-D array of shape " + doc + " = " + shape_string(dims) + ", got a " +
+                  std::to_string(rank) + "-D array of shape " + shape_string(a));
+    for (std::size_t d = 0; d < rank; ++d)
+      if (a.shape(static_cast<py::ssize_t>(d)) != dims[d])
+        value_error(std::string(name) + " must have shape " + doc + " = " + shape_string(dims) +
+                    ", got " + shape_string(a));
+  }
+
+  // The same, or None.
+  template <class Real>
+  void expect_optional(py::handle obj, const char* name, const char* doc,
+                       const std::vector<index_t>& dims) const {
+    if (!obj.is_none()) expect<Real>(obj, name, doc, dims);
+  }
+
+  // The product of `dims` elements of Real must be addressable.
+  template <class Real>
+  void fits(const char* what, const std::vector<index_t>& dims) const {
+    index_t limit = std::numeric_limits<index_t>::max() / static_cast<index_t>(sizeof(Real));
+    for (const index_t d : dims) {
+      if (d > limit)
+        value_error(std::string("sizes too large: ") + what + " = " + shape_string(dims) +
+                    " would overflow the element count");
+      limit /= d;
+    }
+  }
+
+ private:
+  template <class Real>
+  py::array typed(py::handle obj, const char* name) const {
+    const py::array a = ndarray(obj, name);
+    if (!has_dtype<Real>(a))
+      type_error(std::string(name) + " has dtype " + dtype_name(a) + " but x has " +
+                 real_name<Real>() + ": all arrays must share one float dtype");
+    return a;
+  }
+
+  const char* fn_;
+};
+
+}  // namespace rnnkit::bindings

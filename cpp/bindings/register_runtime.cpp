@@ -1,0 +1,82 @@
+// rnnkit._core's run-time settings and the facts of the build: the kernels'
+// threads, the SIMD path of the matrix product, and how the module was built.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>  // supported_simd_paths: a std::vector to a list
+
+#include <string>
+
+#include "checks.hpp"
+#include "register.hpp"
+#include "rnnkit/gemm.hpp"
+#include "rnnkit/parallel.hpp"
+
+namespace rnnkit::bindings {
+namespace {
+
+void set_num_threads(py::handle n) {
+  if (!py::isinstance<py::int_>(n) || py::isinstance<py::bool_>(n))
+    throw py::type_error("set_num_threads: n must be an int, got " + type_name(n));
+  const auto value = n.cast<long long>();
+  if (value < 1 || value > 4096)
+    throw py::value_error("set_num_threads: n must be between 1 and 4096, got " +
+                          std::to_string(value));
+  rnnkit::set_num_threads(static_cast<int>(value));
+}
+
+void set_simd_path(const std::string& name) {
+  if (!rnnkit::set_simd_path(name.c_str())) {
+    std::string supported;
+    for (const char* path : rnnkit::supported_simd_paths())
+      supported += (supported.empty() ? "'" : ", '") + std::string(path) + "'";
+    throw py::value_error("set_simd_path: this CPU and build run " + supported + "; got '" + name +
+                          "'");
+  }
+}
+
+std::string compiler() {
+#if defined(__clang__)
+  return std::string("Clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  return std::string("GCC ") + __VERSION__;
+#elif defined(_MSC_VER)
+  return "MSVC " + std::to_string(_MSC_FULL_VER);
+#else
+  return "unknown";
+#endif
+}
+
+py::dict build_info() {
+  py::dict info;
+  info["version"] = RNNKIT_VERSION;
+  info["compiler"] = compiler();
+  info["build_type"] = RNNKIT_BUILD_TYPE;
+  info["openmp"] = rnnkit::openmp_enabled();
+#ifdef _OPENMP
+  info["openmp_version"] = _OPENMP;
+#else
+  info["openmp_version"] = py::none();
+#endif
+  return info;
+}
+
+}  // namespace
+
+void register_runtime(py::module_& m) {
+  m.def("num_threads", &rnnkit::num_threads,
+        "Threads the kernels use (always 1 in a build without OpenMP).");
+  m.def("set_num_threads", &set_num_threads, py::arg("n"),
+        "Set the threads the kernels use, for every Python thread (no effect without OpenMP).");
+  m.def("simd_path", &rnnkit::simd_path,
+        "The instruction set of the matrix product: 'avx512', 'avx2' or 'portable'.\n\n"
+        "The best this CPU runs, unless the environment variable RNNKIT_SIMD named a lower "
+        "one when rnnkit was imported.");
+  m.def("supported_simd_paths", &rnnkit::supported_simd_paths,
+        "The instruction sets this CPU and build can run, best first.");
+  m.def("set_simd_path", &set_simd_path, py::arg("name"),
+        "Run the matrix product on `name` (one of supported_simd_paths()), for tests and "
+        "benchmarks.");
+  m.def("build_info", &build_info,
+        "How this module was built: version, compiler, build_type, openmp, openmp_version.");
+}
+
+}  // namespace rnnkit::bindings
