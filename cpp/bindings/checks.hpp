@@ -12,8 +12,10 @@
 
 #include <array>
 #include <cstddef>
+#include <initializer_list>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rnnkit/types.hpp"
@@ -168,5 +170,31 @@ class Checker {
 
   const char* fn_;
 };
+
+// A checked input as a C-contiguous array (copied when it was not), or
+// nothing for None.
+template <class Real>
+class Input {
+ public:
+  explicit Input(py::handle obj) {
+    if (!obj.is_none()) {
+      Array<Real> array(py::reinterpret_borrow<py::object>(obj));
+      data_ = array.data();
+      owner_ = std::move(array);
+    }
+  }
+  const Real* data() const { return data_; }
+
+ private:
+  py::object owner_;  // keeps a copy alive for the call
+  const Real* data_ = nullptr;
+};
+
+// A new output array: results are allocated here and returned, never written into
+// a caller's array (which could be a silent cast copy).
+template <class Real>
+Array<Real> output(std::initializer_list<index_t> dims) {
+  return Array<Real>(std::vector<py::ssize_t>(dims));
+}
 
 }  // namespace rnnkit::bindings

@@ -4,9 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include <initializer_list>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "checks.hpp"
@@ -16,30 +14,6 @@
 
 namespace rnnkit::bindings {
 namespace {
-
-// A checked input as a C-contiguous array (copied when it was not), or
-// nothing for None.
-template <class Real>
-class Input {
- public:
-  explicit Input(py::handle obj) {
-    if (!obj.is_none()) {
-      Array<Real> array(py::reinterpret_borrow<py::object>(obj));
-      data_ = array.data();
-      owner_ = std::move(array);
-    }
-  }
-  const Real* data() const { return data_; }
-
- private:
-  py::object owner_;  // keeps a copy alive for the call
-  const Real* data_ = nullptr;
-};
-
-template <class Real>
-Array<Real> output(std::initializer_list<index_t> dims) {
-  return Array<Real>(std::vector<py::ssize_t>(dims));
-}
 
 rnnkit::Nonlinearity nonlinearity_of(const Checker& check, py::handle obj) {
   if (py::isinstance<py::str>(obj)) {
