@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from rnnkit.models import SequenceRegressor
+from rnnkit.train import fit
 from rnnkit.data import (
     MinMaxScaler,
     StandardScaler,
@@ -17,6 +19,7 @@ from rnnkit.data import (
     returns,
     scaler_from_dict,
     split_by_time,
+    split_windows,
 )
 
 pd = pytest.importorskip("pandas")
@@ -124,7 +127,7 @@ def test_windows_reject_a_series_too_short():
         ({"lookback": 3, "stride": True}, TypeError, "stride must be an int"),
         ({"lookback": 3, "target": 2}, ValueError, "target=2 is not a column"),
         ({"lookback": 3, "target": [0, 0]}, ValueError, "twice"),
-        ({"lookback": 3, "missing": "zero"}, ValueError, "missing must be one of"),
+        ({"lookback": 3, "missing": "zero"}, ValueError, "missing must be 'raise', 'drop' or 'ffill'"),
     ],
 )
 def test_windows_reject_bad_arguments(kwargs, error, match):
@@ -316,17 +319,24 @@ def test_minmax_rejects_an_empty_range():
 @pytest.mark.parametrize("cls", SCALERS)
 def test_scaler_leaks_nothing_from_the_test_block(cls):
     series = dated_frame(np.random.default_rng(3).lognormal(0, 0.1, (100, 2)).cumsum(axis=0))
+    name = {MinMaxScaler: "minmax", StandardScaler: "standard"}[cls]
 
     def pipeline(data):
-        train, _, _ = split_by_time(data)
-        scaler = cls().fit(train)
-        return scaler.to_dict(), make_windows(scaler.transform(train), lookback=5).X
+        split = split_windows(data, 5, transform="none", scaler=name)
+        model = SequenceRegressor("rnn", input_size=2, hidden_size=3, seed=0)
+        fit(model, split.train.X, split.train.y, epochs=2, verbose=0)
+        return split, model.state_dict()
 
     altered = series.copy()
     altered.iloc[-15:] = 1e9 * np.random.default_rng(4).standard_normal((15, 2))
-    (stats, X), (stats_altered, X_altered) = pipeline(series), pipeline(altered)
-    assert stats == stats_altered
-    np.testing.assert_array_equal(X, X_altered)
+    (split, weights), (split_altered, weights_altered) = pipeline(series), pipeline(altered)
+    assert split.pipeline.scaler.to_dict() == split_altered.pipeline.scaler.to_dict()
+    for block in ("train", "val"):
+        for a, b in zip(getattr(split, block), getattr(split_altered, block), strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=block)
+    for key, value in weights.items():
+        np.testing.assert_array_equal(value, weights_altered[key], err_msg=key)
+    assert not np.array_equal(split.test.y, split_altered.test.y)  # the test block did change
 
 
 @pytest.mark.parametrize("cls", SCALERS)
@@ -434,3 +444,118 @@ def test_returns_reject_impossible_prices():
         returns(np.array([1.0, 0.0, 2.0]))
     # negative prices have simple returns
     np.testing.assert_allclose(returns(np.array([2.0, -1.0])), [-1.5])
+
+
+# -- split_windows: the one place that cuts a model's windows ------------------------------
+
+
+def wti_like(n=300, seed=0):
+    prices = np.exp(np.cumsum(np.random.default_rng(seed).normal(0, 0.02, n))) * 50
+    return pd.Series(prices, index=pd.date_range("2000-01-03", periods=n, freq="B"), name="p")
+
+
+@pytest.mark.parametrize("transform", ["log_return", "return", "none"])
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_a_window_belongs_to_the_block_of_its_last_target(transform, horizon):
+    series = wti_like()
+    split = split_windows(series, 10, horizon, transform=transform)
+    rows = series.index[1:] if transform != "none" else series.index
+    train_rows, val_rows, test_rows = split_by_time(rows)
+    for block, own in zip(split[:3], (train_rows, val_rows, test_rows), strict=True):
+        last_target = block.times[:, -1]
+        assert (last_target >= own[0]).all() and (last_target <= own[-1]).all()
+    # consecutive blocks, windows one row apart, every window counted once
+    times = np.concatenate([b.times[:, 0] for b in split[:3]])
+    assert (np.diff(times) > np.timedelta64(0)).all()
+    assert len(times) == len(rows) - 10 - horizon + 1
+    before = series.shift(1)
+    for block in split[:3]:
+        assert block.X.base is not None and not block.X.flags.writeable  # views, read-only
+        # the window ends on the row before its first target, in the series' units
+        np.testing.assert_array_equal(block.last, block.X_raw[:, -1, 0])
+        np.testing.assert_array_equal(block.last, before.loc[block.times[:, 0]])
+        targets = series.loc[block.times.ravel()].to_numpy().reshape(block.y_raw.shape)
+        np.testing.assert_array_equal(block.y_raw, targets)
+
+
+@pytest.mark.parametrize("transform", ["log_return", "return", "none"])
+def test_to_levels_undoes_the_transform_and_the_scaling(transform):
+    split = split_windows(wti_like(), 8, horizon=2, transform=transform, scaler="minmax")
+    test = split.test
+    np.testing.assert_allclose(split.pipeline.to_levels(test.y, test.last), test.y_raw, rtol=1e-12)
+
+
+def test_columns_target_inputs_and_unscaled_columns():
+    series = wti_like()
+    frame = pd.DataFrame(
+        {"volume": np.arange(300.0) + 1, "p": series, "flag": (np.arange(300) % 7 == 0) * 1.0},
+        index=series.index,
+    )
+    split = split_windows(frame, 5, target="p", inputs=["p", "flag"], unscaled=["flag"],
+                          transform="none")  # fmt: skip
+    assert split.pipeline.target == 1 and split.pipeline.inputs == [1, 2]
+    assert split.train.X.shape[1:] == (5, 2)
+    np.testing.assert_array_equal(split.train.X[:, :, 1], split.train.X_raw[:, :, 2])  # as it is
+    np.testing.assert_array_equal(split.train.y_raw[:, 0], frame.loc[split.train.times[:, 0], "p"])
+    assert abs(split.train.X[:, :, 0].mean()) < 0.2  # the price column is standardised
+
+
+def test_warmup_gives_every_lookback_the_same_targets():
+    series = wti_like()
+    short, long = (split_windows(series, lb, warmup=40) for lb in (3, 40))
+    for a, b in zip(short[:3], long[:3], strict=True):
+        np.testing.assert_array_equal(a.times, b.times)
+    assert short.train.times[0, 0] == series.index[1 + 40]  # return row 40 is the first target
+
+
+def test_the_pipeline_cuts_new_data_and_round_trips_bit_identically():
+    series = wti_like()
+    split = split_windows(series, 6, horizon=2)
+    state = json.loads(json.dumps(split.pipeline.to_state()))
+    rebuilt = type(split.pipeline).from_state(state)
+    for pipeline in (split.pipeline, rebuilt):
+        block = pipeline.windows(series)
+        assert block.y is None and block.origin[-1] == series.index[-1]
+        np.testing.assert_array_equal(block.X[-len(split.test.X) - 2 : -2], split.test.X)
+        again = pipeline.test_block(split.test_values, split.test_index)
+        for a, b in zip(again, split.test, strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="series has 2 column"):
+        split.pipeline.windows(pd.concat([series, series], axis=1))
+    with pytest.raises(ValueError, match="a forecast needs 7"):
+        split.pipeline.windows(series.iloc[:6])
+
+
+def test_test_values_are_a_copy_the_caller_cannot_change():
+    prices = wti_like().to_numpy().copy()
+    split = split_windows(prices, 5)
+    kept = split.test_values.copy()
+    prices[-1] = 1.0
+    np.testing.assert_array_equal(split.test_values, kept)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"lookback": 0}, ValueError, "lookback must be an int >= 1, got 0"),
+        ({"horizon": 1.5}, TypeError, "horizon must be an int >= 1"),
+        ({"target": "close"}, ValueError, r"target='close' is not a column of the data"),
+        ({"inputs": ["p", "p"]}, ValueError, "inputs names a column twice"),
+        ({"transform": "diff"}, ValueError, "transform must be 'log_return', 'return' or 'none'"),
+        ({"scaler": "robust"}, ValueError, "scaler must be 'standard', 'minmax' or 'none'"),
+        ({"val": 1.5}, ValueError, r"val must be a fraction in \[0, 1\), got 1.5"),
+        ({"warmup": -1}, ValueError, "warmup must be an int >= 0"),
+        ({"lookback": 250}, ValueError, "too short for a train window"),
+        ({"test": 0.001}, ValueError, "too short for a test window"),
+    ],
+)
+def test_split_windows_names_a_bad_argument(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        split_windows(wti_like(), **{"lookback": 5, **kwargs})
+
+
+def test_split_windows_refuses_what_the_transform_cannot_take():
+    with pytest.raises(ValueError, match="needs positive values"):
+        split_windows(np.linspace(-1, 1, 100), 5)
+    with pytest.raises(ValueError, match="needs non-zero values"):
+        split_windows(np.r_[np.zeros(3), np.ones(97)], 5, transform="return")

@@ -1,5 +1,6 @@
 """rnnkit.experiments.gates: the event series and the event-memory experiment (tiny settings)."""
 
+import importlib
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from rnnkit.experiments._result import Result
-from rnnkit.experiments.gates import NOISE, _memory, event_memory, event_series
+from rnnkit.experiments.event_memory import NOISE, _memory, event_memory, event_series
 
 TINY = {"duration": 3, "n": 300, "hidden_size": 4, "lookback": 8, "epochs": 2}
 
@@ -141,3 +142,41 @@ def test_gates_at_work_draws_every_gate_of_one_held_out_window():
     assert ((gates_only > 0) & (gates_only < 1)).all()
     assert result.table["step"].iloc[0] < 0  # the window starts before its event
     assert all(f"{v:.2f}" in result.caption for v in result.numbers.values())
+
+
+def test_gates_at_work_looks_into_event_memorys_networks_without_training(tiny, monkeypatch):
+    from rnnkit.experiments import gates_at_work
+
+    # the function of the same name hides the module from attribute access
+    module = importlib.import_module("rnnkit.experiments.event_memory")
+
+    fresh = gates_at_work(**TINY, plot=False)  # trains its own, the same as tiny's
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("gates_at_work trained a network again")
+
+    monkeypatch.setattr(module, "fit", no_training)
+    reused = gates_at_work(memory=tiny, plot=False)
+    assert reused.numbers == fresh.numbers
+    with pytest.raises(TypeError, match="memory or event_memory's settings, not both"):
+        gates_at_work(memory=tiny, n=300)
+    with pytest.raises(TypeError, match="memory must be the Result of event_memory"):
+        gates_at_work(memory=reused)
+
+
+def test_the_report_trains_the_event_networks_once(monkeypatch):
+    from rnnkit.experiments import runner
+
+    module = importlib.import_module("rnnkit.experiments.event_memory")
+
+    calls = []
+    real_fit = module.fit
+
+    def counting_fit(model, *args, **kwargs):
+        calls.append(model.cell)
+        return real_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(module, "fit", counting_fit)
+    done = runner.run_all(only=["event_memory", "gates"], quick=True)
+    assert [result.name for result, _ in done] == ["event_memory", "gates"]
+    assert sorted(calls) == ["lstm", "rnn"]  # one LSTM and one RNN, for both experiments

@@ -1,4 +1,4 @@
-"""The practice experiments: cost, lookback sweep and volatility, on tiny settings."""
+"""The experiments on price series: cost, lookback sweep and volatility, on tiny settings."""
 
 import sys
 
@@ -10,9 +10,11 @@ pytest.importorskip("matplotlib")
 
 from matplotlib.figure import Figure
 
+from rnnkit.data import split_by_time, split_windows
 from rnnkit.datasets import garch_series, random_walk
-from rnnkit.experiments import practice
+from rnnkit.experiments import cost, lookback_sweep, volatility
 from rnnkit.experiments._result import Result
+from rnnkit.experiments.volatility import _ewma_variance, _rolling_mean, _volatility_forecasts
 
 TINY = {"hidden_size": 4, "epochs": 2, "seed": 0}
 
@@ -36,7 +38,7 @@ def _expected_counts(cell, inputs, hidden, outputs=1):
 
 
 def test_cost_counts_parameters_exactly_and_times_both_cells():
-    result = practice.cost(hidden_size=6, lookback=4, batch_size=16, n_windows=48, epochs=2)
+    result = cost(hidden_size=6, lookback=4, batch_size=16, n_windows=48, epochs=2)
     assert isinstance(result, Result)
     assert result.name == "cost"
     assert isinstance(result.figure, Figure)
@@ -56,7 +58,7 @@ def test_cost_counts_parameters_exactly_and_times_both_cells():
 
 
 def test_cost_without_plot_has_no_figure():
-    result = practice.cost(hidden_size=3, lookback=3, n_windows=20, epochs=1, plot=False)
+    result = cost(hidden_size=3, lookback=3, n_windows=20, epochs=1, plot=False)
     assert result.figure is None
     assert result.numbers["param_ratio"] == pytest.approx(
         _expected_counts("lstm", 1, 3)[1] / _expected_counts("rnn", 1, 3)[1]
@@ -68,7 +70,7 @@ def test_cost_without_plot_has_no_figure():
 
 def test_lookback_sweep_scores_every_lookback_on_the_same_targets():
     series = garch_series(400, seed=1)
-    result = practice.lookback_sweep(lookbacks=(12, 3), series=series, **TINY)
+    result = lookback_sweep(lookbacks=(12, 3), series=series, **TINY)
     assert result.name == "lookback"
     assert isinstance(result.figure, Figure)
     table = result.table
@@ -82,25 +84,31 @@ def test_lookback_sweep_scores_every_lookback_on_the_same_targets():
 
 
 def test_lookback_windows_share_targets_and_read_only_the_past():
-    n_returns = 300
-    train, val, train_end = practice._lookback_blocks(n_returns, [3, 40])
-    # the validation targets do not depend on the lookbacks; training starts after the longest
-    assert list(val) == list(practice._lookback_blocks(n_returns, [1, 5])[1])
-    assert val[0] == train_end
-    assert train[0] == 40
-    assert train[-1] == train_end - 1
-    table = np.arange(n_returns, dtype=float)[:, None]
+    # the sweep's windows come from split_windows with the longest lookback as warmup
+    prices = np.exp(np.cumsum(np.full(301, 0.001)))  # log returns 0.001: rows are numbered below
+    returns_row = np.arange(300.0)
+    blocks = {}
     for lookback in (3, 40):
-        X = practice._window_inputs(table, lookback, val)
-        assert X.shape == (len(val), lookback, 1)
-        # the window of target t is rows t - lookback .. t - 1
-        np.testing.assert_array_equal(X[:, -1, 0], val - 1)
-        np.testing.assert_array_equal(X[:, 0, 0], val - lookback)
+        split = split_windows(prices, lookback, val=0.15, test=0.15, warmup=40)
+        blocks[lookback] = split
+        # a window's inputs are the returns right before its target, and only those
+        X_rows = split.train.X_raw[:, :, 0]  # price rows 1.., one per return row
+        target_rows = np.log(split.train.y_raw[:, 0] / prices[0]) / 0.001 - 1
+        np.testing.assert_allclose(np.log(X_rows[:, -1] / prices[0]) / 0.001 - 1,
+                                   target_rows - 1, atol=1e-6)  # fmt: skip
+    train_end = len(split_by_time(returns_row, 0.15, 0.15)[0])
+    for name in ("train", "val"):
+        a, b = getattr(blocks[3], name), getattr(blocks[40], name)
+        np.testing.assert_array_equal(a.y_raw, b.y_raw, err_msg=name)
+    first_train = np.log(blocks[3].train.y_raw[0, 0] / prices[0]) / 0.001 - 1
+    first_val = np.log(blocks[3].val.y_raw[0, 0] / prices[0]) / 0.001 - 1
+    assert round(first_train) == 40  # training starts after the longest lookback
+    assert round(first_val) == train_end
 
 
 def test_lookback_sweep_refuses_a_series_too_short_for_the_longest_lookback():
     with pytest.raises(ValueError, match="too short"):
-        practice.lookback_sweep(lookbacks=(5, 200), series=random_walk(200, seed=0), **TINY)
+        lookback_sweep(lookbacks=(5, 200), series=random_walk(200, seed=0), **TINY)
 
 
 # ---------------------------------------------------------------------------- volatility
@@ -109,7 +117,7 @@ def test_lookback_sweep_refuses_a_series_too_short_for_the_longest_lookback():
 @pytest.mark.parametrize("target", ["abs_return", "squared_return"])
 def test_volatility_compares_the_lstm_with_the_baselines(target):
     series = garch_series(500, seed=2, return_components=True)
-    result = practice.volatility(lookback=5, series=series, target=target, **TINY)
+    result = volatility(lookback=5, series=series, target=target, **TINY)
     assert result.name == "volatility"
     assert isinstance(result.figure, Figure)
     assert {"model", "rmse", "mae"} <= set(result.table.columns)
@@ -123,7 +131,7 @@ def test_volatility_compares_the_lstm_with_the_baselines(target):
 
 def test_volatility_skips_garch_cleanly_without_arch(monkeypatch):
     monkeypatch.setitem(sys.modules, "arch", None)  # `import arch` now raises ImportError
-    result = practice.volatility(lookback=5, series=garch_series(400, seed=3), plot=False, **TINY)
+    result = volatility(lookback=5, series=garch_series(400, seed=3), plot=False, **TINY)
     assert result.figure is None
     assert "rmse_garch" not in result.numbers
     assert not result.table["model"].str.startswith("GARCH").any()
@@ -133,12 +141,13 @@ def test_volatility_skips_garch_cleanly_without_arch(monkeypatch):
 def test_volatility_forecasts_never_look_ahead():
     returns = 100 * garch_series(400, seed=4, return_components=True).returns
     n = len(returns)
-    train_end, val_end = practice._blocks(n)
+    train_end = len(split_by_time(np.arange(n), 0.15, 0.15)[0])
+    val_end = n - round(0.15 * n)
     changed = returns.copy()
     k = val_end + 10
     changed[k:] *= 3.0  # a different test block from day k on
     runs = [
-        practice._volatility_forecasts(r, 5, 4, 2, 0, "abs_return", patience=2)
+        _volatility_forecasts(r, 5, 4, 2, 0, "abs_return", patience=2)
         for r in (returns, changed)
     ]
     names = set(runs[0]["forecasts"])
@@ -153,8 +162,8 @@ def test_volatility_forecasts_never_look_ahead():
     for run in runs:
         scaler = run["scaler"]
         train = returns[:train_end]
-        np.testing.assert_allclose(scaler.mean_, [train.mean(), np.abs(train).mean()])
-        np.testing.assert_allclose(scaler.std_, [train.std(), np.abs(train).std()])
+        np.testing.assert_allclose(scaler.mean_[:2], [train.mean(), np.abs(train).mean()])
+        np.testing.assert_allclose(scaler.std_[:2], [train.std(), np.abs(train).std()])
         assert run["train_end"] == train_end
     if _has_arch():
         assert runs[0]["garch"][0] == runs[1]["garch"][0]  # parameters from training only
@@ -163,15 +172,15 @@ def test_volatility_forecasts_never_look_ahead():
 def test_volatility_baselines_are_causal_recursions():
     rng = np.random.default_rng(5)
     r = rng.standard_normal(50)
-    rolling = practice._rolling_mean(np.abs(r), 4)
+    rolling = _rolling_mean(np.abs(r), 4)
     assert np.isnan(rolling[:4]).all()
     for t in range(4, 50):
         assert rolling[t] == pytest.approx(np.abs(r[t - 4 : t]).mean())
-    ewma = practice._ewma_variance(r, train_end=30)
+    ewma = _ewma_variance(r, train_end=30)
     assert ewma[0] == pytest.approx(np.mean(r[:30] ** 2))
     assert ewma[10] == pytest.approx(0.94 * ewma[9] + 0.06 * r[9] ** 2)
 
 
 def test_volatility_rejects_an_unknown_target():
-    with pytest.raises(ValueError, match="target must be one of"):
-        practice.volatility(series=garch_series(300, seed=0), target="range", **TINY)
+    with pytest.raises(ValueError, match="target must be 'abs_return' or 'squared_return'"):
+        volatility(series=garch_series(300, seed=0), target="range", **TINY)

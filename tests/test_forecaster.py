@@ -113,3 +113,83 @@ def test_bad_settings_and_series_are_named(kwargs, series, message):
 def test_unfitted_forecaster_says_so():
     with pytest.raises(RuntimeError, match="not fitted"):
         Forecaster().predict(np.ones(50))
+
+
+# -- scikit-learn's conventions, without scikit-learn ---------------------------------------
+
+
+def test_the_constructor_stores_its_arguments_unchanged():
+    odd = {"cell": "gru", "lookback": 0, "lr": "fast", "target": ["a"]}
+    forecaster = Forecaster(**odd)  # checked in fit, as scikit-learn's estimators do
+    params = forecaster.get_params()
+    assert all(params[k] is v for k, v in odd.items())
+    assert not hasattr(forecaster, "model_")
+    assert forecaster.get_params(deep=True) == params
+
+
+def test_defaults_are_taken_from_fit_and_the_model_not_copied():
+    import inspect
+
+    from rnnkit import data, train
+    from rnnkit.models import SequenceRegressor
+
+    own = inspect.signature(Forecaster).parameters
+    # deliberately the Forecaster's own: an LSTM forget bias that keeps memory open, a
+    # lookback, and one seed (fit's) for the weights and the batch order alike
+    chosen = {"forget_bias", "lookback", "seed"}
+    for source in (train.fit, SequenceRegressor, data.split_windows):
+        for name, p in inspect.signature(source).parameters.items():
+            if name in own and name not in chosen:
+                assert own[name].default == p.default, (source.__name__, name)
+    assert own["seed"].default == inspect.signature(train.fit).parameters["seed"].default
+
+
+def test_set_params_returns_self_and_names_the_valid_parameters():
+    forecaster = Forecaster()
+    assert forecaster.set_params(hidden_size=4, lr=0.01) is forecaster
+    assert repr(forecaster) == "Forecaster(hidden_size=4, lr=0.01)"
+    with pytest.raises(ValueError, match=r"'hiden_size' is not a parameter of Forecaster; valid "
+                                         r"parameters are \['batch_size', 'cell'"):  # fmt: skip
+        forecaster.set_params(hiden_size=8)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "words"),
+    [
+        ({"hidden_size": 0}, ValueError, "hidden_size must be an int >= 1, got 0"),
+        ({"dropout": 1.5}, ValueError, r"dropout must be a probability in \[0, 1\)"),
+        ({"cell": "gru"}, ValueError, "cell must be 'lstm' or 'rnn', got 'gru'"),
+        ({"optimizer": "adagrad"}, ValueError, "optimizer must be 'sgd', 'adam' or 'rmsprop'"),
+        ({"epochs": 0}, ValueError, "epochs must be an int >= 1, got 0"),
+        ({"lr": -1.0}, ValueError, "lr must be a number"),
+        ({"dtype": "float16"}, TypeError, "dtype must be float32 or float64, got float16"),
+        ({"seed": -1}, ValueError, "seed must be"),
+        ({"val": 2}, ValueError, r"val must be a fraction in \[0, 1\)"),
+    ],
+)
+def test_an_invalid_parameter_set_later_is_refused_by_fit_before_training(
+    bad, error, words, monkeypatch
+):
+    from rnnkit import train
+
+    series = price_series()
+    forecaster = Forecaster(**FAST).fit(series)
+    before = dict(vars(forecaster))
+    forecaster.set_params(**bad)
+    started = []
+    real_step = train.Adam.step
+    monkeypatch.setattr(train.Adam, "step", lambda *a, **k: started.append(1) or real_step(*a, **k))
+    with pytest.raises(error, match=words):
+        forecaster.fit(series)
+    assert not started  # refused before any training step
+    after = vars(forecaster)
+    assert all(after[k] is v for k, v in before.items() if k.endswith("_"))  # as it was
+
+
+def test_clone_gives_an_unfitted_copy_with_the_same_parameters():
+    clone = pytest.importorskip("sklearn.base").clone
+    fitted = Forecaster(cell="rnn", **FAST).fit(price_series())
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "model_")
+    assert repr(copy) == "Forecaster(cell='rnn', lookback=10, hidden_size=8, epochs=3, verbose=0)"

@@ -489,7 +489,7 @@ CATALOGUE = [
         "data-unknown-missing-mode",
         call(data.make_windows, np.arange(9.0), 2, missing="zero"),
         ValueError,
-        r"missing must be one of .*'zero'",
+        r"missing must be 'raise', 'drop' or 'ffill', got 'zero'",
     ),
     Case(
         "data-3d-series",

@@ -1,5 +1,6 @@
 """Save and load without pickle: round trips, and files that must be refused."""
 
+import fractions
 import json
 import os
 import zipfile
@@ -149,3 +150,100 @@ def test_failed_save_keeps_the_earlier_file(saved, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temporary left behind
     assert zipfile.is_zipfile(saved)
     assert os.path.getsize(saved) > 0
+
+
+# -- every saved class comes back bit-identical, and so does what it saves again ------------
+
+
+def _assert_same_forecaster(a, b, series):
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(a.predict(series), b.predict(series))
+    pd.testing.assert_frame_equal(a.evaluate(), b.evaluate())
+    for step in range(1, a.horizon + 1):
+        pd.testing.assert_frame_equal(a.test_predictions(step), b.test_predictions(step))
+    assert a.get_params() == b.get_params()
+    assert a.history_.to_state() == b.history_.to_state()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_fitted_loaded_and_reloaded_forecasters_agree_bit_for_bit(cell, dtype, horizon, tmp_path):
+    pd = pytest.importorskip("pandas")
+    prices = random_walk(260, seed=3)
+    index = pd.date_range("2021-01-01", periods=len(prices), freq="D", tz="America/New_York")
+    series = pd.DataFrame({"close": prices, "volume": np.linspace(1, 2, len(prices))}, index=index)
+    fitted = Forecaster(cell=cell, dtype=dtype, horizon=horizon, target="close", num_layers=2,
+                        **FAST).fit(series)  # fmt: skip
+    fitted.save(tmp_path / "a.npz")
+    loaded = rnnkit.load(tmp_path / "a.npz")
+    loaded.save(tmp_path / "b.npz")
+    reloaded = rnnkit.load(tmp_path / "b.npz")
+    for other in (loaded, reloaded):
+        _assert_same_forecaster(fitted, other, series)
+        assert other.model_.dtype == np.dtype(dtype)
+
+
+def test_a_numpy_series_round_trips_too(tmp_path):
+    prices = random_walk(200, seed=4)
+    fitted = Forecaster(transform="none", scaler="minmax", **FAST).fit(prices)
+    fitted.save(tmp_path / "a.npz")
+    loaded = rnnkit.load(tmp_path / "a.npz")
+    np.testing.assert_array_equal(loaded.predict(prices), fitted.predict(prices))
+    assert loaded.evaluate(as_frame=False) == fitted.evaluate(as_frame=False)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_sequence_regressor_round_trips_twice(cell, dtype, tmp_path):
+    model = SequenceRegressor(cell=cell, input_size=3, hidden_size=4, output_size=2,
+                              num_layers=2, dtype=dtype, seed=2)  # fmt: skip
+    model.save(tmp_path / "a.npz")
+    rnnkit.load(tmp_path / "a.npz").save(tmp_path / "b.npz")
+    again = rnnkit.load(tmp_path / "b.npz")
+    X = np.random.default_rng(0).standard_normal((5, 7, 3))
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    assert again.config() == model.config()
+
+
+def pinball(pred, target, quantile=0.9):
+    """The pinball loss of a 90% quantile forecast, and its gradient."""
+    err = target - pred
+    value = float(np.mean(np.maximum(quantile * err, (quantile - 1) * err)))
+    return value, np.where(err > 0, -quantile, 1 - quantile) / err.size
+
+
+def test_a_loss_function_is_saved_by_name_and_must_be_given_again(series, tmp_path):
+    fitted = Forecaster(loss=pinball, **FAST).fit(series)
+    fitted.save(tmp_path / "q.npz")  # never left unsavable after training
+    loaded = rnnkit.load(tmp_path / "q.npz")
+    np.testing.assert_array_equal(loaded.predict(series), fitted.predict(series))
+    assert loaded.loss == f"function:{__name__}.pinball"
+    with pytest.raises(ValueError, match=r"saved with a loss function.*set_params\(loss="):
+        loaded.fit(series)
+    assert loaded.set_params(loss=pinball).fit(series).loss is pinball
+
+
+def test_a_parameter_a_file_cannot_hold_is_refused_before_training(series):
+    forecaster = Forecaster(**FAST, lr=fractions.Fraction(1, 1000))  # a number, not for JSON
+    with pytest.raises(TypeError, match="lr must be a number, a string or a list"):
+        forecaster.fit(series)
+    assert not hasattr(forecaster, "model_")
+
+
+def test_a_crafted_header_is_refused_not_obeyed(saved):
+    def evil(contents):
+        header = header_of(contents)
+        header["state"]["baselines"][0]["class"] = "os.system"
+        set_header(contents, header)
+
+    rewrite(saved, evil)
+    with pytest.raises(ValueError, match="unknown baseline 'os.system'"):
+        rnnkit.load(saved)
+
+
+def test_a_file_of_the_first_format_says_to_fit_again(saved):
+    rewrite(saved, lambda c: set_header(c, {**header_of(c), "format_version": 1}))
+    with pytest.raises(ValueError, match="written by an older rnnkit.*fit the model again"):
+        rnnkit.load(saved)

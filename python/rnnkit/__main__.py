@@ -7,6 +7,12 @@ import time
 
 from . import demo
 from ._config import show_config
+from ._estimator import defaults
+from .data import MISSING_MODES, TRANSFORMS
+from .forecaster import Forecaster
+from .models import CELLS
+
+_FORECASTER = defaults(Forecaster)
 
 
 class CommandError(Exception):
@@ -36,17 +42,21 @@ def _parser():
     run.add_argument("--column", help="the price column of the CSV (default: the last numeric)")
     run.add_argument("--date-column", help="the CSV's date column (default: the first column)")
     run.add_argument("--cells", default="rnn,lstm", help="comma-separated: rnn, lstm")
-    run.add_argument("--lookback", type=_positive_int, default=30)
-    run.add_argument("--horizon", type=_positive_int, default=1)
-    run.add_argument("--hidden", type=_positive_int, default=50, help="hidden units")
-    run.add_argument("--epochs", type=_positive_int, default=100)
-    run.add_argument("--patience", type=_positive_int, default=10)
+    run.add_argument("--lookback", type=_positive_int, default=_FORECASTER["lookback"])
+    run.add_argument("--horizon", type=_positive_int, default=_FORECASTER["horizon"])
+    run.add_argument(
+        "--hidden", type=_positive_int, default=_FORECASTER["hidden_size"], help="hidden units"
+    )
+    run.add_argument("--epochs", type=_positive_int, default=_FORECASTER["epochs"])
+    run.add_argument("--patience", type=_positive_int, default=_FORECASTER["patience"])
+    # The main job's own: twice the API's batch halves the steps per epoch on decades of
+    # daily prices, and a CSV's gaps (holidays) are dropped rather than refused.
     run.add_argument("--batch-size", type=_positive_int, default=64)
-    run.add_argument("--lr", type=float, default=1e-3)
-    run.add_argument("--transform", choices=("log_return", "price"), default="log_return")
-    run.add_argument("--missing", choices=("raise", "drop", "ffill"), default="drop")
+    run.add_argument("--lr", type=float, default=_FORECASTER["lr"])
+    run.add_argument("--transform", choices=TRANSFORMS, default=_FORECASTER["transform"])
+    run.add_argument("--missing", choices=MISSING_MODES, default="drop")
     run.add_argument("--out", default="rnnkit-report", help="report folder")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=_FORECASTER["seed"])
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     experiments = commands.add_parser(
@@ -130,7 +140,7 @@ def run(args):
     from .report import NOTE, compare, format_table, write_report
 
     cells = tuple(c.strip() for c in args.cells.split(","))
-    if not cells or any(c not in ("rnn", "lstm") for c in cells):
+    if not cells or any(c not in CELLS for c in cells):
         raise CommandError(f"--cells takes rnn and/or lstm, got {args.cells!r}")
     if args.csv:
         series = read_csv_series(args.csv, args.column, args.date_column)

@@ -113,3 +113,26 @@ def finite_array(name, value):
             f"{array.shape}"
         )
     return array
+
+
+def check_positive(name, value):
+    """``value`` as a finite float > 0 (a learning rate, a clipping norm): TypeError if it is
+    not a real number (a bool is not), ValueError if it is <= 0, NaN or infinite."""
+    if not is_real(value):
+        raise TypeError(f"{name} must be a positive finite number, got {value!r}")
+    if not 0.0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def check_seed(name, value):
+    """``value`` as None or an int >= 0, a seed both ``numpy.random.default_rng`` and
+    ``SeedSequence`` take (both refuse a negative one); TypeError for another kind, ValueError
+    below 0."""
+    if value is None:
+        return None
+    if not is_int(value):
+        raise TypeError(f"{name} must be None or an int >= 0, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be None or an int >= 0, got {value}")
+    return int(value)

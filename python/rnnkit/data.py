@@ -479,8 +479,7 @@ def handle_missing(data, missing="raise"):
     ndarray (float64) or the pandas type of ``data``
         pandas input without missing values is returned as is.
     """
-    if missing not in MISSING_MODES:
-        raise ValueError(f"missing must be one of {MISSING_MODES}, got {missing!r}")
+    check_choice("missing", missing, MISSING_MODES)
     values = _as_float(data, "data")
     bad = ~np.isfinite(values)
     if not bad.any():
@@ -542,13 +541,9 @@ def _target_columns(data, target, n_columns):
     """The target columns as a slice when they are consecutive (so y can be a view), else a list."""
     if target is None:
         return slice(None)
-    keys = target if isinstance(target, list) else [target]
-    if not keys:
+    if isinstance(target, list) and not target:
         raise ValueError("target is an empty list: name at least one column")
-    names = _column_names(data)
-    positions = [_column_position(key, names, n_columns, "target") for key in keys]
-    if len(set(positions)) != len(positions):
-        raise ValueError(f"target names a column twice: {target!r}")
+    positions = _positions(target, _column_names(data), n_columns, "target")
     first = positions[0]
     if positions == list(range(first, first + len(positions))):
         return slice(first, first + len(positions))
@@ -868,8 +863,11 @@ def _table(series, missing, transform):
 
 
 def _positions(key, columns, n_columns, arg):
-    """Column positions of ``key`` (one column or a list of them), without repeats."""
-    keys = key if isinstance(key, list | tuple) else [key]
+    """Column positions of ``key`` (one column, or a list of them), without repeats.
+
+    A tuple is one key: pandas names columns of a MultiIndex by tuples.
+    """
+    keys = key if isinstance(key, list) else [key]
     positions = [_column_position(k, columns, n_columns, arg) for k in keys]
     if len(set(positions)) != len(positions):
         raise ValueError(f"{arg} names a column twice: {key!r}")
@@ -974,6 +972,7 @@ def split_windows(
     if len(target) != 1:
         raise ValueError(f"target must name one column, got {len(target)}")
     inputs = list(range(n_columns)) if inputs is None else inputs
+    inputs = list(inputs) if isinstance(inputs, tuple) else inputs  # several, as a tuple
     pipeline = WindowPipeline(
         lookback, horizon, transform, columns, n_columns, target[0],
         _positions(inputs, columns, n_columns, "inputs"),

@@ -30,7 +30,7 @@ from . import baselines as _baselines
 from . import data as _data
 from . import metrics as _metrics
 from . import train as _train
-from ._checks import check_choice, check_int
+from ._checks import check_choice, check_int, check_seed
 from ._estimator import Estimator, defaults
 from .models import CELLS, RECOMMENDED_FORGET_BIAS, SequenceRegressor
 
@@ -187,8 +187,7 @@ class Forecaster(Estimator):
                 f"loss is {self.loss!r}: this Forecaster was saved with a loss function, which "
                 "a file cannot hold; set_params(loss=<that function>) before fitting again"
             )
-        if self.seed is not None:
-            check_int("seed", self.seed, minimum=0)
+        check_seed("seed", self.seed)
 
     def fit(self, series):
         """Split, scale, window and train the network and the baselines.

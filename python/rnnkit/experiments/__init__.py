@@ -21,15 +21,13 @@ and matplotlib are needed: ``pip install 'rnnkit[plot]'``.
 """
 
 from ._result import Result
-from .gates import event_memory, event_series, gates_at_work
-from .memory import (
-    adding_problem,
-    adding_problem_batch,
-    fading_gradients,
-    gradient_flow,
-    memory_span,
-)
-from .practice import cost, lookback_sweep, volatility
+from .cost import cost
+from .event_memory import event_memory, event_series
+from .fading_gradients import fading_gradients, gradient_flow
+from .gates import gates_at_work
+from .lookback import lookback_sweep
+from .memory_span import adding_problem, adding_problem_batch, memory_span
+from .volatility import volatility
 
 __all__ = [
     "Result",

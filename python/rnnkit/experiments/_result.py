@@ -32,6 +32,9 @@ class Result:
         What the picture shows and what it means, readable without the text around it.
     numbers : dict of str to float
         The headline numbers the caption quotes (for tests and the closing summary).
+    artifacts : dict
+        What a later experiment may reuse instead of computing it again (trained
+        models, the inputs they were shown); not part of the report.
     """
 
     name: str
@@ -40,6 +43,7 @@ class Result:
     figure: object = None
     caption: str = ""
     numbers: dict = field(default_factory=dict)
+    artifacts: dict = field(default_factory=dict, repr=False)
 
     def __repr__(self):
         shown = ", ".join(f"{k}={v:.4g}" for k, v in self.numbers.items())

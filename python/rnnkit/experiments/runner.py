@@ -11,30 +11,36 @@ import importlib
 import os
 import time
 
+EVENT_QUICK = {"n": 600, "epochs": 2}  # event_memory's, and gates' when it trains its own
+
 # (name, module, function, full settings, quick settings). The order is the report's.
 PLAN = [
-    ("memory_span", "memory", "memory_span",
+    ("memory_span", "memory_span", "memory_span",
      {"seq_lens": (10, 20, 50, 100), "steps": 3000},
      {"seq_lens": (5, 10), "steps": 20}),
-    ("fading_gradients", "memory", "fading_gradients",
+    ("fading_gradients", "fading_gradients", "fading_gradients",
      {},
      {"seq_len": 12, "train_steps": 10}),
-    ("event_memory", "gates", "event_memory",
+    ("event_memory", "event_memory", "event_memory",
      {},
-     {"n": 600, "epochs": 2}),
+     EVENT_QUICK),
     ("gates", "gates", "gates_at_work",
      {},
-     {"n": 600, "epochs": 2}),
-    ("cost", "practice", "cost",
+     EVENT_QUICK),
+    ("cost", "cost", "cost",
      {},
      {"n_windows": 200, "epochs": 2}),
-    ("lookback", "practice", "lookback_sweep",
+    ("lookback", "lookback", "lookback_sweep",
      {},
      {"lookbacks": (5, 10), "epochs": 2}),
-    ("volatility", "practice", "volatility",
+    ("volatility", "volatility", "volatility",
      {},
      {"epochs": 2}),
 ]  # fmt: skip
+
+# An experiment that looks into the networks an earlier one trained takes that one's
+# Result as this argument, in place of its settings, when both run: nothing trains twice.
+REUSES = {"gates": ("event_memory", "memory")}
 
 NAMES = [name for name, *_ in PLAN]
 
@@ -64,13 +70,18 @@ def run_all(only=None, quick=False, progress=None):
     -------
     list of (Result, seconds)
     """
-    done = []
+    done, by_name = [], {}
     for name, module, function, full, small in _select(only):
         run = getattr(importlib.import_module(f"{__package__}.{module}"), function)
+        settings = small if quick else full
+        earlier, argument = REUSES.get(name, (None, None))
+        if earlier in by_name:
+            settings = {argument: by_name[earlier]}
         start = time.perf_counter()
-        result = run(**(small if quick else full))
+        result = run(**settings)
         seconds = time.perf_counter() - start
         done.append((result, seconds))
+        by_name[name] = result
         if progress is not None:
             progress(name, seconds, result)
     return done

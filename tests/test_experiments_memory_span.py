@@ -1,4 +1,4 @@
-"""rnnkit.experiments.memory: the adding problem, gradient flow per lag, and their experiments."""
+"""rnnkit.experiments.memory_span: the adding problem and the memory-span experiment."""
 
 import math
 
@@ -7,13 +7,11 @@ import pytest
 from matplotlib.figure import Figure
 
 from rnnkit.experiments._result import Result
-from rnnkit.experiments.memory import (
+from rnnkit.experiments.memory_span import (
     MEAN_MSE,
     _span_sentence,
     adding_problem,
     adding_problem_batch,
-    fading_gradients,
-    gradient_flow,
     memory_span,
 )
 from rnnkit.models import SequenceRegressor
@@ -78,9 +76,13 @@ def test_adding_problem_rejects_bad_arguments_by_name(kwargs, name):
         adding_problem(**args)
 
 
-def test_a_count_that_is_not_an_int_is_a_type_error():
-    with pytest.raises(TypeError, match="steps"):
-        adding_problem("rnn", 10, steps=2.5)
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"steps": 2.5}, "steps"), ({"lr": "0.1"}, "lr"), ({"seed": 1.5}, "seed")],
+)
+def test_an_argument_of_the_wrong_kind_is_a_type_error(kwargs, name):
+    with pytest.raises(TypeError, match=name):
+        adding_problem("rnn", 10, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -91,8 +93,6 @@ def test_a_count_that_is_not_an_int_is_a_type_error():
         (lambda: memory_span(seq_lens=(10, 1), steps=1), r"seq_lens\[1\]"),
         (lambda: memory_span(cells=("lstm", "gru"), steps=1), r"cells\[1\]"),
         (lambda: memory_span(seq_lens=(), steps=1), "seq_lens"),
-        (lambda: fading_gradients(seq_len=1), "seq_len"),
-        (lambda: fading_gradients(train_steps=0), "train_steps"),
     ],
 )
 def test_the_other_functions_reject_bad_arguments_by_name(call, name):
@@ -123,50 +123,7 @@ def test_at_length_50_the_lstm_learns_and_the_rnn_predicts_the_mean():
     assert adding_problem("rnn", 50) > 0.1
 
 
-# ---------------------------------------------------------------------------- gradient flow
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("cell", CELLS)
-def test_gradient_flow_has_one_finite_value_per_lag(cell, dtype):
-    model = SequenceRegressor(cell, input_size=2, hidden_size=5, output_size=2, dtype=dtype, seed=0)
-    X, _ = adding_problem_batch(3, 9, 0)
-    flow = gradient_flow(model, X)
-    assert flow.shape == (9,)
-    assert flow.dtype == np.float64
-    assert np.all(np.isfinite(flow))
-    assert np.all(flow > 0)
-
-
-@pytest.mark.parametrize("cell", CELLS)
-def test_lag_zero_matches_finite_differences(cell):
-    model = SequenceRegressor(
-        cell, input_size=3, hidden_size=4, output_size=2, dtype=np.float64, seed=0
-    )
-    x = np.random.default_rng(1).standard_normal((5, 6, 3))
-    eps = 1e-6
-    # The sequences are independent, so perturbing feature j of every last step at once
-    # gives each sequence's own derivative.
-    columns = []
-    for j in range(3):
-        up, down = x.copy(), x.copy()
-        up[:, -1, j] += eps
-        down[:, -1, j] -= eps
-        columns.append((model.predict(up) - model.predict(down)).sum(axis=1) / (2 * eps))
-    expected = np.linalg.norm(np.stack(columns, axis=1), axis=1).mean()
-    assert gradient_flow(model, x)[0] == pytest.approx(expected, rel=1e-7)
-
-
-def test_an_rnn_with_small_recurrent_weights_forgets_geometrically():
-    model = SequenceRegressor("rnn", input_size=2, hidden_size=6, dtype=np.float64, seed=0)
-    model.params["weight_hh_l0"] *= 0.1
-    X, _ = adding_problem_batch(4, 12, 0)
-    flow = gradient_flow(model, X)
-    assert np.all(np.diff(flow) < 0)
-    assert flow[-1] / flow[0] < 1e-8
-
-
-# ---------------------------------------------------------------------------- the experiments
+# ---------------------------------------------------------------------------- the experiment
 
 
 def test_span_sentence_says_where_learning_stops():
@@ -192,20 +149,3 @@ def test_memory_span_on_tiny_settings():
     assert "The RNN" in result.caption
     assert "The LSTM" in result.caption
     assert memory_span(seq_lens=(4,), cells=("rnn",), steps=2, plot=False).figure is None
-
-
-def test_fading_gradients_on_tiny_settings():
-    result = fading_gradients(seq_len=8, hidden_size=8, train_steps=5)
-    assert isinstance(result, Result)
-    assert result.name == "fading_gradients"
-    table = result.table
-    assert list(table.columns) == ["cell", "stage", "lag", "grad_norm"]
-    assert len(table) == 2 * 2 * 8
-    assert set(table["stage"]) == {"initial", "trained"}
-    for cell in CELLS:
-        for suffix in ("", "_trained"):
-            assert f"{cell}_ratio_lag7{suffix}" in result.numbers
-        assert math.isfinite(result.numbers[f"{cell}_trained_mse"])
-    assert isinstance(result.figure, Figure)
-    assert len(result.figure.axes[0].get_lines()) == 4
-    assert fading_gradients(seq_len=4, hidden_size=4, train_steps=1, plot=False).figure is None
