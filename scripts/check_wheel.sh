@@ -171,7 +171,7 @@ step "(e) fresh venv: the wheel and its [test] extra"
 py="$work/venv/bin/python"
 pip_quiet "$py" --upgrade pip
 pip_quiet "$py" "${wheel}[test]"
-"$py" -m pip list 2>/dev/null | grep -Ei '^(rnnkit|numpy|pytest|hypothesis|pandas|matplotlib|tqdm) '
+"$py" -m pip list 2>/dev/null | grep -Ei '^(rnnkit|numpy|pytest|hypothesis|pandas|matplotlib|tqdm|scikit-learn) '
 # Everything below runs in a directory with no rnnkit source in it.
 run="$work/run"
 mkdir -p "$run"

@@ -5,8 +5,6 @@ import json
 import numpy as np
 import pytest
 
-from rnnkit.models import SequenceRegressor
-from rnnkit.train import fit
 from rnnkit.data import (
     MinMaxScaler,
     StandardScaler,
@@ -21,6 +19,8 @@ from rnnkit.data import (
     split_by_time,
     split_windows,
 )
+from rnnkit.models import SequenceRegressor
+from rnnkit.train import fit
 
 pd = pytest.importorskip("pandas")
 
@@ -127,7 +127,11 @@ def test_windows_reject_a_series_too_short():
         ({"lookback": 3, "stride": True}, TypeError, "stride must be an int"),
         ({"lookback": 3, "target": 2}, ValueError, "target=2 is not a column"),
         ({"lookback": 3, "target": [0, 0]}, ValueError, "twice"),
-        ({"lookback": 3, "missing": "zero"}, ValueError, "missing must be 'raise', 'drop' or 'ffill'"),
+        (
+            {"lookback": 3, "missing": "zero"},
+            ValueError,
+            "missing must be 'raise', 'drop' or 'ffill'",
+        ),
     ],
 )
 def test_windows_reject_bad_arguments(kwargs, error, match):
@@ -463,14 +467,16 @@ def test_a_window_belongs_to_the_block_of_its_last_target(transform, horizon):
     train_rows, val_rows, test_rows = split_by_time(rows)
     for block, own in zip(split[:3], (train_rows, val_rows, test_rows), strict=True):
         last_target = block.times[:, -1]
-        assert (last_target >= own[0]).all() and (last_target <= own[-1]).all()
+        assert (last_target >= own[0]).all()
+        assert (last_target <= own[-1]).all()
     # consecutive blocks, windows one row apart, every window counted once
     times = np.concatenate([b.times[:, 0] for b in split[:3]])
     assert (np.diff(times) > np.timedelta64(0)).all()
     assert len(times) == len(rows) - 10 - horizon + 1
     before = series.shift(1)
     for block in split[:3]:
-        assert block.X.base is not None and not block.X.flags.writeable  # views, read-only
+        assert block.X.base is not None  # a view,
+        assert not block.X.flags.writeable  # read-only
         # the window ends on the row before its first target, in the series' units
         np.testing.assert_array_equal(block.last, block.X_raw[:, -1, 0])
         np.testing.assert_array_equal(block.last, before.loc[block.times[:, 0]])
@@ -493,7 +499,8 @@ def test_columns_target_inputs_and_unscaled_columns():
     )
     split = split_windows(frame, 5, target="p", inputs=["p", "flag"], unscaled=["flag"],
                           transform="none")  # fmt: skip
-    assert split.pipeline.target == 1 and split.pipeline.inputs == [1, 2]
+    assert split.pipeline.target == 1
+    assert split.pipeline.inputs == [1, 2]
     assert split.train.X.shape[1:] == (5, 2)
     np.testing.assert_array_equal(split.train.X[:, :, 1], split.train.X_raw[:, :, 2])  # as it is
     np.testing.assert_array_equal(split.train.y_raw[:, 0], frame.loc[split.train.times[:, 0], "p"])
@@ -515,7 +522,8 @@ def test_the_pipeline_cuts_new_data_and_round_trips_bit_identically():
     rebuilt = type(split.pipeline).from_state(state)
     for pipeline in (split.pipeline, rebuilt):
         block = pipeline.windows(series)
-        assert block.y is None and block.origin[-1] == series.index[-1]
+        assert block.y is None
+        assert block.origin[-1] == series.index[-1]
         np.testing.assert_array_equal(block.X[-len(split.test.X) - 2 : -2], split.test.X)
         again = pipeline.test_block(split.test_values, split.test_index)
         for a, b in zip(again, split.test, strict=True):

@@ -147,8 +147,7 @@ def test_volatility_forecasts_never_look_ahead():
     k = val_end + 10
     changed[k:] *= 3.0  # a different test block from day k on
     runs = [
-        _volatility_forecasts(r, 5, 4, 2, 0, "abs_return", patience=2)
-        for r in (returns, changed)
+        _volatility_forecasts(r, 5, 4, 2, 0, "abs_return", patience=2) for r in (returns, changed)
     ]
     names = set(runs[0]["forecasts"])
     assert {"LSTM", "EWMA(0.94)", "Rolling mean(5)"} <= names

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import check_int
+from .._checks import check_int, check_number, check_positive
 
 __all__ = ["GarchSeries", "ar_series", "garch_series", "load_wti", "random_walk"]
 
@@ -81,11 +81,6 @@ def load_wti(dropna=True, as_frame=True):
     return pd.Series(prices, index=index, name="DCOILWTICO")
 
 
-def _check_start(start):
-    if not (np.isfinite(start) and start > 0):
-        raise ValueError(f"start must be a positive price, got {start!r}")
-
-
 def _prices(start, log_returns):
     """The path start, start*exp(r_1), start*exp(r_1 + r_2), ...: one longer than the returns."""
     return start * np.exp(np.concatenate(([0.0], np.cumsum(log_returns))))
@@ -112,9 +107,8 @@ def random_walk(n=1000, start=100.0, drift=0.0, volatility=0.01, seed=None):
         drift and half the variance), so no model should beat the naive baseline.
     """
     check_int("n", n)
-    _check_start(start)
-    if not volatility >= 0:
-        raise ValueError(f"volatility must be >= 0, got {volatility!r}")
+    check_positive("start", start)
+    check_number("volatility", volatility)
     steps = np.random.default_rng(seed).normal(drift, volatility, n - 1)
     return _prices(start, steps)
 
@@ -156,9 +150,8 @@ def garch_series(
     ndarray (n,) or GarchSeries
     """
     check_int("n", n)
-    _check_start(start)
-    if not omega > 0:
-        raise ValueError(f"omega must be > 0, got {omega!r}")
+    check_positive("start", start)
+    check_positive("omega", omega)
     if not (alpha >= 0 and beta >= 0):
         raise ValueError(f"alpha and beta must be >= 0, got alpha={alpha!r}, beta={beta!r}")
     if not alpha + beta < 1:
@@ -222,8 +215,7 @@ def ar_series(n=1000, phi=(0.6,), sigma=0.1, seed=None):
     phi = np.asarray(phi, dtype=np.float64)
     if phi.ndim != 1 or phi.size == 0 or not np.all(np.isfinite(phi)):
         raise ValueError(f"phi must be a non-empty sequence of finite numbers, got {phi!r}")
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    check_positive("sigma", sigma)
     p = len(phi)
     companion = _companion(phi)
     radius = np.max(np.abs(np.linalg.eigvals(companion)))

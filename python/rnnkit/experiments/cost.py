@@ -89,9 +89,7 @@ def _compute(hidden_size, lookback, batch_size, n_windows, epochs, seed, num_thr
     """One row per cell: parameters, recurrent parameters, median seconds per epoch."""
     returns = _datasets.garch_series(n_windows + lookback + 1, seed=seed, return_components=True)
     # standardised with its own statistics (no validation or test block): nothing is judged
-    train = split_windows(
-        returns.returns, lookback, transform="none", val=0.0, test=0.0
-    ).train
+    train = split_windows(returns.returns, lookback, transform="none", val=0.0, test=0.0).train
     rows = []
     with threads(num_threads):
         for cell in ("rnn", "lstm"):

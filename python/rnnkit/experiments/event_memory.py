@@ -22,7 +22,7 @@ for the LSTM against 45% for the RNN.
 
 import numpy as np
 
-from .._checks import check_int
+from .._checks import check_int, check_positive, check_real
 from ..data import split_windows
 from ..inspect import gates
 from ..models import SequenceRegressor
@@ -234,14 +234,11 @@ def event_memory(
             f"lookback must be at least duration + {LEAD + 1} = {duration + LEAD + 1} so the "
             f"windows show the trend's end, got lookback={lookback}"
         )
-    if not (isinstance(shift, int | float) and 0 < shift < np.inf):
-        raise ValueError(f"shift must be a positive number, got {shift!r}")
-    if not 0 < threshold < 1:
+    check_positive("shift", shift)
+    if not 0 < check_real("threshold", threshold) < 1:
         raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
 
-    out = _compute(
-        duration, n, hidden_size, lookback, epochs, seed, shift, forget_bias, threshold
-    )
+    out = _compute(duration, n, hidden_size, lookback, epochs, seed, shift, forget_bias, threshold)
     numbers = out["numbers"]
     figure = None
     if plot:
@@ -382,7 +379,10 @@ def _compute(duration, n, hidden_size, lookback, epochs, seed, shift, forget_bia
         "held_out": bool(held_out),
         "figure": (table, lstm, lstm_cf, k, carriers),
         "artifacts": {
-            "lstm": models["lstm"], "rnn": models["rnn"], "window": W[k], "duration": duration,
+            "lstm": models["lstm"],
+            "rnn": models["rnn"],
+            "window": W[k],
+            "duration": duration,
         },
     }
 

@@ -7,8 +7,8 @@ lasts, the forget gates keeping most of the cell at every step.
 import numpy as np
 
 from ..inspect import gate_heatmap, gates
-from .event_memory import LEAD, event_memory
 from ._result import Result, frame
+from .event_memory import LEAD, event_memory
 
 __all__ = ["gates_at_work"]
 

@@ -7,8 +7,8 @@ import warnings
 
 import numpy as np
 
-from .._checks import check_choice
 from .. import data as _data
+from .._checks import check_choice
 from ..plot import _figure
 from ._common import TEST, VAL, paired_t, pct, price_series, threads, train
 from ._result import Result
