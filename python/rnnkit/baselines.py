@@ -429,13 +429,17 @@ def from_state(meta, arrays):
     """
     cls = BASELINES.get(meta.get("class"))
     if cls is None:
-        raise ValueError(f"unknown baseline {meta.get('class')!r}; expected one of {list(BASELINES)}")
+        raise ValueError(
+            f"unknown baseline {meta.get('class')!r}; expected one of {list(BASELINES)}"
+        )
     baseline = cls(**meta["params"])
     baseline._check_params()
     fitted = meta["fitted"]
     baseline.targets_ = baseline._resolve_targets(check_int("n_features_", fitted["n_features_"]))
     if baseline.targets_ != fitted["targets_"]:
-        raise ValueError(f"baseline targets {fitted['targets_']} do not match target={baseline.target!r}")
+        raise ValueError(
+            f"baseline targets {fitted['targets_']} do not match target={baseline.target!r}"
+        )
     baseline.lookback_ = check_int("lookback_", fitted["lookback_"])
     baseline.n_features_ = fitted["n_features_"]
     baseline.horizon_ = check_int("horizon_", fitted["horizon_"])

@@ -1000,4 +1000,3 @@ def split_windows(
     test_start = int(bounds[1]) + max(warmup - lookback, 0)
     test_index = None if index is None else index[test_start:]
     return SplitWindows(*blocks, pipeline, values[test_start:].copy(), test_index)
-
