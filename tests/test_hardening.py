@@ -453,7 +453,7 @@ CATALOGUE = [
             lambda: (data.make_windows, (pd.DataFrame({"a": [1.0] * 9, "b": ["x"] * 9}), 2), {})
         ),
         TypeError,
-        r"data must hold numbers.*'x'",
+        r"data must be an array of numbers \(convertible to float64\).*'x'",
     ),
     Case(
         "data-nan-with-missing-raise",
@@ -532,7 +532,7 @@ CATALOGUE = [
         "model-text-windows",
         lazily(lambda: (small_model().predict, (np.full((2, 4, 1), "a"),), {})),
         TypeError,
-        r"X must be a numeric array",
+        r"X must be an array of numbers",
     ),
     Case(
         "model-hidden-size-zero",

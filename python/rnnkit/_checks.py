@@ -98,14 +98,23 @@ def check_dtype(name, value):
     return dtype
 
 
-def finite_array(name, value):
-    """``value`` as a float64 array; TypeError if it is not numeric, ValueError on NaN or inf."""
+def float_array(name, value, dtype=np.float64):
+    """``value`` as an array of ``dtype`` (no copy when it is one already); TypeError if it
+    does not hold numbers. A pandas object's missing values become NaN."""
     try:
-        array = np.asarray(value, dtype=np.float64)
+        if hasattr(value, "iloc"):  # pandas, duck-typed so that NumPy input never imports it
+            return value.to_numpy(dtype=dtype, na_value=np.nan)
+        return np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as err:
         raise TypeError(
-            f"{name} must be an array of numbers, got {type(value).__name__}: {err}"
-        ) from err
+            f"{name} must be an array of numbers (convertible to {np.dtype(dtype).name}), got "
+            f"{type(value).__name__}: {err}"
+        ) from None
+
+
+def finite_array(name, value):
+    """``value`` as a float64 array; TypeError if it is not numeric, ValueError on NaN or inf."""
+    array = float_array(name, value)
     if not np.isfinite(array).all():
         bad = int(array.size - np.isfinite(array).sum())
         raise ValueError(

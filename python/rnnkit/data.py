@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import check_choice, check_fraction, check_int, is_int
+from ._checks import check_choice, check_fraction, check_int, float_array, is_int
 
 __all__ = [
     "MinMaxScaler",
@@ -43,15 +43,7 @@ def _is_pandas(obj):
 
 def _as_float(data, name, ndims=(1, 2)):
     """``data`` as a float64 ndarray (no copy when it already is one); ``ndims=None``: any rank."""
-    try:
-        if _is_pandas(data):
-            values = data.to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            values = np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"{name} must hold numbers convertible to float64, got {type(data).__name__} ({exc})"
-        ) from None
+    values = float_array(name, data)
     if ndims is not None and values.ndim not in ndims:
         raise ValueError(
             f"{name} must be 1-D (n,) or 2-D (n, features) with time on the first axis, "

@@ -22,7 +22,14 @@ import inspect
 import numpy as np
 
 from . import core
-from ._checks import check_choice, check_dtype, check_int, check_probability, check_real
+from ._checks import (
+    check_choice,
+    check_dtype,
+    check_int,
+    check_probability,
+    check_real,
+    float_array,
+)
 
 __all__ = ["LSTM", "RNN", "SequenceRegressor"]
 
@@ -36,10 +43,7 @@ RECOMMENDED_FORGET_BIAS = 1.0
 
 def _check_sequences(x, name, features, dtype):
     """x as a (N, T, features) array of dtype (a copy only if needed), else a clear error."""
-    try:
-        x = np.asarray(x, dtype=dtype)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a numeric array of shape (N, T, {features})") from err
+    x = float_array(name, x, dtype)
     if x.ndim != 3 or x.shape[2] != features or x.shape[0] < 1 or x.shape[1] < 1:
         raise ValueError(
             f"{name} must have shape (N, T, {features}) with N, T >= 1 (batch-first windows), "

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from . import core
-from ._checks import check_int, check_number
+from ._checks import check_int, check_number, float_array
 
 __all__ = [
     "LOSSES",
@@ -390,13 +390,7 @@ def _model_dtype(model):
 
 def _check_data(X, y, dtype, x_name, y_name):
     """X (N, T, F) and y (N, outputs) in the model's dtype (a 1-D y becomes one column)."""
-    arrays = []
-    for name, value in ((x_name, X), (y_name, y)):
-        try:
-            arrays.append(np.asarray(value, dtype=dtype))
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"{name} must be an array of numbers: {err}") from None
-    X, y = arrays
+    X, y = float_array(x_name, X, dtype), float_array(y_name, y, dtype)
     if X.ndim != 3 or len(X) == 0:
         raise ValueError(f"{x_name} must be windows of shape (N, T, F) with N >= 1, got {X.shape}")
     if y.ndim == 1:
