@@ -529,6 +529,8 @@ def test_the_pipeline_cuts_new_data_and_round_trips_bit_identically():
         for a, b in zip(again, split.test, strict=True):
             np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="series has 2 column"):
+        split.pipeline.windows(pd.concat([series, series.rename("q")], axis=1))
+    with pytest.raises(ValueError, match=r"columns of the same name: \['p', 'p'\]"):
         split.pipeline.windows(pd.concat([series, series], axis=1))
     with pytest.raises(ValueError, match="a forecast needs 7"):
         split.pipeline.windows(series.iloc[:6])
@@ -549,6 +551,8 @@ def test_test_values_are_a_copy_the_caller_cannot_change():
         ({"horizon": 1.5}, TypeError, "horizon must be an int >= 1"),
         ({"target": "close"}, ValueError, r"target='close' is not a column of the data"),
         ({"inputs": ["p", "p"]}, ValueError, "inputs names a column twice"),
+        ({"inputs": []}, ValueError, "inputs must name at least one column"),
+        ({"unscaled": "q"}, ValueError, r"unscaled='q' is not a column"),
         ({"transform": "diff"}, ValueError, "transform must be 'log_return', 'return' or 'none'"),
         ({"scaler": "robust"}, ValueError, "scaler must be 'standard', 'minmax' or 'none'"),
         ({"val": 1.5}, ValueError, r"val must be a fraction in \[0, 1\), got 1.5"),
@@ -560,6 +564,30 @@ def test_test_values_are_a_copy_the_caller_cannot_change():
 def test_split_windows_names_a_bad_argument(kwargs, error, words):
     with pytest.raises(error, match=words):
         split_windows(wti_like(), **{"lookback": 5, **kwargs})
+
+
+def test_split_windows_takes_columns_as_a_name_a_list_or_an_array():
+    frame = pd.DataFrame({"p": wti_like(), "flag": 1.0})
+    by_name = split_windows(frame, 4, unscaled="flag", inputs=np.array([0, 1]))
+    assert by_name.pipeline.unscaled == [1]
+    assert by_name.pipeline.inputs == [0, 1]
+    with pytest.raises(ValueError, match="series has no rows"):
+        split_windows(frame.iloc[:0], 4)
+
+
+def test_a_crafted_pipeline_state_is_refused():
+    state = split_windows(wti_like(), 4).pipeline.to_state()
+    WindowPipeline = type(split_windows(wti_like(), 4).pipeline)
+    for change, words in [
+        ({"target": 3}, "target must be distinct column positions in"),
+        ({"inputs": [0, 0]}, "inputs must be distinct"),
+        ({"inputs": []}, "inputs must name at least one column"),
+        ({"lookback": "8"}, "lookback must be an int"),
+        ({"transform": "exp"}, "transform must be"),
+        ({"columns": "p"}, "columns must be None or 1 names"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=words):
+            WindowPipeline.from_state({**state, **change})
 
 
 def test_split_windows_refuses_what_the_transform_cannot_take():

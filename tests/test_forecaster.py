@@ -193,3 +193,58 @@ def test_clone_gives_an_unfitted_copy_with_the_same_parameters():
     assert copy.get_params() == fitted.get_params()
     assert not hasattr(copy, "model_")
     assert repr(copy) == "Forecaster(cell='rnn', lookback=10, hidden_size=8, epochs=3, verbose=0)"
+
+
+def test_a_forecaster_is_judged_on_a_test_block():
+    with pytest.raises(ValueError, match="test must be above 0"):
+        Forecaster(**FAST, test=0.0).fit(price_series())
+
+
+def test_after_fit_the_model_speaks_for_itself_not_the_live_parameters():
+    series = price_series()
+    forecaster = Forecaster(**FAST).fit(series)
+    forecaster.set_params(cell="rnn", missing="ffill")  # effective at the next fit only
+    assert "LSTM" in forecaster.evaluate().index
+    holey = series.copy()
+    holey.iloc[-3] = np.nan
+    with pytest.raises(ValueError, match="missing values"):
+        forecaster.predict(holey)  # fitted with missing="raise"
+
+
+def test_names_steps_and_nested_parameters_are_read_as_a_user_means_them():
+    forecaster = Forecaster(**FAST, optimizer="Adam").fit(price_series())
+    frame = forecaster.test_predictions(step=np.int64(1))
+    assert "LSTM" in frame
+    with pytest.raises(TypeError, match="step must be an int"):
+        forecaster.test_predictions(step=True)
+    with pytest.raises(ValueError, match="cell of Forecaster is 'lstm', not an estimator"):
+        forecaster.set_params(cell__x=1)
+
+
+def test_a_series_a_file_cannot_describe_is_refused_before_training():
+    series = price_series()
+    dated_names = pd.DataFrame({pd.Timestamp("2020-01-01"): series.to_numpy()})
+    with pytest.raises(TypeError, match="column names must be strings or integers"):
+        Forecaster(**FAST).fit(dated_names)
+    periods = series.copy()
+    periods.index = periods.index.to_period("D")
+    with pytest.raises(TypeError, match="index must hold dates, numbers or strings"):
+        Forecaster(**FAST).fit(periods)
+
+
+def test_backtest_scores_every_row_of_the_test_share(monkeypatch):
+    series = price_series(250, seed=3)
+    seen = []
+    real_fit = Forecaster.fit
+
+    def recording_fit(self, past):
+        seen.append((len(past), self.test))
+        return real_fit(self, past)
+
+    monkeypatch.setattr(Forecaster, "fit", recording_fit)
+    Forecaster(**FAST).backtest(series, folds=3)
+    ends = [n for n, _ in seen]
+    assert ends[-1] == len(series)  # the most recent rows are scored too
+    assert sum(round(n * test) for n, test in seen) == round(len(series) * 0.15)
+    with pytest.raises(ValueError, match=r"test must be a fraction in \[0, 1\)"):
+        Forecaster(**FAST, test="x").backtest(series)

@@ -247,3 +247,47 @@ def test_a_file_of_the_first_format_says_to_fit_again(saved):
     rewrite(saved, lambda c: set_header(c, {**header_of(c), "format_version": 1}))
     with pytest.raises(ValueError, match=r"written by an older rnnkit.*fit the model again"):
         rnnkit.load(saved)
+
+
+def _edit_state(saved, edit):
+    def change(contents):
+        header = header_of(contents)
+        edit(header["state"])
+        set_header(contents, header)
+
+    rewrite(saved, change)
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda s: s["params"].update(cell="rnn"), "does not match the parameters"),
+        (lambda s: s["baselines"][0]["fitted"].update(n_features_=5), "does not match"),
+        (lambda s: s["baselines"][4]["fitted"].update(lookback_=3), "do not fit 1 outputs"),
+        (lambda s: s["pipeline"].update(inputs=[0, 0]), "inputs must be distinct"),
+        (lambda s: s["pipeline"].update(target="b"), "target must be distinct column"),
+        (lambda s: s["pipeline"].update(lookback=0), "lookback must be an int >= 1"),
+        (lambda s: s["model"].update(hidden_size=10**7), "do not fit the configuration"),
+        (lambda s: s["model"].update(num_layers=10**7), "do not fit the configuration"),
+        (lambda s: s.update(baselines=[{"class": "Naive", "params": {}, "fitted": {}}]),
+         "n_features_"),
+    ],
+)  # fmt: skip
+def test_a_crafted_state_is_refused_with_a_value_error(saved, edit, words):
+    _edit_state(saved, edit)
+    with pytest.raises(ValueError, match=words):
+        rnnkit.load(saved)
+
+
+def test_a_class_that_is_not_a_name_is_refused(saved):
+    rewrite(saved, lambda c: set_header(c, {**header_of(c), "class": ["Forecaster"]}))
+    with pytest.raises(ValueError, match="unknown class"):
+        rnnkit.load(saved)
+
+
+def test_a_loss_without_a_qualified_name_is_still_saved_by_name(series, tmp_path):
+    import functools
+
+    fitted = Forecaster(loss=functools.partial(pinball, quantile=0.5), **FAST).fit(series)
+    fitted.save(tmp_path / "p.npz")
+    assert rnnkit.load(tmp_path / "p.npz").loss == f"function:{__name__}.pinball"

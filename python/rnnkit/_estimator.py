@@ -96,7 +96,13 @@ class Estimator:
             else:
                 setattr(self, name, value)
         for name, sub in nested.items():
-            getattr(self, name).set_params(**sub)
+            inner = getattr(self, name)
+            if not hasattr(inner, "set_params"):
+                raise ValueError(
+                    f"{name} of {type(self).__name__} is {inner!r}, not an estimator: "
+                    f"{name}__{next(iter(sub))} cannot be set"
+                )
+            inner.set_params(**sub)
         return self
 
     def __repr__(self):

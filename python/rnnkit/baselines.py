@@ -100,6 +100,9 @@ class Baseline(Estimator):
     def _check_params(self):
         """Check the parameters other than target (fit calls it first)."""
 
+    def _check_fitted_arrays(self):
+        """Check what a subclass's fit learned against the window shape (for a loaded one)."""
+
     def num_fitted(self):
         """How many numbers fit learned (only the linear regression learns any)."""
         return 0
@@ -361,6 +364,17 @@ class LinearRegression(Baseline):
 
     _FITTED_ARRAYS = ("coef_", "intercept_")
 
+    def _check_fitted_arrays(self):
+        outputs = self.horizon_ * len(self.targets_)
+        inputs = self.lookback_ * (
+            self.n_features_ if self.features == "all" else len(self.targets_)
+        )
+        if self.coef_.shape != (outputs, inputs) or self.intercept_.shape != (outputs,):
+            raise ValueError(
+                f"coef_ {self.coef_.shape} and intercept_ {self.intercept_.shape} do not fit "
+                f"{outputs} outputs of {inputs} inputs"
+            )
+
     def num_fitted(self):
         return self.coef_.size + self.intercept_.size
 
@@ -445,4 +459,5 @@ def from_state(meta, arrays):
     baseline.horizon_ = check_int("horizon_", fitted["horizon_"])
     for name in cls._FITTED_ARRAYS:
         setattr(baseline, name, finite_array(name, arrays[name]))
+    baseline._check_fitted_arrays()
     return baseline

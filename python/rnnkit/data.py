@@ -1,12 +1,19 @@
 """From a price series to training data: time splits, scalers, returns and sliding windows.
 
 Every function takes a NumPy array (time on the first axis: ``(n,)`` or ``(n, features)``)
-or a pandas Series/DataFrame, and gives pandas back when pandas came in. The order of a
-pipeline that never lets the future leak into the past::
+or a pandas Series/DataFrame, and gives pandas back when pandas came in.
 
-    train, val, test = split_by_time(series)        # contiguous blocks, in time order
-    scaler = StandardScaler().fit(train)            # statistics of the training block only
-    X, y, times = make_windows(scaler.transform(train), lookback=30)
+:func:`split_windows` is the one place a model's windows are cut: it checks the series,
+transforms it, splits it in time order, fits the scaler on the training block only and
+gives every window to the block of its last target, so that the future never leaks into
+the past::
+
+    split = split_windows(series, lookback=30)      # log returns, 70/15/15, standardised
+    split.train.X, split.train.y                    # what a network learns from
+    split.pipeline.windows(new_series)              # the same windows from new data
+
+The pieces it is made of (:func:`split_by_time`, the scalers, :func:`log_returns`,
+:func:`make_windows`) are here for those who build a pipeline of their own.
 """
 
 from typing import NamedTuple
@@ -17,8 +24,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ._checks import check_choice, check_fraction, check_int, float_array, is_int
 
 __all__ = [
+    "Block",
     "MinMaxScaler",
+    "SplitWindows",
     "StandardScaler",
+    "WindowPipeline",
     "Windows",
     "handle_missing",
     "log_returns",
@@ -28,9 +38,11 @@ __all__ = [
     "returns",
     "scaler_from_dict",
     "split_by_time",
+    "split_windows",
 ]
 
 MISSING_MODES = ("raise", "drop", "ffill")
+VAL = TEST = 0.15  # the default shares of the validation and test blocks
 
 
 # -- helpers shared by every stage ------------------------------------------------------------
@@ -93,7 +105,7 @@ def _column_position(key, names, n_columns, arg):
 # -- splitting --------------------------------------------------------------------------------
 
 
-def split_by_time(series, val=0.15, test=0.15):
+def split_by_time(series, val=VAL, test=TEST):
     """Split a series into contiguous train, validation and test blocks, in time order.
 
     Parameters
@@ -820,14 +832,47 @@ class WindowPipeline:
 
     @classmethod
     def from_state(cls, state):
-        """The pipeline :meth:`to_state` described; it transforms bit-identically."""
-        state = dict(state)
-        scaler = state.pop("scaler")
-        pipeline = cls(**state, scaler=None if scaler is None else scaler_from_dict(scaler))
-        if pipeline.scaler is not None and pipeline.scaler.n_features_ != pipeline.n_columns:
+        """The pipeline :meth:`to_state` described; it transforms bit-identically.
+
+        Raises
+        ------
+        ValueError
+            A state that does not describe a pipeline (from a damaged or crafted file).
+        """
+        n_columns = check_int("n_columns", state["n_columns"])
+        columns = state["columns"]
+        if columns is not None and (not isinstance(columns, list) or len(columns) != n_columns):
+            raise ValueError(f"columns must be None or {n_columns} names, got {columns!r}")
+
+        def positions(name, values):
+            if (
+                not (isinstance(values, list) and all(is_int(v) for v in values))
+                or len(set(values)) != len(values)
+                or not all(0 <= v < n_columns for v in values)
+            ):
+                raise ValueError(
+                    f"{name} must be distinct column positions in [0, {n_columns}), got {values!r}"
+                )
+            return values
+
+        inputs = positions("inputs", state["inputs"])
+        if not inputs:
+            raise ValueError("inputs must name at least one column, got none")
+        scaler = state["scaler"]
+        pipeline = cls(
+            check_int("lookback", state["lookback"]),
+            check_int("horizon", state["horizon"]),
+            check_choice("transform", state["transform"], TRANSFORMS),
+            columns,
+            n_columns,
+            positions("target", [state["target"]])[0],
+            inputs,
+            positions("unscaled", state["unscaled"]),
+            None if scaler is None else scaler_from_dict(scaler),
+        )
+        if pipeline.scaler is not None and pipeline.scaler.n_features_ != n_columns:
             raise ValueError(
-                f"the scaler has {pipeline.scaler.n_features_} columns, the pipeline "
-                f"{pipeline.n_columns}"
+                f"the scaler has {pipeline.scaler.n_features_} columns, the pipeline {n_columns}"
             )
         return pipeline
 
@@ -841,9 +886,13 @@ def _table(series, missing, transform):
     check_choice("transform", transform, TRANSFORMS)
     series = handle_missing(series, missing)
     values = _as_float(series, "series")
+    if len(values) == 0:
+        raise ValueError(f"series has no rows (shape {values.shape})")
     values = values.reshape(len(values), -1)
     index = series.index if _is_pandas(series) else None
     columns = _column_names(series)
+    if columns is not None and len(set(map(repr, columns))) != len(columns):
+        raise ValueError(f"series has columns of the same name: {columns}; rename them first")
     if transform == "log_return" and np.any(values <= 0):
         raise ValueError(
             "transform='log_return' needs positive values; the series has values <= 0 "
@@ -854,12 +903,18 @@ def _table(series, missing, transform):
     return values, index, columns
 
 
+def _is_empty(key):
+    return key is None or (isinstance(key, list | tuple | np.ndarray) and len(key) == 0)
+
+
 def _positions(key, columns, n_columns, arg):
     """Column positions of ``key`` (one column, or a list of them), without repeats.
 
     A tuple is one key: pandas names columns of a MultiIndex by tuples.
     """
-    keys = key if isinstance(key, list) else [key]
+    keys = list(key) if isinstance(key, list | np.ndarray) else [key]
+    if not keys:
+        raise ValueError(f"{arg} must name at least one column, got an empty list")
     positions = [_column_position(k, columns, n_columns, arg) for k in keys]
     if len(set(positions)) != len(positions):
         raise ValueError(f"{arg} names a column twice: {key!r}")
@@ -876,6 +931,9 @@ class SplitWindows(NamedTuple):
         fraction is 0).
     pipeline : WindowPipeline
         The fitted pipeline, to cut the same windows from new data and undo the scaling.
+    bounds : (int, int)
+        The rows of the transformed series where the validation and the test blocks
+        begin (every window's last target before the first is a training target).
     test_values : ndarray (m, F)
         The rows of the series that the test windows read, in its own units:
         ``pipeline.test_block(test_values, test_index)`` rebuilds them exactly.
@@ -887,6 +945,7 @@ class SplitWindows(NamedTuple):
     val: Block
     test: Block
     pipeline: WindowPipeline
+    bounds: tuple
     test_values: np.ndarray
     test_index: object
 
@@ -899,10 +958,10 @@ def split_windows(
     inputs=None,
     transform="log_return",
     scaler="standard",
-    val=0.15,
-    test=0.15,
+    val=VAL,
+    test=TEST,
     missing="raise",
-    unscaled=(),
+    unscaled=None,
     warmup=0,
 ):
     """Cut a series into train, validation and test windows, with nothing leaking backwards.
@@ -935,7 +994,7 @@ def split_windows(
         Fractions of the transformed rows for validation and test, in time order.
     missing : {"raise", "drop", "ffill"}
         What to do with NaN or inf (see :func:`handle_missing`).
-    unscaled : list of column names or ints
+    unscaled : column name or int, or a list of them, optional
         Columns passed to the network as they are (event flags, calendar dummies).
     warmup : int
         Rows at the start of the transformed series that serve only as inputs: no
@@ -946,7 +1005,7 @@ def split_windows(
     Returns
     -------
     SplitWindows
-        ``(train, val, test, pipeline, test_values, test_index)``.
+        ``(train, val, test, pipeline, bounds, test_values, test_index)``.
 
     Raises
     ------
@@ -964,11 +1023,10 @@ def split_windows(
     if len(target) != 1:
         raise ValueError(f"target must name one column, got {len(target)}")
     inputs = list(range(n_columns)) if inputs is None else inputs
-    inputs = list(inputs) if isinstance(inputs, tuple) else inputs  # several, as a tuple
     pipeline = WindowPipeline(
         lookback, horizon, transform, columns, n_columns, target[0],
         _positions(inputs, columns, n_columns, "inputs"),
-        [] if not unscaled else _positions(list(unscaled), columns, n_columns, "unscaled"),
+        [] if _is_empty(unscaled) else _positions(unscaled, columns, n_columns, "unscaled"),
         None,
     )  # fmt: skip
     _, rows, _ = pipeline._rows(values, None)
@@ -991,4 +1049,5 @@ def split_windows(
     # window k reads rows k .. k + lookback (the first only to start a return)
     test_start = int(bounds[1]) + max(warmup - lookback, 0)
     test_index = None if index is None else index[test_start:]
-    return SplitWindows(*blocks, pipeline, values[test_start:].copy(), test_index)
+    bounds = (n_train, n_train + n_val)
+    return SplitWindows(*blocks, pipeline, bounds, values[test_start:].copy(), test_index)

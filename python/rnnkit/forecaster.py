@@ -30,7 +30,7 @@ from . import baselines as _baselines
 from . import data as _data
 from . import metrics as _metrics
 from . import train as _train
-from ._checks import check_choice, check_int, check_seed
+from ._checks import check_choice, check_fraction, check_int, check_seed, finite_array
 from ._estimator import Estimator, defaults
 from .models import CELLS, RECOMMENDED_FORGET_BIAS, SequenceRegressor
 
@@ -65,6 +65,8 @@ class Forecaster(Estimator):
         For a DataFrame, the column to forecast (default the first column).
     inputs : list of str or int, optional
         The columns the network reads (default all; the baselines read the target).
+    unscaled : list of str or int
+        Columns the network reads as they are (event flags, calendar dummies).
     val, test : float
         Fractions of the series, in time order, for validation (early stopping)
         and for the final test.
@@ -109,6 +111,7 @@ class Forecaster(Estimator):
         scaler=_SPLIT["scaler"],
         target=_SPLIT["target"],
         inputs=_SPLIT["inputs"],
+        unscaled=_SPLIT["unscaled"],
         val=_SPLIT["val"],
         test=_SPLIT["test"],
         missing=_SPLIT["missing"],
@@ -134,6 +137,7 @@ class Forecaster(Estimator):
         self.scaler = scaler
         self.target = target
         self.inputs = inputs
+        self.unscaled = unscaled
         self.val = val
         self.test = test
         self.missing = missing
@@ -150,8 +154,8 @@ class Forecaster(Estimator):
 
     @property
     def name(self):
-        """The network's name in tables and plots: "LSTM" or "RNN"."""
-        return str(self.cell).upper()
+        """The network's name in tables and plots: "LSTM" or "RNN" (the fitted one's)."""
+        return (self.model_.cell if hasattr(self, "model_") else str(self.cell)).upper()
 
     # ------------------------------------------------------------------ fit
 
@@ -164,24 +168,20 @@ class Forecaster(Estimator):
         params = {}
         for name, value in self.get_params(deep=False).items():
             if name == "loss" and callable(value):
-                value = f"{_NAMED_LOSS}{value.__module__}.{value.__qualname__}"
+                function = getattr(value, "func", value)  # a functools.partial names its own
+                label = getattr(function, "__qualname__", type(function).__qualname__)
+                value = f"{_NAMED_LOSS}{getattr(function, '__module__', '?')}.{label}"
             elif name == "dtype":
                 value = np.dtype(value).name  # checked by the model already
-            elif isinstance(value, np.generic):
-                value = value.item()
-            elif isinstance(value, tuple):
-                value = list(value)
-            if not (value is None or isinstance(value, str | int | float | list)):
-                raise TypeError(
-                    f"{name} must be a number, a string or a list so that the fitted model "
-                    f"can be saved; got {type(value).__name__} {value!r}"
-                )
-            params[name] = value
+            params[name] = _json_value(name, value)
         return params
 
     def _check_training_params(self):
         check_choice("cell", self.cell, CELLS)
-        check_choice("optimizer", self.optimizer, tuple(_train.OPTIMIZERS))
+        # by name, in any case, as rnnkit.train.fit takes it: an instance cannot be saved
+        check_choice("optimizer", getattr(self.optimizer, "lower", str)(), tuple(_train.OPTIMIZERS))
+        if self.test == 0:
+            raise ValueError("test must be above 0: a Forecaster is judged on its test block")
         if isinstance(self.loss, str) and self.loss.startswith(_NAMED_LOSS):
             raise ValueError(
                 f"loss is {self.loss!r}: this Forecaster was saved with a loss function, which "
@@ -193,7 +193,10 @@ class Forecaster(Estimator):
         """Split, scale, window and train the network and the baselines.
 
         Every argument is checked before any training. The fitted attributes are set
-        together at the end: a failed fit leaves the Forecaster as it was.
+        together at the end: a failed fit leaves the Forecaster as it was. Ctrl-C
+        (KeyboardInterrupt) after at least one finished epoch leaves it fitted with the
+        best epoch's weights instead, its ``history_.stop_reason`` saying so, and the
+        interrupt goes on to stop the script.
 
         Parameters
         ----------
@@ -216,6 +219,7 @@ class Forecaster(Estimator):
             val=self.val,
             test=self.test,
             missing=self.missing,
+            unscaled=self.unscaled,
         )
         pipeline = split.pipeline
         model = SequenceRegressor(
@@ -230,39 +234,52 @@ class Forecaster(Estimator):
             seed=self.seed,
         )
         params = self._saved_params()
+        _check_saveable(split)
         train, val = split.train, split.val
-        start = time.perf_counter()
-        history = _train.fit(
-            model,
-            train.X,
-            train.y,
-            validation_data=(val.X, val.y) if len(val.X) else None,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            loss=self.loss,
-            clip_norm=self.clip_norm,
-            patience=self.patience,
-            seed=self.seed,
-            verbose=self.verbose,
-        )
-        seconds = time.perf_counter() - start
         baselines = _baselines.default_baselines(self.lookback, target=pipeline.target)
         for baseline in baselines:
             baseline.fit(train.X_raw, train.y_raw)
+        start = time.perf_counter()
+        try:
+            history = _train.fit(
+                model,
+                train.X,
+                train.y,
+                validation_data=(val.X, val.y) if len(val.X) else None,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                optimizer=self.optimizer,
+                lr=self.lr,
+                loss=self.loss,
+                clip_norm=self.clip_norm,
+                patience=self.patience,
+                seed=self.seed,
+                verbose=self.verbose,
+            )
+        except KeyboardInterrupt as err:
+            # Ctrl-C after a finished epoch keeps what was learned: the Forecaster becomes
+            # fitted with the best epoch's weights (fit restored them) and the history says
+            # it was interrupted. Before that, it stays as it was.
+            history = getattr(err, "history", None)  # None: before training started
+            if history is not None and history.best_epoch:
+                self._set_fitted(split, model, history, baselines, start, params)
+            raise
+        self._set_fitted(split, model, history, baselines, start, params)
+        return self
+
+    def _set_fitted(self, split, model, history, baselines, start, params):
+        """Every fitted attribute at once: a fit is all there or not at all."""
         self.__dict__.update(
             model_=model,
-            pipeline_=pipeline,
+            pipeline_=split.pipeline,
             history_=history,
             baselines_=baselines,
-            train_seconds_=seconds,
-            n_features_in_=pipeline.n_columns,
+            train_seconds_=time.perf_counter() - start,
+            n_features_in_=split.pipeline.n_columns,
             test_values_=split.test_values,
             test_index_=split.test_index,
             _params_at_fit=params,
         )
-        return self
 
     # ------------------------------------------------------------------ use
 
@@ -285,7 +302,7 @@ class Forecaster(Estimator):
         when the series came from pandas. Values are in the series' units.
         """
         self._check_fitted()
-        block = self.pipeline_.windows(series, self.missing)
+        block = self.pipeline_.windows(series, self._params_at_fit["missing"])
         forecast = self.pipeline_.to_levels(self.model_.predict(block.X), block.last)
         if block.origin is None:
             return forecast
@@ -315,7 +332,7 @@ class Forecaster(Estimator):
         """
         block = self._test_block()
         horizon = self.pipeline_.horizon
-        if not (isinstance(step, int) and 1 <= step <= horizon):
+        if check_int("step", step) > horizon:
             raise ValueError(f"step must be between 1 and horizon={horizon}, got {step!r}")
         k = step - 1
         columns = {"actual": block.y_raw[:, k]}
@@ -363,19 +380,22 @@ class Forecaster(Estimator):
         The rows of :meth:`evaluate` for every fold, with a ``fold`` column.
         """
         folds = check_int("folds", folds)
+        horizon, test = check_int("horizon", self.horizon), check_fraction("test", self.test)
+        val = check_fraction("val", self.val)
         n = len(series)
-        test_rows = round(n * self.test)
-        fold_rows = test_rows // folds
-        if fold_rows < self.horizon + 1:
+        test_rows = round(n * test)
+        # fold k is scored on rows ends[k] .. ends[k + 1] - 1; the last fold ends with the series
+        ends = n - test_rows + np.linspace(0, test_rows, folds + 1).round().astype(int)
+        if np.diff(ends).min() < horizon + 1:
             raise ValueError(
-                f"test={self.test} of {n} rows is {test_rows} rows: too few for {folds} folds"
+                f"test={self.test} of {n} rows is {test_rows} rows: too few for {folds} folds "
+                f"of horizon {horizon}"
             )
         rows = []
-        for k in range(folds):
-            end = n - test_rows + (k + 1) * fold_rows
+        for k, (start, end) in enumerate(zip(ends[:-1].tolist(), ends[1:].tolist(), strict=True)):
             past = series.iloc[:end] if hasattr(series, "iloc") else series[:end]
             fold = type(self)(**self.get_params(deep=False))
-            fold.set_params(test=fold_rows / end, val=self.val * (n - test_rows) / end)
+            fold.set_params(test=(end - start) / end, val=val * (n - test_rows) / end)
             fold.fit(past)
             rows += [{"fold": k, **row} for row in fold.evaluate(as_frame=False)]
         try:
@@ -424,23 +444,34 @@ class Forecaster(Estimator):
         forecaster = cls(**meta["params"])
         pipeline = _data.WindowPipeline.from_state(meta["pipeline"])
         model = SequenceRegressor.from_state(meta["model"], part("model/"))
-        if model.input_size != pipeline.n_inputs or model.output_size != pipeline.horizon:
-            raise ValueError("the model does not match the pipeline's inputs and horizon")
-        values = np.asarray(arrays["test/values"], dtype=np.float64)
+        if (model.cell, model.input_size, model.output_size) != (
+            forecaster.cell,
+            pipeline.n_inputs,
+            pipeline.horizon,
+        ):
+            raise ValueError("the model does not match the parameters and the pipeline")
+        baselines = [
+            _baselines.from_state(b, part(f"baseline{i}/")) for i, b in enumerate(meta["baselines"])
+        ]
+        fitted_on = (pipeline.n_columns, pipeline.lookback, pipeline.horizon, [pipeline.target])
+        for b in baselines:
+            if (b.n_features_, b.lookback_, b.horizon_, b.targets_) != fitted_on:
+                raise ValueError(f"baseline {b.name} does not match the pipeline")
+        values = finite_array("test/values", arrays["test/values"])
+        index = _index_from_state(meta["test_index"], arrays.get("test/index"))
         if values.ndim != 2 or values.shape[1] != pipeline.n_columns:
             raise ValueError(f"test/values has shape {values.shape}")
+        if index is not None and len(index) != len(values):
+            raise ValueError(f"the test index has {len(index)} rows, its values {len(values)}")
         forecaster.__dict__.update(
             model_=model,
             pipeline_=pipeline,
             history_=_train.History.from_state(meta["history"]),
-            baselines_=[
-                _baselines.from_state(b, part(f"baseline{i}/"))
-                for i, b in enumerate(meta["baselines"])
-            ],
+            baselines_=baselines,
             train_seconds_=float(meta["train_seconds"]),
             n_features_in_=pipeline.n_columns,
             test_values_=values,
-            test_index_=_index_from_state(meta["test_index"], arrays.get("test/index")),
+            test_index_=index,
             _params_at_fit=meta["params"],
         )
         return forecaster
@@ -452,11 +483,38 @@ class Forecaster(Estimator):
         save(self, path)
 
 
+def _json_value(name, value):
+    """A parameter as JSON holds it (NumPy scalars as Python's, tuples as lists), or a
+    TypeError naming it: a fitted Forecaster can always be saved."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_json_value(name, v) for v in value]
+    if value is None or isinstance(value, str | int | float):
+        return value
+    raise TypeError(
+        f"{name} must be a number, a string or a list of them so that the fitted model can "
+        f"be saved; got {type(value).__name__} {value!r}"
+    )
+
+
+def _check_saveable(split):
+    """Refuse, before training, a series whose column names or index a file cannot hold."""
+    for name in split.pipeline.columns or []:
+        if not isinstance(name, str | int) or isinstance(name, bool):
+            raise TypeError(
+                f"the series' column names must be strings or integers so that the fitted "
+                f"model can be saved; got {name!r}: rename them, e.g. with "
+                "frame.columns = frame.columns.astype(str)"
+            )
+    _index_state(split.test_index)
+
+
 def _index_state(index):
     """A pandas index as (JSON-safe description, array or None) without pickle.
 
-    A time zone is kept by name beside the UTC times; any other index whose values
-    NumPy cannot hold without objects is kept as its text.
+    A time zone is kept by name beside the UTC times; text is kept as NumPy strings; an
+    index of other objects (periods, dates) is refused with a TypeError.
     """
     if index is None:
         return None, None
@@ -466,8 +524,14 @@ def _index_state(index):
         meta["tz"] = str(tz)
         index = index.tz_convert("UTC").tz_localize(None)
     values = np.asarray(index)
-    if values.dtype == object:
+    if values.dtype == object and all(isinstance(v, str) for v in values):
         values = values.astype(str)
+    if values.dtype.kind not in "iufMU":
+        raise TypeError(
+            "the series' index must hold dates, numbers or strings so that the fitted model "
+            f"can be saved; got {type(index).__name__} of {values.dtype}: convert it, e.g. "
+            "a PeriodIndex with series.to_timestamp()"
+        )
     return meta, values
 
 

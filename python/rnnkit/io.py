@@ -120,7 +120,7 @@ def _read(path):
     for key, array in contents.items():
         if _digest(array) != checksums[key]:
             raise ValueError(f"{path}: array {key!r} fails its checksum (tampered or corrupted)")
-    if header.get("class") not in CLASSES:
+    if not isinstance(header.get("class"), str) or header["class"] not in CLASSES:
         raise ValueError(f"{path} holds an unknown class {header.get('class')!r}")
     return header, contents
 

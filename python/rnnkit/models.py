@@ -79,6 +79,17 @@ def _read_only_batch_first(a):
     return view
 
 
+def _layer_shapes(gates, input_size, hidden_size, num_layers):
+    """Every parameter's shape of a stack of layers, by PyTorch's names, in order."""
+    GH, shapes = gates * hidden_size, {}
+    for k in range(num_layers):
+        shapes[f"weight_ih_l{k}"] = (GH, input_size if k == 0 else hidden_size)
+        shapes[f"weight_hh_l{k}"] = (GH, hidden_size)
+        shapes[f"bias_ih_l{k}"] = (GH,)
+        shapes[f"bias_hh_l{k}"] = (GH,)
+    return shapes
+
+
 class _Recurrent:
     """A stack of ``num_layers`` recurrent layers of one cell; RNN and LSTM fill in the cell."""
 
@@ -98,20 +109,12 @@ class _Recurrent:
 
     def _init_params(self):
         """PyTorch's initialisation: every parameter uniform in +-1/sqrt(H)."""
-        H, GH = self.hidden_size, self._gates * self.hidden_size
-        bound = 1.0 / np.sqrt(H)
-        params = {}
-        for k in range(self.num_layers):
-            inputs = self.input_size if k == 0 else H
-            shapes = {
-                f"weight_ih_l{k}": (GH, inputs),
-                f"weight_hh_l{k}": (GH, H),
-                f"bias_ih_l{k}": (GH,),
-                f"bias_hh_l{k}": (GH,),
-            }
-            for name, shape in shapes.items():
-                params[name] = self.rng.uniform(-bound, bound, shape).astype(self.dtype)
-        return params
+        bound = 1.0 / np.sqrt(self.hidden_size)
+        shapes = _layer_shapes(self._gates, self.input_size, self.hidden_size, self.num_layers)
+        return {
+            name: self.rng.uniform(-bound, bound, shape).astype(self.dtype)
+            for name, shape in shapes.items()
+        }
 
     def _weights(self, k):
         p = self.params
@@ -539,7 +542,31 @@ class SequenceRegressor:
 
     @classmethod
     def from_state(cls, meta, arrays):
-        """The model :meth:`to_state` described, parameters loaded (all checked first)."""
+        """The model :meth:`to_state` described, parameters loaded.
+
+        The arrays are checked against the shapes the configuration implies before any
+        weights are allocated, so a damaged or crafted file costs no more memory than
+        its own arrays.
+        """
+        sizes = {
+            name: check_int(name, meta[name])
+            for name in ("input_size", "hidden_size", "output_size", "num_layers")
+        }
+        gates = (LSTM if check_choice("cell", meta["cell"], CELLS) == "lstm" else RNN)._gates
+        if len(arrays) != 4 * sizes["num_layers"] + 2:  # before listing num_layers' shapes
+            raise ValueError(
+                f"the arrays do not fit the configuration: {sizes['num_layers']} layers need "
+                f"{4 * sizes['num_layers'] + 2} arrays, got {len(arrays)}"
+            )
+        expected = _layer_shapes(gates, *(sizes[k] for k in ("input_size", "hidden_size",
+                                                              "num_layers")))  # fmt: skip
+        expected["head.weight"] = (sizes["output_size"], sizes["hidden_size"])
+        expected["head.bias"] = (sizes["output_size"],)
+        shapes = {name: np.shape(value) for name, value in arrays.items()}
+        if shapes != expected:
+            raise ValueError(
+                f"the arrays do not fit the configuration: expected {expected}, got {shapes}"
+            )
         model = cls.from_config(meta)
         model.load_state_dict(arrays)
         return model

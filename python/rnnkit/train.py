@@ -321,7 +321,7 @@ class History:
         Last epoch run.
     stop_reason : str
         Why training ended: starts with ``"completed"``, ``"early stopping"``,
-        ``"non-finite"`` or ``"callback"``.
+        ``"non-finite"``, ``"callback"`` or ``"interrupted"``.
     """
 
     def __init__(self, monitor="val_loss"):
@@ -349,6 +349,12 @@ class History:
             "stopped_epoch": self.stopped_epoch,
             "stop_reason": self.stop_reason,
         }
+
+    def truncate(self, epochs):
+        """Keep the record of the first ``epochs`` epochs only (an interrupted one is dropped)."""
+        for name in ("train_loss", "val_loss", "lr", "epoch_time"):
+            del getattr(self, name)[epochs:]
+        self.stopped_epoch = min(self.stopped_epoch, epochs)
 
     @classmethod
     def from_state(cls, state):
@@ -530,8 +536,8 @@ def _epoch(model, X, y, val, order, optimizer, loss_fn, batch_size, clip_norm):
 
 def _finish(model, history, best, restore_best_weights):
     """Restore the best parameters when asked (always after a NaN) and complete stop_reason."""
-    non_finite = history.stop_reason.startswith("non-finite")
-    restore = non_finite or restore_best_weights
+    untrusted = history.stop_reason.startswith(("non-finite", "interrupted"))
+    restore = untrusted or restore_best_weights
     if restore:
         for name, p in model.params.items():
             p[...] = best[name]
@@ -541,7 +547,7 @@ def _finish(model, history, best, restore_best_weights):
         )
         if restore:
             history.stop_reason += ", its weights restored"
-    elif non_finite:
+    elif untrusted:
         history.stop_reason += "; the initial weights restored"
 
 
@@ -620,6 +626,11 @@ def fit(
     the best epoch (or the initial ones if none finished) are restored whatever
     ``restore_best_weights`` says, since the current ones are not trustworthy.
     Warnings are never used for this.
+
+    An interrupt (Ctrl-C's KeyboardInterrupt) or an exception raised by a callback
+    also restores the best epoch's parameters (or the initial ones), records
+    ``"interrupted at epoch N"`` in the history, attaches the History to the
+    exception as ``err.history``, and lets the exception go on, so a script stops.
     """
     dtype = _model_dtype(model)
     X, y = _check_data(X, y, dtype, "X", "y")
@@ -642,17 +653,19 @@ def fit(
 
     history = History("val_loss" if val is not None else "train_loss")
     # The best parameters so far, starting with the initial ones: a NaN in the first
-    # epoch must still leave finite weights behind. Copied into, never reallocated.
+    # epoch must still leave finite weights behind. Replaced whole, never copied into, so
+    # that an interrupt can never leave a mix of two epochs' weights behind.
     best = {name: p.copy() for name, p in model.params.items()}
     progress = _Progress(epochs, verbose, desc=getattr(model, "cell", "fit"))
+    epoch = 0
     try:
         for epoch in range(1, epochs + 1):
-            start = time.perf_counter()
-            history.lr.append(optimizer.lr)
+            start, lr_used = time.perf_counter(), optimizer.lr
             order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
             train_loss, val_loss, problem = _epoch(
                 model, X, y, val, order, optimizer, loss_fn, batch_size, clip_norm
             )
+            history.lr.append(lr_used)
             history.train_loss.append(train_loss)
             if val is not None:
                 history.val_loss.append(val_loss)
@@ -668,9 +681,8 @@ def fit(
                 break
             improved = monitored < history.best_loss
             if improved:
+                best = {name: p.copy() for name, p in model.params.items()}
                 history.best_epoch = epoch
-                for name, p in model.params.items():
-                    best[name][...] = p
             if any(c(epoch, history) for c in callbacks):
                 history.stop_reason = f"callback stopped training after epoch {epoch}"
                 break
@@ -684,6 +696,15 @@ def fit(
                 plateau.update(improved, optimizer)
         else:
             history.stop_reason = f"completed {epochs} epochs"
+    except BaseException as err:
+        # Ctrl-C, or an exception from a callback: keep the best weights so far, say so in
+        # the history (which travels with the exception), and stop the caller too.
+        history.truncate(history.stopped_epoch)
+        history.stop_reason = f"interrupted at epoch {epoch} by {type(err).__name__}"
+        _finish(model, history, best, restore_best_weights=True)
+        err.history = history
+        raise
+    else:
         _finish(model, history, best, restore_best_weights)
     finally:
         progress.close(history)

@@ -23,8 +23,6 @@ from .. import datasets as _datasets
 from ..models import RECOMMENDED_FORGET_BIAS, SequenceRegressor
 from ..train import fit as _fit
 
-VAL, TEST = 0.15, 0.15  # the Forecaster's default split, in time order
-
 
 @contextlib.contextmanager
 def threads(n):

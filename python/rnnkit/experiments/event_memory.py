@@ -23,11 +23,10 @@ for the LSTM against 45% for the RNN.
 import numpy as np
 
 from .._checks import check_int, check_positive, check_real
-from ..data import split_windows
+from ..data import TEST, VAL, split_windows
 from ..inspect import gates
 from ..models import SequenceRegressor
 from ..train import fit
-from ._common import TEST, VAL
 from ._result import Result, frame
 
 __all__ = ["event_memory", "event_series"]
@@ -260,7 +259,7 @@ def _compute(duration, n, hidden_size, lookback, epochs, seed, shift, forget_bia
     split = split_windows(
         inputs, lookback, target=0, transform="none", val=VAL, test=TEST, unscaled=[1]
     )
-    n_train = lookback + len(split.train.X)  # the first row no training window forecasts
+    n_train, test_start = split.bounds  # the rows where validation and test begin
     if np.sum(events < n_train) < 2:
         low, high = _event_gaps(duration, lookback)
         raise ValueError(
@@ -273,13 +272,12 @@ def _compute(duration, n, hidden_size, lookback, epochs, seed, shift, forget_bia
     unit = shift * NOISE / std  # the trend after an event, standardised
     # every window of the series by its first row, for the counterfactual runs below
     every = split.pipeline.windows(inputs).X
-    windows, first_target = {}, lookback
-    for name, block in zip(("train", "val", "test"), split[:3], strict=True):
+    windows = {}
+    targets = (slice(lookback, n_train), slice(n_train, test_start), slice(test_start, n))
+    for name, block, rows in zip(("train", "val", "test"), split[:3], targets, strict=True):
         if len(block.X) == 0:
             raise ValueError(f"n={n} leaves the {name} block too short for one window")
-        targets = slice(first_target, first_target + len(block.X))
-        windows[name] = (block.X, block.y, scaled_trend[targets])
-        first_target = targets.stop
+        windows[name] = (block.X, block.y, scaled_trend[rows])
 
     models, histories = {}, {}
     for cell in ("lstm", "rnn"):
@@ -369,7 +367,6 @@ def _compute(duration, n, hidden_size, lookback, epochs, seed, shift, forget_bia
     }
 
     # the window the figure shows: a test event's if there is one
-    test_start = n_train + len(split.val.X)
     example = next((e for e in measured if e - LEAD >= test_start), measured[0])
     k = measured.index(example)
     return {

@@ -7,10 +7,10 @@ Every lookback is trained and validated on the same targets (the ``warmup`` of
 import numpy as np
 
 from .._checks import check_choice, check_int
-from ..data import split_windows
+from ..data import TEST, VAL, split_windows
 from ..models import CELLS
 from ..plot import _figure
-from ._common import TEST, VAL, paired_t, pct, price_series, threads, train
+from ._common import paired_t, pct, price_series, threads, train
 from ._result import Result
 from ._result import frame as _frame
 

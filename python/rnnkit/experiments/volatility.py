@@ -9,8 +9,9 @@ import numpy as np
 
 from .. import data as _data
 from .._checks import check_choice
+from ..data import TEST, VAL
 from ..plot import _figure
-from ._common import TEST, VAL, paired_t, pct, price_series, threads, train
+from ._common import paired_t, pct, price_series, threads, train
 from ._result import Result
 from ._result import frame as _frame
 
@@ -280,9 +281,7 @@ def _volatility_forecasts(
             transform="none", val=VAL, test=TEST,
         )  # fmt: skip
         blocks = split.train, split.val, split.test
-        # block k's targets are the days after the windows before it
-        train_end = lookback + len(split.train.X)
-        val_end = train_end + len(split.val.X)
+        train_end, val_end = split.bounds
         if len(split.train.X) < 10 or val_end in (train_end, n):
             raise ValueError(
                 f"the series is too short: {n} returns with lookback {lookback} leave too few "

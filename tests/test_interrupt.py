@@ -1,0 +1,157 @@
+"""Nothing lost on an interrupt: Ctrl-C (a real SIGINT to a child process) and exceptions
+from callbacks keep the best weights so far, say so in the history, and stop the caller."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from rnnkit.models import SequenceRegressor
+from rnnkit.train import fit
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a child process")
+
+# The child reports on stdout: progress lines, then one line of JSON.
+TRAIN_CHILD = """
+import json, sys
+import numpy as np
+from rnnkit.models import SequenceRegressor
+from rnnkit.train import fit
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((3000, 20, 1)).astype(np.float32)
+y = X[:, -3:, 0].sum(axis=1, keepdims=True)
+model = SequenceRegressor("lstm", input_size=1, hidden_size=16, seed=0)
+best = {}
+
+def snapshot(epoch, history):
+    if history.best_epoch == epoch:
+        best.update({k: v.copy() for k, v in model.params.items()}, epoch=epoch)
+    print(f"epoch {epoch}", flush=True)
+
+try:
+    fit(model, X[:2500], y[:2500], validation_data=(X[2500:], y[2500:]), epochs=300,
+        patience=None, verbose=0, callbacks=[snapshot])
+except KeyboardInterrupt as err:
+    h = err.history
+    print(json.dumps({
+        "reason": h.stop_reason, "best_epoch": h.best_epoch, "snapshot": best["epoch"],
+        "restored": all(np.array_equal(model.params[k], best[k]) for k in model.params),
+        "lengths": [len(h.train_loss), len(h.val_loss), len(h.lr), len(h.epoch_time)],
+        "stopped": h.stopped_epoch,
+    }), flush=True)
+"""
+
+FORECASTER_CHILD = """
+import json, sys
+sys.modules["tqdm"] = None  # progress as one line per epoch on stderr
+import numpy as np
+import rnnkit
+from rnnkit import data, train
+
+prices = rnnkit.datasets.garch_series({n}, seed=0)
+forecaster = rnnkit.Forecaster(lookback=30, hidden_size=32, epochs={epochs}, patience=None)
+one_epoch = train._epoch
+
+
+def announced(*args, **kwargs):  # says when an epoch's training begins
+    print("epoch begins", flush=True)
+    return one_epoch(*args, **kwargs)
+
+
+train._epoch = announced
+try:
+    forecaster.fit(prices)
+except KeyboardInterrupt:
+    out = {{"fitted": hasattr(forecaster, "model_")}}
+    if out["fitted"]:
+        h = forecaster.history_
+        val = data.split_windows(prices, 30).val
+        model = forecaster.model_
+        out.update(
+            reason=h.stop_reason, best_epoch=h.best_epoch, best_loss=h.best_loss,
+            restored_loss=train.evaluate(model, val.X, val.y),
+            rmse=forecaster.evaluate().loc["LSTM", "rmse"],
+        )
+    print(json.dumps(out), flush=True)
+"""
+
+
+def interrupt(script, when, stream="stdout"):
+    """Run ``script`` in a child, SIGINT it once a line of ``stream`` matches the regular
+    expression ``when``, and return the JSON it prints last. The children's training ends
+    by itself within a minute or two, so a line that never comes fails rather than hangs."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if stream == "stderr" else subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        watched = child.stderr if stream == "stderr" else child.stdout
+        for line in watched:
+            if re.match(when, line):
+                child.send_signal(signal.SIGINT)
+                break
+        out, _ = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 0, out
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_ctrl_c_in_fit_restores_the_best_weights_and_says_so():
+    report = interrupt(TRAIN_CHILD, r"epoch 3$")
+    assert report["reason"].startswith("interrupted at epoch ")
+    assert "KeyboardInterrupt" in report["reason"]
+    assert "its weights restored" in report["reason"]
+    assert report["best_epoch"] == report["snapshot"] >= 1
+    assert report["restored"]
+    # the history holds the finished epochs only, every list alike
+    assert report["lengths"] == [report["stopped"]] * 4
+
+
+def test_ctrl_c_in_forecaster_fit_leaves_it_fitted_with_the_best_epoch():
+    report = interrupt(
+        FORECASTER_CHILD.format(n=3000, epochs=200), r"lstm epoch +2/", stream="stderr"
+    )
+    assert report["fitted"]
+    assert report["reason"].startswith("interrupted at epoch ")
+    assert report["restored_loss"] == report["best_loss"]  # the best epoch's weights, exactly
+    assert np.isfinite(report["rmse"])
+
+
+def test_ctrl_c_before_the_first_epoch_ends_leaves_the_forecaster_as_it_was():
+    # an epoch of 20,000 windows takes a second or more: the interrupt lands inside it
+    report = interrupt(FORECASTER_CHILD.format(n=20000, epochs=3), "epoch begins")
+    assert report == {"fitted": False}
+
+
+def test_an_exception_in_a_callback_restores_the_best_weights_and_goes_on():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((200, 8, 1))
+    y = X[:, -1]
+    model = SequenceRegressor("rnn", input_size=1, hidden_size=4, seed=0)
+    best = {}
+
+    def snapshot(epoch, history):
+        if history.best_epoch == epoch:
+            best.update({k: v.copy() for k, v in model.params.items()})
+
+    def fail_at_epoch_3(epoch, history):
+        if epoch == 3:
+            raise RuntimeError("a callback's own bug")
+
+    with pytest.raises(RuntimeError, match="a callback's own bug") as caught:
+        fit(model, X, y, epochs=10, verbose=0, callbacks=[snapshot, fail_at_epoch_3])
+    history = caught.value.history
+    assert history.stop_reason.startswith("interrupted at epoch 3 by RuntimeError")
+    assert history.stopped_epoch == 3
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, best[name], err_msg=name)
