@@ -1,9 +1,9 @@
 """A core that no input can break: a catalogue of bad inputs, and robustness checks.
 
-``CATALOGUE`` is one table of 79 distinct inputs a pipeline might produce, each with an
+``CATALOGUE`` is one table of 87 distinct inputs a pipeline might produce, each with an
 id, across the whole package: the compiled kernels (``core-*``, 36 cases), data
-preparation (``data-*``, 14), models (``model-*``, 7), training (``fit-*``, 9),
-save/load (``io-*``, 7) and the command line (``cli-*``, 6). 69 of them must be refused
+preparation (``data-*``, 22), models (``model-*``, 7), training (``fit-*``, 9),
+save/load (``io-*``, 7) and the command line (``cli-*``, 6). 77 of them must be refused
 with the exact exception type and a message naming what was wrong; 10 must be accepted
 (non-contiguous, negative-stride, transposed and read-only views give the reference's
 answer; NaN and inf do not crash, with the behaviour documented in the case). For every
@@ -208,6 +208,12 @@ def lazily(make):
 def call(function, *args, **kwargs):
     """A case calling function(*args, **kwargs) and watching every array among the args."""
     return lazily(lambda: (function, args, kwargs))
+
+
+def dated(n):
+    """A positive daily price series named "p", its index named "date"."""
+    index = pd.date_range("2020-01-01", periods=n, freq="D", name="date")
+    return pd.Series(np.linspace(1.0, 2.0, n), index=index, name="p")
 
 
 def small_model(**kwargs):
@@ -521,6 +527,69 @@ CATALOGUE = [
         ValueError,
         r"1 NaN or inf values, the first in row 1",
     ),
+    # the door of split_windows: order and kinds of data that would be silently wrong
+    Case(
+        "data-shuffled-times",
+        lazily(lambda: (data.split_windows, (dated(60).sample(frac=1, random_state=0), 3), {})),
+        ValueError,
+        r"not in time order: row \d+ .* sort it first with series.sort_index\(\)",
+    ),
+    Case(
+        "data-reversed-times",
+        lazily(lambda: (data.split_windows, (dated(60).iloc[::-1], 3), {})),
+        ValueError,
+        r"not in time order: row 1 ",
+    ),
+    Case(
+        "data-repeated-times",
+        lazily(
+            lambda: (
+                data.split_windows,
+                (pd.concat([dated(60), dated(60)[5:6]]).sort_index(), 3),
+                {},
+            )
+        ),
+        ValueError,
+        r"1 repeated time\(s\), the first .* at row 6: keep one row per time",
+    ),
+    Case(
+        "data-dates-as-a-column",
+        lazily(lambda: (data.split_windows, (dated(60).reset_index(), 3), {"target": 1})),
+        TypeError,
+        r"column 'date' of series holds dates \(datetime64\[.s\]\), not numbers: make it the",
+    ),
+    Case(
+        "data-true-false",
+        lazily(lambda: (data.split_windows, (dated(60) > 1.0, 3), {})),
+        TypeError,
+        r"series 'p' holds True/False \(bool\), not numbers",
+    ),
+    Case(
+        "data-complex",
+        call(data.split_windows, np.full(60, 1 + 1j), 3),
+        TypeError,
+        r"series holds complex numbers \(complex128\), not numbers",
+    ),
+    Case(
+        "data-numbers-as-objects",
+        lazily(lambda: (data.split_windows, (dated(60).astype(object), 3), {})),
+        TypeError,
+        r"series 'p' holds Python objects .* convert it first",
+    ),
+    Case(
+        "data-nan-scaler-statistics",
+        call(
+            data.scaler_from_dict,
+            {
+                "class": "StandardScaler",
+                "params": {},
+                "stats": {"mean": [np.nan], "std": [1.0]},
+                "columns": None,
+            },
+        ),
+        ValueError,
+        r"malformed StandardScaler statistics: NaN or inf",
+    ),
     # -- models
     Case(
         "model-wrong-feature-count",
@@ -728,12 +797,12 @@ def test_catalogue(case, tmp_path):
 
 def test_the_catalogue_is_what_the_docstring_says():
     ids = [c.id for c in CATALOGUE]
-    assert len(set(ids)) == len(ids) == 79
+    assert len(set(ids)) == len(ids) == 87
     refused = [c for c in CATALOGUE if c.error is not None]
-    assert len(refused) == 69
+    assert len(refused) == 77
     counts = {p: sum(i.startswith(p + "-") for i in ids) for p in ("core", "data", "model")}
     counts |= {p: sum(i.startswith(p + "-") for i in ids) for p in ("fit", "io", "cli")}
-    assert counts == {"core": 36, "data": 14, "model": 7, "fit": 9, "io": 7, "cli": 6}
+    assert counts == {"core": 36, "data": 22, "model": 7, "fit": 9, "io": 7, "cli": 6}
 
 
 # ---------------------------------------------------------------------------- (a) threads

@@ -358,6 +358,8 @@ def scaler_from_dict(d):
         arrays = {name: np.array(stats[name], dtype=np.float64) for name in cls._stat_names}
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"malformed {cls.__name__} statistics: {exc!r}") from None
+    if not all(np.isfinite(a).all() for a in arrays.values()):
+        raise ValueError(f"malformed {cls.__name__} statistics: NaN or inf in {stats}")
     shapes = {a.shape for a in arrays.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 1:
         raise ValueError(f"malformed {cls.__name__} statistics: shapes {shapes}")
@@ -884,6 +886,9 @@ def _table(series, missing, transform):
     checked (returns need levels that are not zero, log returns positive ones).
     """
     check_choice("transform", transform, TRANSFORMS)
+    _check_kinds(series)
+    if _is_pandas(series):
+        _check_time_order(series.index)
     series = handle_missing(series, missing)
     values = _as_float(series, "series")
     if len(values) == 0:
@@ -901,6 +906,55 @@ def _table(series, missing, transform):
     if transform == "return" and np.any(values[:-1] == 0):
         raise ValueError("transform='return' needs non-zero values; the series has zeros")
     return values, index, columns
+
+
+# What each kind of NumPy dtype is, for errors; only ints and floats are taken as numbers.
+_KINDS = {"b": "True/False", "c": "complex numbers", "M": "dates", "m": "time spans",
+          "O": "Python objects (text?)", "U": "text", "S": "bytes", "V": "records"}  # fmt: skip
+
+
+def _check_kinds(series):
+    """Refuse columns that NumPy would turn into numbers silently wrongly: dates as
+    nanoseconds, True as 1, a complex number's real part, text that looks numeric."""
+    if _is_pandas(series):
+        dtypes = series.dtypes.items() if series.ndim == 2 else [(series.name, series.dtype)]
+    else:
+        dtypes = [(None, np.asarray(series).dtype)]
+    for name, dtype in dtypes:
+        kind = np.dtype(getattr(dtype, "numpy_dtype", dtype)).kind if dtype != object else "O"
+        if kind not in "iuf":
+            if name is None:
+                where = "series"
+            else:
+                where = f"column {name!r} of series" if series.ndim == 2 else f"series {name!r}"
+            hint = (
+                ": make it the index, e.g. frame.set_index(column)"
+                if kind == "M"
+                else ": convert it first, e.g. with pandas.to_numeric"
+                if kind in "OUS"
+                else ""
+            )
+            raise TypeError(f"{where} holds {_KINDS.get(kind, dtype)} ({dtype}), not numbers{hint}")
+
+
+def _check_time_order(index):
+    """Refuse an index of times or numbers that is not strictly increasing, naming the first
+    row out of order and the fix: a model trained out of order is silently wrong."""
+    kind = getattr(index.dtype, "kind", "O")  # a time zone's dtype is of kind "M" too
+    if kind not in "iufM" or (index.is_monotonic_increasing and index.is_unique):
+        return
+    times = index.asi8 if kind == "M" else np.asarray(index)
+    row = int(np.argmin(times[1:] > times[:-1])) + 1
+    if times[row] == times[row - 1]:
+        raise ValueError(
+            f"the series' index has {int(index.duplicated().sum())} repeated time(s), the first "
+            f"{index[row]!r} at row {row}: keep one row per time first, e.g. "
+            "series[~series.index.duplicated(keep='last')]"
+        )
+    raise ValueError(
+        f"the series' index is not in time order: row {row} ({index[row]!r}) comes before "
+        f"row {row - 1} ({index[row - 1]!r}); sort it first with series.sort_index()"
+    )
 
 
 def _is_empty(key):
@@ -968,8 +1022,11 @@ def split_windows(
 
     The one place rnnkit decides blocks and cuts windows for a model:
 
-    1. The series is checked at the door (missing values, see ``missing``; the
-       transform's domain) and transformed (``transform``, every column).
+    1. The series is checked at the door and refused, with the fix in the message, if
+       its times are out of order or repeated, if a column holds dates, True/False,
+       complex numbers or objects rather than numbers, if values are missing (unless
+       ``missing`` says what to do) or outside the transform's domain; then it is
+       transformed (``transform``, every column).
     2. Its transformed rows are split in time order (:func:`split_by_time`).
     3. The scaler is fitted on the training block's rows only.
     4. Windows of ``lookback`` rows are cut over the whole series, and each belongs to
