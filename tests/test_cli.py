@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnkit.__main__ import main
-from rnnkit.datasets import garch_series
+from rnnkit.__main__ import main, read_csv_series
+from rnnkit.datasets import garch_series, random_walk
 
 FAST = ["--epochs", "2", "--hidden", "4", "--lookback", "10", "--quiet"]
 
@@ -39,6 +39,7 @@ def test_run_on_a_csv_prints_the_table_and_writes_the_report(csv, tmp_path, caps
         assert word in printed
     names = sorted(p.name for p in out.iterdir())
     assert names == [
+        ".rnnkit-report.json",
         "README.md",
         "error_by_model.png",
         "loss_curves.png",
@@ -94,3 +95,140 @@ def test_bad_input_gets_one_line(tmp_path, capsys, args, message):
     assert err.startswith("rnnkit: error: ")
     assert message in err
     assert len(err.splitlines()) == 1
+
+
+TINY = ["--epochs", "1", "--hidden", "4", "--lookback", "5", "--quiet", "--cells", "lstm"]
+
+
+def daily_csv(tmp_path, prices, sep=",", dates=None, name="p.csv"):
+    """A CSV of `prices` (already formatted text) on consecutive days, or on `dates`."""
+    if dates is None:
+        dates = pd.date_range("2021-01-01", periods=len(prices), freq="D").strftime("%Y-%m-%d")
+    path = tmp_path / name
+    rows = [f"{d}{sep}{p}" for d, p in zip(dates, prices, strict=True)]
+    path.write_text(f"Date{sep}Close\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+def walk(n=60):
+    return random_walk(n, seed=2, start=2000.0)
+
+
+def run_csv(path, tmp_path, *more):
+    return main(["run", "--csv", path, "--out", str(tmp_path / "r"), *TINY, *more])
+
+
+def error_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rnnkit: error: ")
+    assert len(err.splitlines()) == 1
+    return err
+
+
+@pytest.mark.parametrize(
+    ("text", "more", "message"),
+    [
+        ("Date,Close\n", ["--column", "Close"], "has a header but no data rows"),
+        ("Date,Close\n", [], "has a header but no data rows"),
+        ("Date,Close\n2021-01-01,.\n2021-01-02,\n", ["--column", "Close"], "no prices, only gaps"),
+        ("Date,Open,Close\n2021-01-01,5,101.3\n", ["--date-column", "Close"], "--date-unit"),
+        ("Date;Close\n2021-01-01;1.234\n2021-01-02;1.235\n", [], "--decimal"),
+    ],
+)
+def test_empty_or_ambiguous_csvs_get_one_line(tmp_path, capsys, text, more, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    assert run_csv(str(path), tmp_path, *more) == 2
+    assert message in error_line(capsys)
+
+
+def test_a_folder_as_csv_gets_one_line(tmp_path, capsys):
+    assert run_csv(str(tmp_path), tmp_path) == 2
+    assert "is a folder; expected a CSV file" in error_line(capsys)
+
+
+def test_thousands_separators_are_read(tmp_path, capsys):
+    prices = [f'"{p:,.2f}"' for p in walk()]
+    assert prices[0].startswith('"2,0')
+    series = read_csv_series(daily_csv(tmp_path, prices))
+    np.testing.assert_allclose(series.to_numpy(), np.round(walk(), 2))
+    assert run_csv(daily_csv(tmp_path, prices), tmp_path) == 0
+
+
+def test_semicolons_and_decimal_commas_are_read(tmp_path):
+    prices = [f"{p:.2f}".replace(".", ",") for p in walk()]
+    series = read_csv_series(daily_csv(tmp_path, prices, sep=";"))
+    np.testing.assert_allclose(series.to_numpy(), np.round(walk(), 2))
+    assert run_csv(daily_csv(tmp_path, prices, sep=";"), tmp_path) == 0
+
+
+def test_sep_and_decimal_can_be_named(tmp_path):
+    path = daily_csv(tmp_path, ["1.234", "1.250"], sep="|")
+    series = read_csv_series(path, sep="|", decimal=",")
+    assert series.tolist() == [1234.0, 1250.0]
+
+
+def test_a_decimal_comma_in_a_dotted_file_says_how_to_name_it(tmp_path, capsys):
+    prices = [f"{p:.2f}" for p in walk()]
+    prices[3] = '"101,30"'
+    prices[4] = '"101,3"'
+    assert run_csv(daily_csv(tmp_path, prices), tmp_path) == 2
+    assert "'101,30' (row 5) (read with '.' as the decimal mark; --decimal names the other)" in (
+        error_line(capsys)
+    )
+
+
+def test_dates_out_of_order_are_sorted_with_a_warning(tmp_path, capsys):
+    dates = pd.date_range("2021-01-01", periods=60, freq="D")[::-1].strftime("%Y-%m-%d")
+    prices = [f"{p:.2f}" for p in walk()]
+    series = read_csv_series(daily_csv(tmp_path, prices, dates=dates))
+    assert series.index.is_monotonic_increasing
+    assert series.iloc[0] == float(prices[-1])
+    assert "rnnkit: warning: " in capsys.readouterr().err
+    assert run_csv(daily_csv(tmp_path, prices, dates=dates), tmp_path) == 0
+    assert "59 rows have an earlier date than the row before; sorted by date" in (
+        capsys.readouterr().err
+    )
+
+
+def test_repeated_dates_are_dropped_with_a_warning(tmp_path, capsys):
+    dates = list(pd.date_range("2021-01-01", periods=60, freq="D").strftime("%Y-%m-%d"))
+    dates[10] = dates[11] = dates[12] = dates[9]
+    prices = [f"{p:.2f}" for p in walk()]
+    series = read_csv_series(daily_csv(tmp_path, prices, dates=dates))
+    assert len(series) == 57
+    assert series.index.is_unique
+    assert series[dates[9]] == float(prices[9])  # the first of the repeats is kept
+    err = capsys.readouterr().err
+    assert err.startswith("rnnkit: warning: ")
+    assert "dropped 3 rows" in err
+
+
+def test_a_numeric_date_column_needs_its_unit(tmp_path, capsys):
+    seconds = [str(1_600_000_000 + 86_400 * k) for k in range(60)]
+    prices = [f"{p:.2f}" for p in walk()]
+    path = daily_csv(tmp_path, prices, dates=seconds)
+    assert run_csv(path, tmp_path) == 2
+    assert "holds numbers, not dates" in error_line(capsys)
+    series = read_csv_series(path, date_unit="s")
+    assert series.index[0] == pd.Timestamp("2020-09-13 12:26:40")
+    assert run_csv(path, tmp_path, "--date-unit", "s") == 0
+
+
+def test_mixed_utc_offsets_are_converted_to_utc_with_a_warning(tmp_path, capsys):
+    days = pd.date_range("2021-03-20", periods=60, freq="D")
+    dates = [f"{d:%Y-%m-%d}T09:00{'+01:00' if d.month == 3 else '+02:00'}" for d in days]
+    prices = [f"{p:.2f}" for p in walk()]
+    path = daily_csv(tmp_path, prices, dates=dates)
+    series = read_csv_series(path)
+    assert str(series.index.tz) == "UTC"
+    assert series.index[0].hour == 8
+    assert "different UTC offsets; converted them to UTC" in capsys.readouterr().err
+    assert run_csv(path, tmp_path) == 0
+
+
+def test_non_finite_results_stop_before_any_plot(tmp_path, capsys):
+    prices = [repr(float(p)) for p in walk() * 1e299]
+    assert run_csv(daily_csv(tmp_path, prices), tmp_path) == 2
+    assert "the test metrics are not finite" in capsys.readouterr().err.splitlines()[-1]
+    assert not (tmp_path / "r").exists()

@@ -31,7 +31,7 @@ def test_only_runs_the_named_experiments(tmp_path):
     out = tmp_path / "report"
     assert main(["experiments", "--quick", "--only", "cost", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "cost.csv", "cost.png", "report.html", "report.md",
+        ".rnnkit-report.json", "cost.csv", "cost.png", "report.html", "report.md",
     ]  # fmt: skip
 
 

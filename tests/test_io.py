@@ -291,3 +291,45 @@ def test_a_loss_without_a_qualified_name_is_still_saved_by_name(series, tmp_path
     fitted = Forecaster(loss=functools.partial(pinball, quantile=0.5), **FAST).fit(series)
     fitted.save(tmp_path / "p.npz")
     assert rnnkit.load(tmp_path / "p.npz").loss == f"function:{__name__}.pinball"
+
+
+def test_a_saved_file_gets_the_umask_permissions(forecaster, tmp_path):
+    before = os.umask(0o022)
+    try:
+        forecaster.save(tmp_path / "model.npz")
+    finally:
+        os.umask(before)
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o644
+
+
+def test_saving_into_a_missing_folder_names_the_users_path(forecaster, tmp_path):
+    path = tmp_path / "no" / "model.npz"
+    with pytest.raises(FileNotFoundError) as err:
+        forecaster.save(path)
+    assert str(path) in str(err.value)
+    assert ".rnnkit-" not in str(err.value)
+
+
+def test_saving_into_a_read_only_folder_names_the_users_path(forecaster, tmp_path, monkeypatch):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0:
+        # File modes do not stop root: refuse new files in the folder as the kernel would.
+        real = os.open
+
+        def refuse(path, flags, *args, **kwargs):
+            if flags & os.O_CREAT and os.path.dirname(os.fspath(path)) == str(folder):
+                raise PermissionError(13, "Permission denied", path)
+            return real(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", refuse)
+    path = folder / "model.npz"
+    try:
+        with pytest.raises(PermissionError) as err:
+            forecaster.save(path)
+    finally:
+        folder.chmod(0o755)
+    assert str(path) in str(err.value)
+    assert ".rnnkit-" not in str(err.value)
+    assert not any(folder.iterdir())

@@ -1,6 +1,9 @@
-"""Threads: OpenMP thread counts give identical results, and Python threads
-run kernels side by side because every kernel releases the GIL."""
+"""Threads: OpenMP thread counts give identical results, Python threads run
+kernels side by side because every kernel releases the GIL, and a model takes
+one fit at a time while any number of threads predict with it."""
 
+import copy
+import pickle
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +13,8 @@ import pytest
 from _problems import CELLS, backward, forward, make_output_grads, make_problem
 
 from rnnkit import core
+from rnnkit.models import SequenceRegressor
+from rnnkit.train import fit, mse_loss
 
 
 @pytest.fixture
@@ -121,3 +126,143 @@ def test_kernels_release_the_gil(cell, function):
     finally:
         sys.setswitchinterval(interval)
     assert seen["during"] > 0
+
+
+# ---------------------------------------------------------------------------- one model, threads
+
+WAIT = 60  # seconds: a bound on every wait, so a broken test fails instead of hanging
+
+
+def small_problem(cell="lstm", n=40):
+    rng = np.random.default_rng(3)
+    model = SequenceRegressor(cell=cell, input_size=2, hidden_size=8, output_size=1, seed=0)
+    X = rng.standard_normal((n, 6, 2)).astype(np.float32)
+    y = X[:, -3:, 0].sum(axis=1, keepdims=True)
+    return model, X, y
+
+
+def test_a_second_concurrent_fit_of_one_model_is_refused():
+    # The first fit pauses in its callback after epoch 1, so the second one certainly
+    # starts while the first is training: before the lock it ran and the two fits
+    # interleaved on the model's saved activations and parameters.
+    model, X, y = small_problem()
+    paused, resume = threading.Event(), threading.Event()
+    result = {}
+
+    def pause_once(epoch, history):
+        if epoch == 1:
+            paused.set()
+            assert resume.wait(WAIT)
+        return False
+
+    def first():
+        result["history"] = fit(model, X, y, epochs=3, verbose=0, callbacks=[pause_once])
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert paused.wait(WAIT)
+        before = model.state_dict()
+        with pytest.raises(RuntimeError, match="being trained in another thread"):
+            fit(model, X, y, epochs=1, verbose=0)
+        for name, value in model.state_dict().items():  # the refused fit touched nothing
+            np.testing.assert_array_equal(value, before[name], err_msg=name)
+    finally:
+        resume.set()
+        thread.join(WAIT)
+    assert not thread.is_alive()
+    assert result["history"].stop_reason.startswith("completed 3 epochs")
+    assert fit(model, X, y, epochs=1, verbose=0).stopped_epoch == 1  # free again
+
+
+class Stop(Exception):
+    pass
+
+
+def raise_stop(epoch, history):
+    raise Stop
+
+
+def raise_interrupt(epoch, history):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("error", ["callback", "interrupt", "own_fit"])
+def test_a_model_can_be_trained_again_after_a_fit_that_raised(error):
+    model, X, y = small_problem()
+
+    def fit_again(epoch, history):  # a fit from its own callback: refused, not deadlocked
+        fit(model, X, y, epochs=1, verbose=0)
+
+    callback, expected = {
+        "callback": (raise_stop, Stop),
+        "interrupt": (raise_interrupt, KeyboardInterrupt),
+        "own_fit": (fit_again, RuntimeError),
+    }[error]
+    with pytest.raises(expected):
+        fit(model, X, y, epochs=3, verbose=0, callbacks=[callback])
+    # in another thread too: nothing of the failed fit is left holding the model
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        history = pool.submit(fit, model, X, y, epochs=2, verbose=0).result(WAIT)
+    assert history.stop_reason.startswith("completed 2 epochs")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_threads_predicting_at_once_match_serial_predictions(cell):
+    model, X, y = small_problem(cell, n=97)
+    fit(model, X, y, epochs=2, verbose=0)
+    model.forward(X[:5])  # activations a backward would use: predict must leave them
+    kept = model.recurrent.activations
+    sizes = [None, 1, 7, 64]  # different batch shapes in flight at once
+    serial = {size: model.predict(X, batch_size=size) for size in sizes}
+    start = threading.Barrier(len(sizes))
+
+    def predict_many(size):
+        start.wait(WAIT)
+        return [model.predict(X, batch_size=size) for _ in range(20)]
+
+    with ThreadPoolExecutor(max_workers=len(sizes)) as pool:
+        runs = list(pool.map(predict_many, sizes))
+    for size, results in zip(sizes, runs, strict=True):
+        for got in results:
+            np.testing.assert_array_equal(got, serial[size], err_msg=f"batch_size={size}")
+    for now, before in zip(model.recurrent.activations, kept, strict=True):
+        for name in before:
+            np.testing.assert_array_equal(now[name], before[name], err_msg=name)
+    np.testing.assert_array_equal(serial[None], model.forward(X))  # forward's, bit for bit
+
+
+def test_predicting_in_another_thread_during_training_changes_nothing(one_thread):
+    # The loss runs between a training step's forward and its backward: a predict there,
+    # from another thread and of another batch size, once replaced the activations that
+    # backward was about to use (a shape error, or silently wrong gradients).
+    model, X, y = small_problem()
+    twin = copy.deepcopy(model)
+    pool = ThreadPoolExecutor(max_workers=1)
+
+    def loss_with_a_predict(pred, target):
+        assert pool.submit(model.predict, X[:3]).result(WAIT).shape == (3, 1)
+        return mse_loss(pred, target)
+
+    with pool:
+        history = fit(model, X, y, epochs=2, batch_size=16, loss=loss_with_a_predict, verbose=0)
+    plain = fit(twin, X, y, epochs=2, batch_size=16, loss=mse_loss, verbose=0)
+    assert history.train_loss == plain.train_loss
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, twin.params[name], err_msg=name)
+
+
+def test_a_trained_model_still_pickles_copies_and_saves():
+    model, X, y = small_problem()
+    fit(model, X, y, epochs=1, verbose=0)
+    want = model.predict(X)
+    for other in (
+        pickle.loads(pickle.dumps(model)),
+        copy.deepcopy(model),
+        copy.copy(model),
+        SequenceRegressor.from_state(*model.to_state()),
+    ):
+        np.testing.assert_array_equal(other.predict(X), want)
+    clone = copy.deepcopy(model)  # a copy is another model, free to train
+    fit(clone, X, y, epochs=1, verbose=0)
+    fit(model, X, y, epochs=1, verbose=0)

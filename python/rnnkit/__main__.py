@@ -2,6 +2,8 @@
 ``rnnkit config``."""
 
 import argparse
+import os
+import re
 import sys
 import time
 
@@ -26,6 +28,30 @@ def _positive_int(text):
     return value
 
 
+OVERWRITE_HELP = (
+    "write into a folder that holds other files (rnnkit replaces only its own report files "
+    "and never replaces or deletes the others)"
+)
+
+
+def _check_out(out, names, overwrite):
+    """Refuse a report folder that cannot take the report, before any training."""
+    from ._output import check_folder
+
+    try:
+        check_folder(out, names, overwrite)
+    except OSError as err:
+        raise CommandError(f"--out: {err}") from None
+
+
+def _write_out(write, *args):
+    """Write a report; an OSError (a full disk, a folder changed meanwhile) in one line."""
+    try:
+        return write(*args)
+    except OSError as err:
+        raise CommandError(f"--out: {err}") from None
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="rnnkit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -41,6 +67,21 @@ def _parser():
     run.add_argument("--csv", help="a CSV file with a price column (default: bundled WTI)")
     run.add_argument("--column", help="the price column of the CSV (default: the last numeric)")
     run.add_argument("--date-column", help="the CSV's date column (default: the first column)")
+    run.add_argument(
+        "--date-unit",
+        choices=DATE_UNITS,
+        help="the unit of a date column that holds numbers (seconds... since 1970)",
+    )
+    run.add_argument(
+        "--sep", help="the CSV's column separator (default: found from the header line)"
+    )
+    run.add_argument(
+        "--decimal",
+        choices=tuple(_NUMBER),
+        metavar="{.|,}",
+        help="the prices' decimal mark; the other one is then a thousands separator "
+        "(default: found from the prices)",
+    )
     run.add_argument("--cells", default="rnn,lstm", help="comma-separated: rnn, lstm")
     run.add_argument("--lookback", type=_positive_int, default=_FORECASTER["lookback"])
     run.add_argument("--horizon", type=_positive_int, default=_FORECASTER["horizon"])
@@ -55,7 +96,8 @@ def _parser():
     run.add_argument("--lr", type=float, default=_FORECASTER["lr"])
     run.add_argument("--transform", choices=TRANSFORMS, default=_FORECASTER["transform"])
     run.add_argument("--missing", choices=MISSING_MODES, default="drop")
-    run.add_argument("--out", default="rnnkit-report", help="report folder")
+    run.add_argument("--out", default="rnnkit-report", help="report folder (made if missing)")
+    run.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     run.add_argument("--seed", type=int, default=_FORECASTER["seed"])
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -66,7 +108,10 @@ def _parser():
         "gradients, gates holding an event, cost, look-back length, volatility) and write "
         "one report, Markdown and HTML with a PNG per picture. A few minutes on two cores.",
     )
-    experiments.add_argument("--out", default="rnnkit-experiments", help="report folder")
+    experiments.add_argument(
+        "--out", default="rnnkit-experiments", help="report folder (made if missing)"
+    )
+    experiments.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     experiments.add_argument(
         "--only", help="comma-separated experiments to run (default: all); see --list"
     )
@@ -83,67 +128,186 @@ def _parser():
     return parser
 
 
-def read_csv_series(path, column=None, date_column=None):
-    """A price Series from a user's CSV, or a CommandError that says what is wrong."""
+def _warn(message):
+    print(f"rnnkit: warning: {message}", file=sys.stderr)
+
+
+SEPARATORS = (",", ";", "\t", "|")
+DATE_UNITS = ("s", "ms", "us", "ns", "D")
+# A price in each convention: decimal point with optional thousands commas (1,234.5), or
+# decimal comma with optional thousands points (1.234,5); an exponent only in the first.
+_NUMBER = {
+    ".": re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d*)(?:\.\d*)?(?:[eE][+-]?\d+)?"),
+    ",": re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d*)(?:,\d*)?"),
+}
+GAPS = (".", "")  # text that marks a missing price (a holiday), not an error
+
+
+def _numbers(text, decimal):
+    """Float values of strings ``text`` (a Series) written with ``decimal``; NaN if not one."""
     import pandas as pd
 
+    text = text.fillna("").str.strip()
+    ok = text.str.fullmatch(_NUMBER[decimal]) & text.str.contains(r"\d", regex=True)
+    thousands = "," if decimal == "." else "."
+    plain = text.str.replace(thousands, "", regex=False).str.replace(decimal, ".", regex=False)
+    return pd.to_numeric(plain.where(ok), errors="coerce")
+
+
+def _decimal_of(text, column, sep):
+    """The decimal mark of the numbers in ``text``: the convention that reads them all."""
+    read = {d: _numbers(text, d) for d in _NUMBER}
+    fits = [d for d, values in read.items() if values.notna().all()]
+    if len(fits) == 1:
+        return fits[0]
+    if not fits or read["."].equals(read[","]):
+        return "."  # no marks to tell, or no convention reads them all (reported later)
+    # Both read every value, differently ("1.234", "1,234"). A comma-separated file
+    # rarely quotes decimal commas; elsewhere, ask.
+    if sep == ",":
+        return "."
+    example = next(t for t in text if "," in t or "." in t)
+    raise CommandError(
+        f"column {column!r} has numbers such as {example!r} that read either way: say "
+        "which mark is the decimal one with --decimal . or --decimal ,"
+    )
+
+
+def read_csv_series(path, column=None, date_column=None, sep=None, decimal=None, date_unit=None):
+    """A price Series from a user's CSV, or a CommandError that says what is wrong.
+
+    ``sep`` and ``decimal`` are found from the file when None: the separator from the
+    header line, the decimal mark (and thousands separators) from the prices. Dates out of
+    order are sorted and repeated dates dropped, each with a warning on stderr.
+    """
+    import pandas as pd
+
+    if os.path.isdir(path):
+        raise CommandError(f"--csv {path!r} is a folder; expected a CSV file")
     try:
-        frame = pd.read_csv(path)
+        if sep is None:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                header = f.readline()
+            sep = max(SEPARATORS, key=header.count)
+        # Every cell as text: the numbers are read below, in the file's own convention.
+        frame = pd.read_csv(path, sep=sep, dtype=str)
     except FileNotFoundError:
         raise CommandError(f"no such file: {path}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise CommandError(f"{path} is not a readable CSV: {str(err).splitlines()[0]}") from None
+    except OSError as err:
+        raise CommandError(f"cannot read --csv {path!r}: {err.strerror}") from None
     if frame.shape[1] < 2:
         raise CommandError(
-            f"{path} needs a date column and a price column; it has {frame.shape[1]}"
+            f"{path} needs a date column and a price column; it has {frame.shape[1]} "
+            f"(columns separated by {sep!r}; name the separator with --sep if it is another)"
         )
+    if len(frame) == 0:
+        looked_for = "" if column else " has no numeric price column: it"
+        raise CommandError(f"{path}{looked_for} has a header but no data rows")
     date_column = date_column or frame.columns[0]
     if date_column not in frame.columns:
         raise CommandError(f"no column {date_column!r} in {path}; it has {list(frame.columns)}")
     if column is None:
-        numeric = [c for c in frame.columns if c != date_column and _mostly_numeric(frame[c])]
+        numeric = [
+            c
+            for c in frame.columns
+            if c != date_column and _mostly_numeric(frame[c].dropna(), decimal)
+        ]
         if not numeric:
             raise CommandError(f"{path} has no numeric price column; name one with --column")
         column = numeric[-1]
     if column not in frame.columns:
         raise CommandError(f"no column {column!r} in {path}; it has {list(frame.columns)}")
-    dates = pd.to_datetime(frame[date_column], errors="coerce")
-    if dates.isna().any():
-        row = int(dates.isna().to_numpy().argmax())
-        bad = frame[date_column].iloc[row]
-        raise CommandError(
-            f"column {date_column!r} has a value that is not a date: {bad!r} (row {row + 2})"
-        )
-    # Text such as "." marks a gap (a holiday); anything else non-numeric is an error.
-    prices = pd.to_numeric(frame[column].replace({".": None, "": None}), errors="coerce")
-    bad = prices.isna() & frame[column].notna() & ~frame[column].isin([".", ""])
+    dates = _dates(frame[date_column], date_column, date_unit)
+    # Text such as "." marks a gap (a holiday), as do pandas' NA strings ("NA", "null"...);
+    # anything else that is not a number is an error.
+    gap = frame[column].isna() | frame[column].str.strip().isin(GAPS)
+    if decimal is None:
+        decimal = _decimal_of(frame[column][~gap], column, sep)
+    prices = _numbers(frame[column], decimal)
+    bad = prices.isna() & ~gap
     if bad.any():
         row = int(bad.to_numpy().argmax())
+        text = frame[column].iloc[row]
+        hint = ""
+        if any(mark in text for mark in ",."):
+            hint = f" (read with {decimal!r} as the decimal mark; --decimal names the other)"
         raise CommandError(
-            f"column {column!r} has text where a price should be: {frame[column].iloc[row]!r} "
-            f"(row {row + 2})"
+            f"column {column!r} has text where a price should be: {text!r} (row {row + 2})" + hint
         )
+    if not prices.notna().any():
+        raise CommandError(f"column {column!r} of {path} has no prices, only gaps")
     series = pd.Series(prices.to_numpy(float), index=pd.DatetimeIndex(dates), name=column)
+    # A file's rows should already run forward in time; say so when they did not, since
+    # sorting or dropping rows changes what the user asked to forecast.
     if not series.index.is_monotonic_increasing:
-        series = series.sort_index()
+        backward = int((series.index[1:] < series.index[:-1]).sum())
+        series = series.sort_index(kind="stable")
+        _warn(f"{path}: {backward} rows have an earlier date than the row before; sorted by date")
+    repeated = series.index.duplicated(keep="first")
+    if repeated.any():
+        series = series[~repeated]
+        _warn(
+            f"{path}: dropped {int(repeated.sum())} rows whose date repeats an earlier row's "
+            f"(kept the first of each; {len(series)} rows left)"
+        )
     return series
 
 
-def _mostly_numeric(column):
+def _dates(text, column, unit):
+    """The dates in column ``column`` (strings), or numbers in ``unit`` since 1970."""
     import pandas as pd
 
-    return pd.to_numeric(column, errors="coerce").notna().mean() > 0.9
+    numbers = pd.to_numeric(text, errors="coerce")
+    if unit is not None:
+        if numbers.isna().any():
+            row = int(numbers.isna().to_numpy().argmax())
+            raise CommandError(
+                f"--date-unit {unit} takes numbers in column {column!r}; it has "
+                f"{text.iloc[row]!r} (row {row + 2})"
+            )
+        return pd.to_datetime(numbers, unit=unit)
+    if numbers.notna().all():
+        raise CommandError(
+            f"column {column!r} holds numbers, not dates (such as {text.iloc[0]!r}); if they "
+            f"are timestamps, name their unit with --date-unit ({', '.join(DATE_UNITS)}), "
+            "otherwise name the date column with --date-column"
+        )
+    try:
+        dates = pd.to_datetime(text, errors="coerce")
+    except ValueError:
+        # Offsets that differ between rows (a daylight-saving change, merged exports)
+        # leave no one time zone: compare the instants in UTC.
+        dates = pd.to_datetime(text, errors="coerce", utc=True)
+        _warn(f"column {column!r} has dates with different UTC offsets; converted them to UTC")
+    if dates.isna().any():
+        row = int(dates.isna().to_numpy().argmax())
+        raise CommandError(
+            f"column {column!r} has a value that is not a date: {text.iloc[row]!r} (row {row + 2})"
+        )
+    return dates
+
+
+def _mostly_numeric(text, decimal):
+    if len(text) == 0:
+        return False
+    marks = [decimal] if decimal else list(_NUMBER)
+    return max(_numbers(text, d).notna().mean() for d in marks) > 0.9
 
 
 def run(args):
     from .datasets import load_wti
-    from .report import NOTE, compare, format_table, write_report
+    from .report import FILES, NOTE, compare, format_table, write_report
 
     cells = tuple(c.strip() for c in args.cells.split(","))
     if not cells or any(c not in CELLS for c in cells):
         raise CommandError(f"--cells takes rnn and/or lstm, got {args.cells!r}")
+    _check_out(args.out, FILES, args.overwrite)
     if args.csv:
-        series = read_csv_series(args.csv, args.column, args.date_column)
+        series = read_csv_series(
+            args.csv, args.column, args.date_column, args.sep, args.decimal, args.date_unit
+        )
         title = f"{series.name} from {args.csv}"
     else:
         series = load_wti(dropna=False)
@@ -174,7 +338,7 @@ def run(args):
     print()
     print(format_table(table))
     print(f"\n{NOTE}")
-    files = write_report(args.out, table, forecasters, title)
+    files = _write_out(write_report, args.out, table, forecasters, title, args.overwrite)
     print(f"\nreport in {args.out}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
 
 
@@ -192,9 +356,10 @@ def experiments(args):
     def progress(name, seconds, result):
         print(f"{name}: {result.caption} ({seconds:.0f} s)", flush=True)
 
+    _check_out(args.out, runner.report_files(only), args.overwrite)
     start = time.perf_counter()
     results = runner.run_all(only=only, quick=args.quick, progress=progress)
-    files = runner.write_report(args.out, results)
+    files = _write_out(runner.write_report, args.out, results, runner.TITLE, args.overwrite)
     print(f"\nreport in {args.out}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
 
 

@@ -13,11 +13,11 @@ in :data:`CLASSES`: whatever the file holds, no code from it runs.
 import hashlib
 import importlib
 import json
-import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from ._output import replace_atomically
 
 FORMAT = "rnnkit-model"
 FORMAT_VERSION = 2
@@ -45,7 +45,9 @@ def save(obj, path):
     """Write a fitted :class:`~rnnkit.Forecaster` or a :class:`~rnnkit.models.SequenceRegressor`.
 
     The file appears whole or not at all: it is written beside ``path`` and
-    renamed over it, so an interrupted save leaves an earlier file intact.
+    renamed over it, so an interrupted save leaves an earlier file intact. It gets the
+    permissions of any new file (the umask's). An OSError (a missing or read-only
+    folder) names ``path``.
     """
     name = type(obj).__name__
     if name not in CLASSES or not isinstance(obj, _class(name)):
@@ -62,16 +64,12 @@ def save(obj, path):
         "checksums": {key: _digest(value) for key, value in arrays.items()},
     }
     encoded = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rnnkit-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
             np.savez(f, **{HEADER: encoded}, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+
+    replace_atomically(path, write)
 
 
 def _read(path):

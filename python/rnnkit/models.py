@@ -39,17 +39,24 @@ CELLS = ("lstm", "rnn")
 # (Gers et al. 2000; Jozefowicz et al. 2015): the Forecaster's and the experiments'
 # default. The layers themselves default to 0.0, PyTorch's initialisation exactly.
 RECOMMENDED_FORGET_BIAS = 1.0
+# Windows per forward call when predicting or evaluating: enough to keep the kernels busy,
+# few enough that the activations of a call stay small (LSTM, T=60, H=50: 12 MB).
+INFERENCE_BATCH = 256
 
 
 def _check_sequences(x, name, features, dtype):
     """x as a (N, T, features) array of dtype (a copy only if needed), else a clear error."""
     x = float_array(name, x, dtype)
+    _check_window_shape(x, name, features)
+    return x
+
+
+def _check_window_shape(x, name, features):
     if x.ndim != 3 or x.shape[2] != features or x.shape[0] < 1 or x.shape[1] < 1:
         raise ValueError(
             f"{name} must have shape (N, T, {features}) with N, T >= 1 (batch-first windows), "
             f"got shape {x.shape}"
         )
-    return x
 
 
 def _check_gradient(g, name, shape, dtype):
@@ -124,7 +131,7 @@ class _Recurrent:
         """Number of scalar parameters."""
         return sum(p.size for p in self.params.values())
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, keep=True):
         """Run the stack over whole sequences.
 
         Parameters
@@ -133,6 +140,10 @@ class _Recurrent:
             Batch-first input windows; converted to the layer's dtype.
         training : bool
             Apply dropout between layers (drawn from ``self.rng``).
+        keep : bool
+            Keep the activations on the layer for :meth:`backward` and
+            :attr:`activations`; False drops them with the call (inference: nothing
+            shared is written, so several threads may run it at once).
 
         Returns
         -------
@@ -149,13 +160,14 @@ class _Recurrent:
             saved["x"] = x
             if training and self.dropout > 0 and k < self.num_layers - 1:
                 # Inverted dropout, as PyTorch does between layers: kept units scaled by 1/(1-p).
-                keep = self.rng.random(saved["y"].shape) >= self.dropout
-                saved["mask"] = keep.astype(self.dtype) / self.dtype.type(1.0 - self.dropout)
+                kept = self.rng.random(saved["y"].shape) >= self.dropout
+                saved["mask"] = kept.astype(self.dtype) / self.dtype.type(1.0 - self.dropout)
                 x = saved["y"] * saved["mask"]
             else:
                 x = saved["y"]
             cache.append(saved)
-        self._cache = cache
+        if keep:
+            self._cache = cache
         return _read_only_batch_first(cache[-1]["y"]), cache[-1]["h_n"]
 
     def backward(self, d_out=None, d_last=None):
@@ -420,9 +432,14 @@ class SequenceRegressor:
         ``training=True`` applies dropout between recurrent layers. The
         activations are kept for :meth:`backward`.
         """
-        X = _check_sequences(X, "X", self.input_size, self.dtype)
-        _, self._h_n = self.recurrent.forward(X, training=training)
-        return self._h_n @ self.params["head.weight"].T + self.params["head.bias"]
+        _, self._h_n = self.recurrent.forward(self._windows(X), training=training)
+        return self._head(self._h_n)
+
+    def _windows(self, X):
+        return _check_sequences(X, "X", self.input_size, self.dtype)
+
+    def _head(self, h_n):
+        return h_n @ self.params["head.weight"].T + self.params["head.bias"]
 
     def backward(self, d_pred):
         """Gradients of every parameter, given dL/dpredictions (N, output_size) of the last forward.
@@ -440,26 +457,30 @@ class SequenceRegressor:
         grads["head.bias"] = d_pred.sum(axis=0)
         return grads
 
-    def predict(self, X, batch_size=None):
+    def predict(self, X, batch_size=INFERENCE_BATCH):
         """Predictions (N, output_size) without dropout.
 
         Parameters
         ----------
         X : array_like (N, T, input_size)
         batch_size : int or None
-            Run at most this many windows at once, to bound the memory of the
-            saved activations; None runs all at once.
+            Run at most this many windows at once, so that memory grows with the
+            windows' inputs, not with their activations; None runs all at once.
 
         Notes
         -----
-        Like :meth:`forward`, this replaces the activations a later
-        :meth:`backward` would use.
+        Unlike :meth:`forward`, this keeps no activations on the model (those of
+        a previous forward call stay for :meth:`backward`), so several threads
+        may predict with one model at once, also while it is being trained.
         """
-        X = _check_sequences(X, "X", self.input_size, self.dtype)
-        if batch_size is None:
-            return self.forward(X)
-        batch_size = check_int("batch_size", batch_size)
-        chunks = [self.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
+        # As it came (a view of a series stays one): each chunk is converted on its own.
+        X = np.asarray(X)
+        _check_window_shape(X, "X", self.input_size)
+        step = len(X) if batch_size is None else check_int("batch_size", batch_size)
+        chunks = [
+            self._head(self.recurrent.forward(self._windows(X[i : i + step]), keep=False)[1])
+            for i in range(0, len(X), step)
+        ]
         return np.concatenate(chunks)
 
     def num_parameters(self):

@@ -1,7 +1,8 @@
 """The main job: networks and baselines on one series, one table, one folder of pictures."""
 
-import os
+import numpy as np
 
+from . import _output
 from .forecaster import Forecaster
 
 NOTE = (
@@ -30,14 +31,36 @@ def compare(series, cells=("rnn", "lstm"), **forecaster_args):
     -------
     table : pandas DataFrame, one row per model
     forecasters : dict of network name ("RNN", "LSTM") -> fitted Forecaster
+
+    Raises
+    ------
+    ValueError
+        A model's RMSE or MAE is not finite (prices so large that they overflow, or a
+        network whose training diverged), before anything is printed or drawn.
     """
     import pandas as pd
 
     fitted = [Forecaster(cell=cell, **forecaster_args).fit(series) for cell in cells]
-    tables = [f.evaluate() for f in fitted]
+    # Errors that overflow are reported below, once, as the cause: not as NumPy warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        tables = [f.evaluate() for f in fitted]
     rows = [tables[0].drop(index=fitted[0].name)]
     rows += [t.loc[[f.name]] for t, f in zip(tables, fitted, strict=True)]
-    return pd.concat(rows)[list(COLUMNS)], {f.name: f for f in fitted}
+    table = pd.concat(rows)[list(COLUMNS)]
+    # Prices near float64's limits overflow in differences and squares: an inf or NaN
+    # error is no result, and plotting it would fail far from the cause.
+    errors = table[["rmse", "mae"]]
+    bad = [f"{m} {c} = {errors.at[m, c]}" for c in errors for m in errors.index
+           if not np.isfinite(errors.at[m, c])]  # fmt: skip
+    if bad:
+        peak = np.nanmax(np.abs(np.asarray(series, dtype=float)))
+        cause = (
+            f"the largest |price| is {peak:.3g}: rescale the series (divide it by a power of ten)"
+            if peak > 1e100
+            else "training diverged: try a smaller learning rate"
+        )
+        raise ValueError(f"the test metrics are not finite ({', '.join(bad[:3])}); {cause}")
+    return table, {f.name: f for f in fitted}
 
 
 def format_table(table):
@@ -55,12 +78,21 @@ def format_table(table):
     )
 
 
-def write_report(out, table, forecasters, title):
-    """metrics.csv, three PNGs and a README.md that ties them together, in folder ``out``."""
+# The files write_report writes, known before any training so that the folder can be
+# checked first.
+FILES = ("README.md", "error_by_model.png", "loss_curves.png", "metrics.csv", "predictions.png")
+
+
+def write_report(out, table, forecasters, title, overwrite=False):
+    """metrics.csv, three PNGs and a README.md that ties them together, in folder ``out``.
+
+    ``out`` is made if missing; a folder holding files rnnkit did not write is refused
+    unless ``overwrite``, and those files are never replaced (see
+    :func:`rnnkit._output.check_folder`). Returns the names of the files written.
+    """
     from . import plot
 
-    os.makedirs(out, exist_ok=True)
-    table.to_csv(os.path.join(out, "metrics.csv"))
+    _output.check_folder(out, FILES, overwrite)
     first = next(iter(forecasters.values()))
     frame = first.test_predictions()
     for name, f in list(forecasters.items())[1:]:
@@ -70,8 +102,6 @@ def write_report(out, table, forecasters, title):
         "predictions.png": plot.predictions(frame),
         "error_by_model.png": plot.error_by_model(table),
     }
-    for name, fig in figures.items():
-        fig.savefig(os.path.join(out, name), dpi=110)
     lines = [
         f"# {title}",
         "",
@@ -86,6 +116,7 @@ def write_report(out, table, forecasters, title):
         *(f"![{name[:-4]}]({name})" for name in figures),
         "",
     ]
-    with open(os.path.join(out, "README.md"), "w") as f:
-        f.write("\n".join(lines))
-    return sorted([*figures, "metrics.csv", "README.md"])
+    files = {name: _output.figure_writer(fig) for name, fig in figures.items()}
+    files["metrics.csv"] = table.to_csv
+    files["README.md"] = _output.text_writer("\n".join(lines))
+    return _output.write_folder(out, files, overwrite)

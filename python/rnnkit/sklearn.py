@@ -41,9 +41,6 @@ __all__ = ["LSTMRegressor", "RNNRegressor"]
 
 _MODEL = defaults(SequenceRegressor)
 _FIT = defaults(train.fit)
-# Windows per forward call in predict: the trainer's evaluation batch, which bounds the
-# memory of the activations a forward call keeps.
-_PREDICT_BATCH = defaults(train.evaluate)["batch_size"]
 # float64, not the model's float32: scikit-learn holds a sample's prediction alone and in a
 # batch to 1e-7 (check_methods_subset_invariance), and a float32 head rounds differently for
 # different batch sizes (NumPy's BLAS sums in another order), by 1-2 ulps (~2e-7).
@@ -319,7 +316,7 @@ class _RecurrentRegressor(RegressorMixin, BaseEstimator):
                 f"fitted with {features}"
             )
         # scikit-learn's metrics and checks expect float64 predictions
-        pred = self.model_.predict(X, batch_size=_PREDICT_BATCH).astype(np.float64)
+        pred = self.model_.predict(X).astype(np.float64)
         return pred[:, 0] if self._y_ndim == 1 else pred
 
 

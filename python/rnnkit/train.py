@@ -12,6 +12,7 @@ Optimizers follow PyTorch's update rules exactly (``torch.optim.SGD``, ``Adam``,
 
 import math
 import sys
+import threading
 import time
 import warnings
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from . import core
 from ._checks import check_int, check_number, float_array
+from .models import INFERENCE_BATCH
 
 __all__ = [
     "LOSSES",
@@ -267,7 +269,7 @@ def _batch_loss(loss_fn, pred, target):
     return loss_fn(pred, target)
 
 
-def evaluate(model, X, y, loss="mse", batch_size=256):
+def evaluate(model, X, y, loss="mse", batch_size=INFERENCE_BATCH):
     """The loss of the model's predictions (no dropout) over all windows, in batches.
 
     Parameters
@@ -395,8 +397,15 @@ def _model_dtype(model):
 
 
 def _check_data(X, y, dtype, x_name, y_name):
-    """X (N, T, F) and y (N, outputs) in the model's dtype (a 1-D y becomes one column)."""
-    X, y = float_array(x_name, X, dtype), float_array(y_name, y, dtype)
+    """X (N, T, F) and y (N, outputs) in the model's dtype (a 1-D y becomes one column).
+
+    Windows that are NumPy floats already stay as they came, a strided view of a series
+    included: each batch is gathered and converted on its own, so memory follows the
+    series, not its windows times their length.
+    """
+    if not (isinstance(X, np.ndarray) and X.dtype.kind == "f"):
+        X = float_array(x_name, X, dtype)
+    y = float_array(y_name, y, dtype)
     if X.ndim != 3 or len(X) == 0:
         raise ValueError(f"{x_name} must be windows of shape (N, T, F) with N >= 1, got {X.shape}")
     if y.ndim == 1:
@@ -531,7 +540,7 @@ def _epoch(model, X, y, val, order, optimizer, loss_fn, batch_size, clip_norm):
             return train_loss, None, problem
         if problem is not None:
             return train_loss, math.nan, problem
-        return train_loss, evaluate(model, *val, loss_fn, max(batch_size, 256)), None
+        return train_loss, evaluate(model, *val, loss_fn, max(batch_size, INFERENCE_BATCH)), None
 
 
 def _finish(model, history, best, restore_best_weights):
@@ -549,6 +558,44 @@ def _finish(model, history, best, restore_best_weights):
             history.stop_reason += ", its weights restored"
     elif untrusted:
         history.stop_reason += "; the initial weights restored"
+
+
+# Ids of the models a fit is training now, and the lock that guards the set (see _OneTrainer).
+_TRAINING = set()
+_TRAINING_GUARD = threading.Lock()
+
+
+class _OneTrainer:
+    """Holds a model for one fit at a time; a second concurrent fit is refused at once.
+
+    Two fits interleaving on one model would mix their forward/backward activations and
+    in-place parameter updates and fail deep inside with a shape error (or, worse, train
+    garbage). The claim is an entry in a set of model ids rather than a lock stored on the
+    model, so models of any class are covered and pickling or copying a model (as
+    scikit-learn does) is unaffected. A model is alive while its fit runs, so its id
+    cannot be reused by another object until the claim is released.
+    """
+
+    def __init__(self, model):
+        self.key = id(model)
+
+    def __enter__(self):
+        # Non-blocking: waiting for the other fit would then train on its results.
+        with _TRAINING_GUARD:
+            if self.key in _TRAINING:
+                raise RuntimeError(
+                    "this model is being trained in another thread (or by the fit whose "
+                    "callback started this one): one model takes one fit at a time; to train "
+                    "in parallel, fit copies, e.g. copy.deepcopy(model)"
+                )
+            _TRAINING.add(self.key)
+        return self
+
+    def __exit__(self, *exc):
+        # Runs on every way out of fit, KeyboardInterrupt included.
+        with _TRAINING_GUARD:
+            _TRAINING.discard(self.key)
+        return False
 
 
 def fit(
@@ -631,6 +678,11 @@ def fit(
     also restores the best epoch's parameters (or the initial ones), records
     ``"interrupted at epoch N"`` in the history, attaches the History to the
     exception as ``err.history``, and lets the exception go on, so a script stops.
+
+    One model takes one fit at a time: a fit started while another is training the
+    same model object raises RuntimeError at once and leaves the model alone.
+    Predicting from other threads meanwhile is allowed (it sees the weights as the
+    training leaves them at that moment).
     """
     dtype = _model_dtype(model)
     X, y = _check_data(X, y, dtype, "X", "y")
@@ -651,61 +703,62 @@ def fit(
     plateau = _Plateau.from_arg(reduce_lr_on_plateau)
     rng = np.random.default_rng(seed)
 
-    history = History("val_loss" if val is not None else "train_loss")
-    # The best parameters so far, starting with the initial ones: a NaN in the first
-    # epoch must still leave finite weights behind. Replaced whole, never copied into, so
-    # that an interrupt can never leave a mix of two epochs' weights behind.
-    best = {name: p.copy() for name, p in model.params.items()}
-    progress = _Progress(epochs, verbose, desc=getattr(model, "cell", "fit"))
-    epoch = 0
-    try:
-        for epoch in range(1, epochs + 1):
-            start, lr_used = time.perf_counter(), optimizer.lr
-            order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
-            train_loss, val_loss, problem = _epoch(
-                model, X, y, val, order, optimizer, loss_fn, batch_size, clip_norm
-            )
-            history.lr.append(lr_used)
-            history.train_loss.append(train_loss)
-            if val is not None:
-                history.val_loss.append(val_loss)
-            history.epoch_time.append(time.perf_counter() - start)
-            history.stopped_epoch = epoch
-            progress.epoch(epoch, history)
-
-            monitored = getattr(history, history.monitor)[-1]
-            if problem is None and not math.isfinite(monitored):
-                problem = f"{history.monitor} {monitored}"
-            if problem is not None:
-                history.stop_reason = f"non-finite {problem} at epoch {epoch}"
-                break
-            improved = monitored < history.best_loss
-            if improved:
-                best = {name: p.copy() for name, p in model.params.items()}
-                history.best_epoch = epoch
-            if any(c(epoch, history) for c in callbacks):
-                history.stop_reason = f"callback stopped training after epoch {epoch}"
-                break
-            wait = epoch - history.best_epoch
-            if patience is not None and wait >= patience and epoch < epochs:
-                history.stop_reason = (
-                    f"early stopping: no lower {history.monitor} for {wait} epochs"
+    with _OneTrainer(model):
+        history = History("val_loss" if val is not None else "train_loss")
+        # The best parameters so far, starting with the initial ones: a NaN in the first
+        # epoch must still leave finite weights behind. Replaced whole, never copied into, so
+        # that an interrupt can never leave a mix of two epochs' weights behind.
+        best = {name: p.copy() for name, p in model.params.items()}
+        progress = _Progress(epochs, verbose, desc=getattr(model, "cell", "fit"))
+        epoch = 0
+        try:
+            for epoch in range(1, epochs + 1):
+                start, lr_used = time.perf_counter(), optimizer.lr
+                order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
+                train_loss, val_loss, problem = _epoch(
+                    model, X, y, val, order, optimizer, loss_fn, batch_size, clip_norm
                 )
-                break
-            if plateau is not None:
-                plateau.update(improved, optimizer)
+                history.lr.append(lr_used)
+                history.train_loss.append(train_loss)
+                if val is not None:
+                    history.val_loss.append(val_loss)
+                history.epoch_time.append(time.perf_counter() - start)
+                history.stopped_epoch = epoch
+                progress.epoch(epoch, history)
+
+                monitored = getattr(history, history.monitor)[-1]
+                if problem is None and not math.isfinite(monitored):
+                    problem = f"{history.monitor} {monitored}"
+                if problem is not None:
+                    history.stop_reason = f"non-finite {problem} at epoch {epoch}"
+                    break
+                improved = monitored < history.best_loss
+                if improved:
+                    best = {name: p.copy() for name, p in model.params.items()}
+                    history.best_epoch = epoch
+                if any(c(epoch, history) for c in callbacks):
+                    history.stop_reason = f"callback stopped training after epoch {epoch}"
+                    break
+                wait = epoch - history.best_epoch
+                if patience is not None and wait >= patience and epoch < epochs:
+                    history.stop_reason = (
+                        f"early stopping: no lower {history.monitor} for {wait} epochs"
+                    )
+                    break
+                if plateau is not None:
+                    plateau.update(improved, optimizer)
+            else:
+                history.stop_reason = f"completed {epochs} epochs"
+        except BaseException as err:
+            # Ctrl-C, or an exception from a callback: keep the best weights so far, say so in
+            # the history (which travels with the exception), and stop the caller too.
+            history.truncate(history.stopped_epoch)
+            history.stop_reason = f"interrupted at epoch {epoch} by {type(err).__name__}"
+            _finish(model, history, best, restore_best_weights=True)
+            err.history = history
+            raise
         else:
-            history.stop_reason = f"completed {epochs} epochs"
-    except BaseException as err:
-        # Ctrl-C, or an exception from a callback: keep the best weights so far, say so in
-        # the history (which travels with the exception), and stop the caller too.
-        history.truncate(history.stopped_epoch)
-        history.stop_reason = f"interrupted at epoch {epoch} by {type(err).__name__}"
-        _finish(model, history, best, restore_best_weights=True)
-        err.history = history
-        raise
-    else:
-        _finish(model, history, best, restore_best_weights)
-    finally:
-        progress.close(history)
-    return history
+            _finish(model, history, best, restore_best_weights)
+        finally:
+            progress.close(history)
+        return history

@@ -8,8 +8,9 @@ smoke test of the pipeline (seconds), whose numbers mean nothing.
 
 import html
 import importlib
-import os
 import time
+
+from .. import _output
 
 EVENT_QUICK = {"n": 600, "epochs": 2}  # event_memory's, and gates' when it trains its own
 
@@ -95,33 +96,49 @@ def _markdown_table(frame, digits=4):
     return "\n".join([header, rule, *rows])
 
 
-def write_report(out, results, title="What the networks learned: rnnkit's experiments"):
+REPORTS = ("report.md", "report.html")
+
+
+def report_files(only=None):
+    """The files :func:`write_report` may write for the experiments ``only`` (None: all).
+
+    Known before anything runs, so that the report folder can be checked first.
+    """
+    names = [name for name, *_ in _select(only)]
+    return sorted([*(f"{n}.csv" for n in names), *(f"{n}.png" for n in names), *REPORTS])
+
+
+TITLE = "What the networks learned: rnnkit's experiments"
+
+
+def write_report(out, results, title=TITLE, overwrite=False):
     """``report.md``, ``report.html``, one PNG and one CSV per experiment, in folder ``out``.
 
     Parameters
     ----------
     out : str or path
+        Made if missing; a folder holding files rnnkit did not write is refused unless
+        ``overwrite``, and those files are never replaced (see
+        :func:`rnnkit._output.check_folder`).
     results : list of (Result, seconds), as from :func:`run_all`
+    overwrite : bool
 
     Returns
     -------
     list of str
         The files written, relative to ``out``.
     """
-    os.makedirs(out, exist_ok=True)
-    files = []
+    files = {}
     md = [f"# {title}", ""]
     body = [f"<h1>{html.escape(title)}</h1>"]
     for result, seconds in results:
         csv = f"{result.name}.csv"
-        result.table.to_csv(os.path.join(out, csv), index=False)
-        files.append(csv)
+        files[csv] = _table_writer(result.table)
         md += [f"## {result.title}", ""]
         body.append(f"<h2>{html.escape(result.title)}</h2>")
         if result.figure is not None:
             png = f"{result.name}.png"
-            result.figure.savefig(os.path.join(out, png), dpi=110)
-            files.append(png)
+            files[png] = _output.figure_writer(result.figure)
             md += [f"![{result.name}]({png})", ""]
             body.append(
                 f'<img src="{png}" alt="{html.escape(result.name)}" style="max-width:100%">'
@@ -133,12 +150,15 @@ def write_report(out, results, title="What the networks learned: rnnkit's experi
             result.table.round(4).to_html(index=False, border=0),
             f"<p><em>{seconds:.1f} s; numbers in {csv}</em></p>",
         ]
-    with open(os.path.join(out, "report.md"), "w") as f:
-        f.write("\n".join(md))
     style = "body{font-family:sans-serif;max-width:60em;margin:auto}table{border-collapse:collapse}"
     style += "td,th{padding:2px 8px;text-align:right}"
-    with open(os.path.join(out, "report.html"), "w") as f:
-        f.write(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-                f"</title><style>{style}</style></head><body>\n" + "\n".join(body)
-                + "\n</body></html>\n")  # fmt: skip
-    return sorted([*files, "report.md", "report.html"])
+    files[REPORTS[0]] = _output.text_writer("\n".join(md))
+    files[REPORTS[1]] = _output.text_writer(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title><style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+    return _output.write_folder(out, files, overwrite)
+
+
+def _table_writer(table):
+    return lambda path: table.to_csv(path, index=False)
