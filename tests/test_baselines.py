@@ -313,3 +313,23 @@ def test_set_params_and_clone():
     assert repr(sklearn_base.clone(baseline)) == "LinearRegression(ridge=2.0, target=1)"
     with pytest.raises(ValueError, match=r"'alpha' is not a parameter of LinearRegression; valid"):
         baseline.set_params(alpha=1)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 2.5])
+def test_linear_regression_over_many_chunks_is_the_least_squares_solution(ridge):
+    # more windows than one chunk: the QR built chunk by chunk must give lstsq's answer
+    rng = np.random.default_rng(7)
+    windows = rng.standard_normal((3 * baselines.CHUNK + 5, 4, 2))
+    y = windows[:, -1, :1] - 0.5 * windows[:, 0, 1:] + 0.1 * rng.standard_normal((len(windows), 1))
+    model = LinearRegression(ridge=ridge, features="all").fit(windows, y)
+    inputs = windows.reshape(len(windows), -1)
+    a, b = inputs - inputs.mean(axis=0), y - y.mean(axis=0)
+    a = np.vstack([a, np.sqrt(ridge) * np.eye(a.shape[1])])
+    b = np.vstack([b, np.zeros((a.shape[1], 1))])
+    expected = np.linalg.lstsq(a, b, rcond=None)[0].T
+    np.testing.assert_allclose(model.coef_, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.predict(windows), inputs @ expected.T + model.intercept_)
+    bad = windows.copy()
+    bad[-1, 0, 0] = np.nan  # in the last chunk
+    with pytest.raises(ValueError, match="X must be finite, got 1 NaN"):
+        LinearRegression().fit(bad, y)

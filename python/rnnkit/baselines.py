@@ -22,6 +22,7 @@ from ._checks import (
     check_int,
     check_real,
     finite_array,
+    float_array,
     is_int,
     is_real,
 )
@@ -52,13 +53,28 @@ def _check_target(target):
     )
 
 
+# Windows a pass over many of them handles at once: memory follows the chunk, not all the
+# windows times their length (a view of a series stays a view until a chunk is copied).
+CHUNK = 8192
+
+
+def _chunks(n):
+    return (slice(start, start + CHUNK) for start in range(0, n, CHUNK))
+
+
 def _check_windows(X):
     """X as a float64 array of shape (N, lookback, n_features), none of them zero, all finite."""
-    windows = finite_array("X", X)
+    windows = float_array("X", X)
     if windows.ndim != 3 or 0 in windows.shape:
         raise ValueError(
             "X must be windows of shape (N, lookback, n_features), none of them 0, as made by "
             f"rnnkit.data.make_windows; got shape {windows.shape}"
+        )
+    bad = sum(int(np.size(part) - np.isfinite(part).sum()) for part in map(windows.__getitem__,
+                                                                          _chunks(len(windows))))  # fmt: skip
+    if bad:
+        raise ValueError(
+            f"X must be finite, got {bad} NaN or inf value(s) in an array of shape {windows.shape}"
         )
     return windows
 
@@ -192,7 +208,11 @@ class Baseline(Estimator):
         return [t % n_features for t in targets]
 
     def _select(self, windows):
-        """The part of the windows a forecast reads: the target columns, (N, lookback, n_t)."""
+        """The part of the windows a forecast reads: the target columns, (N, lookback, n_t);
+        a view when they are consecutive."""
+        first = self.targets_[0]
+        if self.targets_ == list(range(first, first + len(self.targets_))):
+            return windows[:, :, first : first + len(self.targets_)]
         return windows[:, :, self.targets_]
 
     def _fit(self, series, y):
@@ -382,17 +402,29 @@ class LinearRegression(Baseline):
         return windows if self.features == "all" else super()._select(windows)
 
     def _fit(self, series, y):
-        inputs = series.reshape(len(series), -1)
-        n_inputs = inputs.shape[1]
+        n, n_inputs = len(series), series.shape[1] * series.shape[2]
+
+        def inputs(rows):  # one chunk of windows flattened: a copy of that chunk only
+            return series[rows].reshape(-1, n_inputs)
+
         if self.fit_intercept:
-            input_mean, output_mean = inputs.mean(axis=0), y.mean(axis=0)
+            input_mean = sum(inputs(rows).sum(axis=0) for rows in _chunks(n)) / n
+            output_mean = y.mean(axis=0)
         else:
             input_mean, output_mean = np.zeros(n_inputs), np.zeros(y.shape[1])
-        a, b = inputs - input_mean, y - output_mean
+        # Least squares by a QR factorisation built chunk by chunk (TSQR): the triangle of
+        # [A | b] over all windows, each chunk stacked under the triangle so far. Q'b rides
+        # along as the last columns; A itself is never held whole.
+        r = np.zeros((0, n_inputs + y.shape[1]))
+        for rows in _chunks(n):
+            chunk = np.hstack([inputs(rows) - input_mean, y[rows] - output_mean])
+            r = np.linalg.qr(np.vstack([r, chunk]), mode="r")
         if self.ridge > 0:
-            a = np.vstack([a, np.sqrt(float(self.ridge)) * np.eye(n_inputs)])
-            b = np.vstack([b, np.zeros((n_inputs, y.shape[1]))])
-        coef = np.linalg.lstsq(a, b, rcond=None)[0]
+            penalty = np.hstack([np.sqrt(float(self.ridge)) * np.eye(n_inputs),
+                                 np.zeros((n_inputs, y.shape[1]))])  # fmt: skip
+            r = np.linalg.qr(np.vstack([r, penalty]), mode="r")
+        # the minimum-norm solution of R coef = Q'b is that of the whole system
+        coef = np.linalg.lstsq(r[:n_inputs, :n_inputs], r[:n_inputs, n_inputs:], rcond=None)[0]
         self.coef_ = coef.T
         self.intercept_ = output_mean - input_mean @ coef
 
@@ -402,7 +434,13 @@ class LinearRegression(Baseline):
                 f"{self.name} was fitted on windows of lookback {self.lookback_}, but X has "
                 f"lookback {series.shape[1]}"
             )
-        return series.reshape(len(series), -1) @ self.coef_.T + self.intercept_
+        n_inputs = series.shape[1] * series.shape[2]
+        return (
+            np.concatenate(
+                [series[rows].reshape(-1, n_inputs) @ self.coef_.T for rows in _chunks(len(series))]
+            )
+            + self.intercept_
+        )
 
 
 def default_baselines(lookback, target=0):
