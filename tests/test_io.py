@@ -333,3 +333,75 @@ def test_saving_into_a_read_only_folder_names_the_users_path(forecaster, tmp_pat
     assert str(path) in str(err.value)
     assert ".rnnkit-" not in str(err.value)
     assert not any(folder.iterdir())
+
+
+# -- files that cannot hurt: refused before anything large is decompressed or allocated ----
+
+
+def _npy_bytes(array):
+    import io as _io
+
+    buffer = _io.BytesIO()
+    np.lib.format.write_array(buffer, array)
+    return buffer.getvalue()
+
+
+def _declaring(shape, dtype=np.float64, payload=b""):
+    """The bytes of a .npy member whose header declares ``shape`` but holds ``payload``."""
+    import io as _io
+
+    buffer = _io.BytesIO()
+    header = {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue() + payload
+
+
+def _write_zip(path, members, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def _refused_quickly(path, words):
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ValueError, match=words):
+            rnnkit.load(path)
+        seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert seconds < 1.0
+    assert peak < 100 * 2**20
+
+
+def test_a_compressed_member_is_refused_before_it_is_inflated(saved, tmp_path):
+    with zipfile.ZipFile(saved) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    members["model/weight_hh_l0.npy"] = _npy_bytes(np.zeros((2000, 2000)))  # 32 MB of zeros
+    bomb = tmp_path / "bomb.npz"
+    _write_zip(bomb, members, zipfile.ZIP_DEFLATED)
+    assert bomb.stat().st_size < 1_000_000
+    _refused_quickly(bomb, "is compressed; rnnkit stores arrays")
+
+
+def test_a_member_declaring_more_than_it_holds_is_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    members["model/weight_hh_l0.npy"] = _declaring((10**6, 10**6), payload=b"\0" * 12_000)
+    liar = tmp_path / "liar.npz"
+    _write_zip(liar, members)
+    _refused_quickly(liar, r"declares \(1000000, 1000000\) of float64 but holds 12000 bytes")
+
+
+def test_a_header_nested_too_deep_or_too_large_is_refused(tmp_path):
+    deep = tmp_path / "deep.npz"
+    _write_zip(deep, {"__header__.npy": _npy_bytes(np.frombuffer(b"[" * 200_000, np.uint8))})
+    _refused_quickly(deep, "the model header is damaged")
+    large = tmp_path / "large.npz"
+    _write_zip(large, {"__header__.npy": _npy_bytes(np.zeros(2 << 20, np.uint8))})
+    _refused_quickly(large, "the header has .* bytes, above")

@@ -13,6 +13,7 @@ in :data:`CLASSES`: whatever the file holds, no code from it runs.
 import hashlib
 import importlib
 import json
+import math
 import zipfile
 
 import numpy as np
@@ -72,11 +73,50 @@ def save(obj, path):
     replace_atomically(path, write)
 
 
+MAX_HEADER_BYTES = 1 << 20  # a header is a few kB; a larger one is not ours
+_NPY_HEADERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _check_members(f):
+    """Refuse, before anything is decompressed or allocated, an archive whose members could
+    cost more than the file: every member stored (as numpy.savez writes them), and every
+    array's declared shape and dtype exactly filling its member. Reading then costs time
+    and memory in proportion to the file's size. Not a zip at all: numpy's own reading
+    says what it is (a pickle is refused there)."""
+    if not zipfile.is_zipfile(f):
+        f.seek(0)
+        return
+    with zipfile.ZipFile(f) as archive:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+                raise ValueError(f"member {info.filename!r} is compressed; rnnkit stores arrays")
+            if info.filename == HEADER + ".npy" and info.file_size > MAX_HEADER_BYTES:
+                raise ValueError(f"the header has {info.file_size} bytes, above {MAX_HEADER_BYTES}")
+            with archive.open(info) as member:
+                read_header = _NPY_HEADERS.get(np.lib.format.read_magic(member))
+                if read_header is None:
+                    raise ValueError(f"member {info.filename!r} is not a NumPy array file")
+                shape, _, dtype = read_header(member)
+                if dtype.hasobject:
+                    raise ValueError(f"member {info.filename!r} holds Python objects")
+                size = dtype.itemsize * math.prod(shape)
+                if member.tell() + size != info.file_size:
+                    raise ValueError(
+                        f"member {info.filename!r} declares {shape} of {dtype} but holds "
+                        f"{info.file_size - member.tell()} bytes"
+                    )
+    f.seek(0)
+
+
 def _read(path):
     """The header dict and the arrays of a model file, every check passed."""
     # Our own handle, so that a file numpy cannot parse is still closed.
     with open(path, "rb") as f:
         try:
+            _check_members(f)
             with np.load(f, allow_pickle=False) as archive:
                 contents = {key: archive[key] for key in archive.files}
         # NotImplementedError: zipfile's answer to a damaged version or compression field
@@ -95,7 +135,8 @@ def _read(path):
         raise ValueError(f"{path} is not an rnnkit model file: it has no {HEADER!r}")
     try:
         header = json.loads(contents.pop(HEADER).tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    # RecursionError: JSON nested deeper than Python's parser goes
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise ValueError(f"{path}: the model header is damaged: {err}") from err
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError(f"{path} is not an rnnkit model file")
