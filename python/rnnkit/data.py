@@ -721,6 +721,11 @@ class WindowPipeline:
         """Features per step of the network's windows."""
         return len(self.inputs)
 
+    @property
+    def spent_rows(self):
+        """Rows the transform uses up: a return needs the level before it."""
+        return int(self.transform != "none")
+
     # -- the door: what every series passes before anything is cut from it
 
     def table(self, series, missing="raise"):
@@ -747,12 +752,12 @@ class WindowPipeline:
         """
         if self.transform == "none":
             return values, values, index
-        before, after = values[:-1], values[1:]
         if self.transform == "log_return":
-            rows = np.log(after) - np.log(before)
+            logs = np.log(values)
+            rows = logs[1:] - logs[:-1]
         else:
-            rows = after / before - 1.0
-        return after, rows, None if index is None else index[1:]
+            rows = values[1:] / values[:-1] - 1.0
+        return values[1:], rows, None if index is None else index[1:]
 
     def _scale(self, rows):
         if self.scaler is None:
@@ -761,13 +766,12 @@ class WindowPipeline:
         scaled[:, self.unscaled] = rows[:, self.unscaled]
         return scaled
 
-    def _cut(self, values, index, targets, warmup=0):
-        """Every window of ``values`` (rows after ``warmup`` as targets), as one Block."""
+    def _cut(self, values, index, targets, first=0):
+        """Every window of ``values`` from window ``first`` on, as one Block."""
         levels, rows, index = self._rows(values, index)
         scaled = self._scale(rows)
         L, h = self.lookback, self.horizon
         span = L + h if targets else L
-        first = max(warmup - L, 0) if targets else 0
         count = max(len(rows) - span + 1 - first, 0)
         X = _runs(scaled[:, self.inputs], L, first, count).transpose(0, 2, 1)
         X_raw = _runs(levels, L, first, count).transpose(0, 2, 1)
@@ -795,7 +799,7 @@ class WindowPipeline:
         values, index = self.table(series, missing)
         block = self._cut(values, index, targets=False)
         if len(block.X) == 0:
-            needed = self.lookback + (self.transform != "none")
+            needed = self.lookback + self.spent_rows
             raise ValueError(f"series has {len(values)} rows; a forecast needs {needed}")
         return block
 
@@ -921,7 +925,7 @@ def _check_kinds(series):
     else:
         dtypes = [(None, np.asarray(series).dtype)]
     for name, dtype in dtypes:
-        kind = np.dtype(getattr(dtype, "numpy_dtype", dtype)).kind if dtype != object else "O"
+        kind = dtype.kind  # NumPy's and pandas' own dtypes alike
         if kind not in "iuf":
             if name is None:
                 where = "series"
@@ -1086,16 +1090,20 @@ def split_windows(
         [] if _is_empty(unscaled) else _positions(unscaled, columns, n_columns, "unscaled"),
         None,
     )  # fmt: skip
-    _, rows, _ = pipeline._rows(values, None)
-    n_train, n_val, _ = (len(b) for b in split_by_time(np.arange(len(rows)), val, test))
+    n_rows = len(values) - pipeline.spent_rows
+    n_train, n_val, _ = (len(b) for b in split_by_time(np.arange(n_rows), val, test))
     if SCALERS[scaler] is not None:
-        pipeline.scaler = SCALERS[scaler]().fit(rows[:n_train])
-    every = pipeline._cut(values, index, targets=True, warmup=warmup)
-    # The windows' last targets rise with k: each block is one run of windows.
-    last_target = np.arange(len(every.X)) + max(warmup - lookback, 0) + lookback + horizon - 1
-    bounds = np.searchsorted(last_target, [n_train, n_train + n_val])
+        # the transformed training rows only: the levels up to the last one they need
+        train_rows = pipeline._rows(values[: n_train + pipeline.spent_rows], None)[1]
+        pipeline.scaler = SCALERS[scaler]().fit(train_rows)
+    first = max(warmup - lookback, 0)  # the first window whose targets are rows >= warmup
+    every = pipeline._cut(values, index, targets=True, first=first)
+    # Window j's last target is row first + j + lookback + horizon - 1, rising with j:
+    # each block is one run of windows, ending where its last target leaves the block.
+    last_of_first = first + lookback + horizon - 1
+    cuts = np.clip([n_train - last_of_first, n_train + n_val - last_of_first], 0, len(every.X))
     blocks = [Block(*(None if a is None else a[s] for a in every)) for s in (
-        slice(0, bounds[0]), slice(bounds[0], bounds[1]), slice(bounds[1], None))]  # fmt: skip
+        slice(0, cuts[0]), slice(cuts[0], cuts[1]), slice(cuts[1], None))]  # fmt: skip
     for name, block, fraction in zip(("train", "test"), blocks[::2], (1, test), strict=True):
         if fraction and len(block.X) == 0:
             raise ValueError(
@@ -1104,7 +1112,7 @@ def split_windows(
                 + (f", warmup={warmup}" if warmup else "")
             )
     # window k reads rows k .. k + lookback (the first only to start a return)
-    test_start = int(bounds[1]) + max(warmup - lookback, 0)
+    test_start = int(cuts[1]) + first
     test_index = None if index is None else index[test_start:]
     bounds = (n_train, n_train + n_val)
     return SplitWindows(*blocks, pipeline, bounds, values[test_start:].copy(), test_index)

@@ -226,7 +226,7 @@ class Forecaster(Estimator):
             cell=self.cell,
             input_size=pipeline.n_inputs,
             hidden_size=self.hidden_size,
-            output_size=self.horizon,
+            output_size=pipeline.horizon,
             num_layers=self.num_layers,
             dropout=self.dropout,
             forget_bias=self.forget_bias if self.cell == "lstm" else 0.0,
@@ -236,7 +236,7 @@ class Forecaster(Estimator):
         params = self._saved_params()
         _check_saveable(split)
         train, val = split.train, split.val
-        baselines = _baselines.default_baselines(self.lookback, target=pipeline.target)
+        baselines = _baselines.default_baselines(pipeline.lookback, target=pipeline.target)
         for baseline in baselines:
             baseline.fit(train.X_raw, train.y_raw)
         start = time.perf_counter()

@@ -579,8 +579,9 @@ class SequenceRegressor:
                 f"the arrays do not fit the configuration: {sizes['num_layers']} layers need "
                 f"{4 * sizes['num_layers'] + 2} arrays, got {len(arrays)}"
             )
-        expected = _layer_shapes(gates, *(sizes[k] for k in ("input_size", "hidden_size",
-                                                              "num_layers")))  # fmt: skip
+        expected = _layer_shapes(
+            gates, sizes["input_size"], sizes["hidden_size"], sizes["num_layers"]
+        )
         expected["head.weight"] = (sizes["output_size"], sizes["hidden_size"])
         expected["head.bias"] = (sizes["output_size"],)
         shapes = {name: np.shape(value) for name, value in arrays.items()}

@@ -92,6 +92,7 @@ def write_report(out, table, forecasters, title, overwrite=False):
     """
     from . import plot
 
+    # before any picture is drawn; write_folder looks again as it writes
     _output.check_folder(out, FILES, overwrite)
     first = next(iter(forecasters.values()))
     frame = first.test_predictions()

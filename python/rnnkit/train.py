@@ -326,6 +326,8 @@ class History:
         ``"non-finite"``, ``"callback"`` or ``"interrupted"``.
     """
 
+    _PER_EPOCH = ("train_loss", "val_loss", "lr", "epoch_time")  # the lists, one entry an epoch
+
     def __init__(self, monitor="val_loss"):
         self.train_loss, self.val_loss, self.lr, self.epoch_time = [], [], [], []
         self.monitor = monitor
@@ -342,10 +344,7 @@ class History:
     def to_state(self):
         """Everything as a JSON-safe dict; :meth:`from_state` reads it back."""
         return {
-            "train_loss": list(self.train_loss),
-            "val_loss": list(self.val_loss),
-            "lr": list(self.lr),
-            "epoch_time": list(self.epoch_time),
+            **{name: list(getattr(self, name)) for name in self._PER_EPOCH},
             "monitor": self.monitor,
             "best_epoch": self.best_epoch,
             "stopped_epoch": self.stopped_epoch,
@@ -354,7 +353,7 @@ class History:
 
     def truncate(self, epochs):
         """Keep the record of the first ``epochs`` epochs only (an interrupted one is dropped)."""
-        for name in ("train_loss", "val_loss", "lr", "epoch_time"):
+        for name in self._PER_EPOCH:
             del getattr(self, name)[epochs:]
         self.stopped_epoch = min(self.stopped_epoch, epochs)
 
@@ -362,7 +361,7 @@ class History:
     def from_state(cls, state):
         """The History that :meth:`to_state` described."""
         history = cls(str(state["monitor"]))
-        for name in ("train_loss", "val_loss", "lr", "epoch_time"):
+        for name in cls._PER_EPOCH:
             setattr(history, name, [float(v) for v in state[name]])
         history.best_epoch = int(state["best_epoch"])
         history.stopped_epoch = int(state["stopped_epoch"])
