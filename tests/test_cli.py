@@ -178,6 +178,14 @@ def test_a_decimal_comma_in_a_dotted_file_says_how_to_name_it(tmp_path, capsys):
     )
 
 
+def test_day_first_dates_of_a_european_export_are_read(tmp_path):
+    dates = pd.date_range("2021-01-01", periods=60, freq="D")
+    prices = [f"{p:.2f}".replace(".", ",") for p in walk()]
+    path = daily_csv(tmp_path, prices, sep=";", dates=dates.strftime("%d.%m.%Y"))
+    series = read_csv_series(path)
+    assert (series.index == dates).all()  # 01.02.2021 is the first of February
+
+
 def test_dates_out_of_order_are_sorted_with_a_warning(tmp_path, capsys):
     dates = pd.date_range("2021-01-01", periods=60, freq="D")[::-1].strftime("%Y-%m-%d")
     prices = [f"{p:.2f}" for p in walk()]

@@ -282,6 +282,11 @@ def _dates(text, column, unit):
         dates = pd.to_datetime(text, errors="coerce", utc=True)
         _warn(f"column {column!r} has dates with different UTC offsets; converted them to UTC")
     if dates.isna().any():
+        # pandas reads "01.02.2019" month first; a European export means day first, which
+        # shows once a day above 12 does not fit as a month
+        day_first = pd.to_datetime(text, errors="coerce", dayfirst=True)
+        if day_first.notna().all():
+            return day_first
         row = int(dates.isna().to_numpy().argmax())
         raise CommandError(
             f"column {column!r} has a value that is not a date: {text.iloc[row]!r} (row {row + 2})"
