@@ -240,3 +240,16 @@ def test_non_finite_results_stop_before_any_plot(tmp_path, capsys):
     assert run_csv(daily_csv(tmp_path, prices), tmp_path) == 2
     assert "the test metrics are not finite" in capsys.readouterr().err.splitlines()[-1]
     assert not (tmp_path / "r").exists()
+
+
+def test_ctrl_c_ends_the_command_in_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    from rnnkit import report
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "compare", interrupted)
+    out = tmp_path / "report"
+    assert main(["run", "--out", str(out), *FAST]) == 130
+    assert capsys.readouterr().err.strip() == "rnnkit: interrupted; no report was written"
+    assert not out.exists()

@@ -383,6 +383,10 @@ def main(argv=None):
     except (CommandError, ImportError) as err:
         print(f"rnnkit: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C: the report is written whole or not at all, so nothing was touched
+        print("rnnkit: interrupted; no report was written", file=sys.stderr)
+        return 130  # the shell's code for a command ended by SIGINT
     return 0
 
 
