@@ -253,3 +253,68 @@ def test_ctrl_c_ends_the_command_in_one_line_and_writes_nothing(tmp_path, capsys
     assert main(["run", "--out", str(out), *FAST]) == 130
     assert capsys.readouterr().err.strip() == "rnnkit: interrupted; no report was written"
     assert not out.exists()
+
+
+DAYS = pd.date_range("2021-01-01", periods=60, freq="D")
+TWO_DECIMALS = [f"{p:.2f}" for p in walk()]
+# (dates, prices, sep, whether pandas' number parser reads it without holding text)
+PLAIN_OR_NOT = {
+    "daily with gaps": (None, [*TWO_DECIMALS[:57], ".", "NA", ""], ",", True),
+    "hourly, one UTC offset": (
+        pd.date_range("2021-03-01", periods=60, freq="h").strftime("%Y-%m-%dT%H:%M+01:00"),
+        [f"{p:.4f}" for p in walk()],
+        ",",
+        True,
+    ),
+    "tabs, four decimals": (None, [f"{p:.4f}" for p in walk()], "\t", True),
+    "tabs, prices above 1,000": (None, [f"{p:.1f}" for p in walk()], "\t", True),
+    "reversed dates": (DAYS[::-1].strftime("%Y-%m-%d"), TWO_DECIMALS, ",", True),
+    "semicolons, one decimal": (None, [f"{p / 100:.1f}" for p in walk()], ";", False),
+    "day-first dates": (DAYS.strftime("%d.%m.%Y"), TWO_DECIMALS, ",", False),
+    "decimal commas": (None, [p.replace(".", ",") for p in TWO_DECIMALS], ";", False),
+    "thousands commas": (None, [f'"{p:,.2f}"' for p in walk()], ",", False),
+}
+
+
+@pytest.mark.parametrize("case", PLAIN_OR_NOT)
+def test_plain_files_skip_the_text_and_read_as_the_text_reader_does(tmp_path, monkeypatch, case):
+    """Plain files are parsed straight to numbers (memory grows by the series, not by a
+    Python string a cell); every file reads exactly as the careful text reader reads it."""
+    import rnnkit.__main__ as cli
+
+    dates, prices, sep, plain = PLAIN_OR_NOT[case]
+    path = daily_csv(tmp_path, prices, sep=sep, dates=dates)
+    text_reads = []
+    parse_text = cli._parse_text
+    monkeypatch.setattr(cli, "_parse_text", lambda *a: text_reads.append(1) or parse_text(*a))
+    series = read_csv_series(path)
+    assert bool(text_reads) is not plain
+    monkeypatch.setattr(cli, "_read_plain", lambda *a: None)
+    as_text = read_csv_series(path)
+    pd.testing.assert_series_equal(series, as_text, check_exact=True)
+    assert series.index.dtype == as_text.index.dtype
+
+
+def test_a_semicolon_file_of_thousands_groups_still_asks_for_the_decimal(tmp_path, capsys):
+    prices = ["1.234", "1.500", "2.000"] * 20  # 1.5 and 2.0 as numbers: only the text tells
+    assert run_csv(daily_csv(tmp_path, prices, sep=";"), tmp_path) == 2
+    assert "--decimal" in error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("inf", "text where a price should be: 'inf' (row 10003)"),
+        ("abc", "text where a price should be: 'abc' (row 10003)"),
+        ("1,5", "'1,5' (row 10003) (read with '.' as the decimal mark"),
+        ("101.5,7", "is not a readable CSV"),
+    ],
+)
+def test_a_bad_cell_past_the_first_rows_is_still_named(tmp_path, capsys, text, message):
+    from rnnkit.__main__ import SAMPLE_ROWS
+
+    prices = [f"{p:.2f}" for p in random_walk(SAMPLE_ROWS + 50, seed=1, start=100.0)]
+    prices[SAMPLE_ROWS + 1] = f'"{text}"' if text == "1,5" else text
+    dates = pd.date_range("1990-01-01", periods=len(prices)).strftime("%Y-%m-%d")
+    assert run_csv(daily_csv(tmp_path, prices, dates=dates), tmp_path) == 2
+    assert message in error_line(capsys)

@@ -1,13 +1,17 @@
 """A core that no input can break: a catalogue of bad inputs, and robustness checks.
 
-``CATALOGUE`` is one table of 87 distinct inputs a pipeline might produce, each with an
+``CATALOGUE`` is one table of 116 distinct inputs a pipeline might produce, each with an
 id, across the whole package: the compiled kernels (``core-*``, 36 cases), data
-preparation (``data-*``, 22), models (``model-*``, 7), training (``fit-*``, 9),
-save/load (``io-*``, 7) and the command line (``cli-*``, 6). 77 of them must be refused
-with the exact exception type and a message naming what was wrong; 10 must be accepted
-(non-contiguous, negative-stride, transposed and read-only views give the reference's
-answer; NaN and inf do not crash, with the behaviour documented in the case). For every
-case the arrays and files passed in are compared before and after: nothing is modified.
+preparation (``data-*``, 25), models (``model-*``, 7), training (``fit-*``, 11),
+save/load (``io-*``, 16: crafted files among them) and the command line (``cli-*``, 21:
+CSV files as users export them, report folders holding their own files). 102 of them
+must be refused with the exact exception type and a message naming what was wrong; 14
+must be accepted (non-contiguous, negative-stride, transposed and read-only views give
+the reference's answer; NaN and inf do not crash, with the behaviour documented in the
+case; an exception from a callback keeps the best weights; European, unsorted and
+mixed-offset CSV files are read, with a warning where rows were sorted, dropped or
+converted). For every case the arrays and files passed in are compared before and
+after: nothing is modified.
 
 Documented behaviour of non-finite values:
 
@@ -35,6 +39,7 @@ Shared with other tests, not copied: the problems and tolerances of ``tests/_pro
 
 import contextlib
 import io as stdio
+import json
 import pickle
 import platform
 import resource
@@ -42,6 +47,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -56,10 +62,11 @@ from _problems import (
     make_problem,
 )
 from test_bad_input import huge_call
-from test_io import Trap
+from test_io import Trap, _declaring, _npy_bytes
 
 import rnnkit
 from rnnkit import core, data, reference
+from rnnkit import io as model_io
 from rnnkit.__main__ import main
 from rnnkit.models import SequenceRegressor
 from rnnkit.train import SGD, fit, grad_norm
@@ -316,17 +323,30 @@ class ExitStatus(Exception):
     """A command line run that did not exit 0: its exit code and what it wrote to stderr."""
 
 
-def cli(*args, csv=None):
-    """rnnkit.__main__.main(args) with --csv of the given text (None: no file written)."""
+def cli(*args, csv=None, out=None, check=None):
+    """rnnkit.__main__.main(args) with --csv of the given text (None: no file written).
+
+    ``out`` maps file names to the text the report folder holds before the run, or is the
+    text of a file in its place (None: nothing there); those files are watched. ``check(stderr)`` checks an accepted run's warnings.
+    """
 
     def build(tmp_path):
-        argv = ["run", *args, "--out", str(tmp_path / "report"), "--quiet"]
+        report = tmp_path / "report"
+        argv = ["run", *TINY_RUN, *args, "--out", str(report), "--quiet"]
         watched = []
         if csv is not None:
             path = tmp_path / "prices.csv"
             path.write_text(csv)
             argv += ["--csv", str(path)]
             watched.append(path)
+        if isinstance(out, str):
+            report.write_text(out)
+            watched.append(report)
+        elif out is not None:
+            report.mkdir()
+            for name, text in out.items():
+                (report / name).write_text(text)
+                watched.append(report / name)
 
         def run():
             err = stdio.StringIO()
@@ -337,10 +357,134 @@ def cli(*args, csv=None):
                     code = exit_.code
             if code != 0:
                 raise ExitStatus(f"exit {code}: {err.getvalue().strip()}")
+            if check is not None:
+                check(err.getvalue())
 
         return run, watched
 
     return build
+
+
+# The smallest run that trains and reports: the cases are about the input, not the fit.
+TINY_RUN = ["--epochs", "1", "--hidden", "2", "--lookback", "5", "--cells", "lstm"]
+
+
+def warns(*parts):
+    """A check that stderr holds each of ``parts`` in an rnnkit warning."""
+
+    def check(stderr):
+        assert "rnnkit: warning: " in stderr, stderr
+        for part in parts:
+            assert part in stderr, stderr
+
+    return check
+
+
+def csv_of(dates, prices, sep=","):
+    return f"Date{sep}Close\n" + "".join(
+        f"{d}{sep}{p}\n" for d, p in zip(dates, prices, strict=True)
+    )
+
+
+def days(n, fmt="%Y-%m-%d"):
+    return pd.date_range("2020-01-01", periods=n, freq="D").strftime(fmt)
+
+
+def fitted_forecaster():
+    return rnnkit.Forecaster(hidden_size=2, epochs=1, lookback=5, verbose=0).fit(dated(80))
+
+
+def reforged(change, make=small_model):
+    """rnnkit.load on a saved ``make()`` whose header and arrays went through
+    ``change(state, arrays)`` and whose checksums were then made to match: a crafted file
+    rather than a damaged one, so only the checks on its content can refuse it."""
+
+    def build(tmp_path):
+        path = tmp_path / "model.npz"
+        rnnkit.save(make(), path)
+        with np.load(path) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        header = json.loads(arrays.pop(model_io.HEADER).tobytes())
+        change(header["state"], arrays)
+        header["checksums"] = {key: model_io._digest(a) for key, a in arrays.items()}
+        encoded = np.frombuffer(json.dumps(header).encode(), np.uint8)
+        with open(path, "wb") as f:
+            np.savez(f, **{model_io.HEADER: encoded}, **arrays)
+        return (lambda: rnnkit.load(path)), [path]
+
+    return build
+
+
+def set_array(key, value):
+    def change(state, arrays):
+        arrays[key] = np.full_like(arrays[key], value)
+
+    return change
+
+
+def zip_case(make_members, compression=zipfile.ZIP_STORED):
+    """rnnkit.load on a zip of the members ``make_members(saved_members)`` returns."""
+
+    def build(tmp_path):
+        path = saved_model(tmp_path)
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: archive.read(info) for info in archive.infolist()}
+        crafted = tmp_path / "crafted.npz"
+        with zipfile.ZipFile(crafted, "w", compression=compression) as archive:
+            for name, content in make_members(members).items():
+                archive.writestr(name, content)
+        return (lambda: rnnkit.load(crafted)), [crafted]
+
+    return build
+
+
+def replace_member(name, content):
+    return lambda members: {**members, name: content}
+
+
+def fit_while_training(tmp_path):
+    """A callback that starts a second fit of the model being trained (as a second thread
+    would): refused at once, and the first fit goes on to the end."""
+    model = small_model()
+    X, y = np.zeros((8, 4, 1)), np.linspace(0, 1, 8)
+    refusals = []
+
+    def second_fit(epoch, history):
+        with pytest.raises(RuntimeError) as info:
+            fit(model, X, y, epochs=1, verbose=0)
+        refusals.append(str(info.value))
+
+    def run():
+        history = fit(model, X, y, epochs=2, verbose=0, callbacks=[second_fit])
+        assert history.stop_reason.startswith("completed 2 epochs")
+        assert len(refusals) == 2
+        raise RuntimeError(refusals[0])  # the message the catalogue checks
+
+    return run, [X, y]
+
+
+def callback_raises(tmp_path):
+    """An exception from a callback restores the best weights, records the interrupt in the
+    history it carries, and goes on to the caller."""
+    model = small_model()
+    X = np.random.default_rng(0).standard_normal((16, 4, 1))
+    y = X[:, -1]
+    best = {}
+
+    def snapshot(epoch, history):
+        if history.best_epoch == epoch:
+            best.update({k: v.copy() for k, v in model.params.items()})
+        if epoch == 3:
+            raise KeyError("a callback's bug")
+
+    def run():
+        with pytest.raises(KeyError) as info:
+            fit(model, X, y, validation_data=(X, y), epochs=5, verbose=0, callbacks=[snapshot])
+        assert info.value.history.stop_reason.startswith("interrupted at epoch 3 by KeyError")
+        for name, value in model.params.items():
+            np.testing.assert_array_equal(value, best[name], err_msg=name)
+
+    return run, [X]
 
 
 def prices(rows, bad_row=None, text="abc"):
@@ -590,6 +734,31 @@ CATALOGUE = [
         ValueError,
         r"malformed StandardScaler statistics: NaN or inf",
     ),
+    Case(
+        "data-time-spans",
+        lazily(
+            lambda: (
+                data.split_windows,
+                (dated(60).to_frame().assign(d=pd.to_timedelta(np.arange(60), "D")), 3),
+                {"target": "p"},
+            )
+        ),
+        TypeError,
+        r"column 'd' of series holds time spans \(timedelta64\[.s\]\), not numbers",
+    ),
+    Case(
+        "data-column-name-on-an-array",
+        call(data.split_windows, np.linspace(1.0, 2.0, 60), 3, target="a"),
+        ValueError,
+        r"target='a' is not a column of the data: expected an integer position in \[0, 1\)",
+    ),
+    Case(
+        "data-only-nan",
+        call(data.split_windows, np.full(60, np.nan), 3),
+        ValueError,
+        r"data has 60 missing values .* in 60 of 60 rows, the first at row 0: clean the series, "
+        r"or pass missing='drop'",
+    ),
     # -- models
     Case(
         "model-wrong-feature-count",
@@ -675,6 +844,13 @@ CATALOGUE = [
         r"X must have shape \(N, T, 1\)",
     ),
     Case("fit-nan-in-y-stops", nan_target_stops, None, ""),
+    Case(
+        "fit-model-already-training",
+        fit_while_training,
+        RuntimeError,
+        r"this model is being trained in another thread .* one model takes one fit at a time",
+    ),
+    Case("fit-callback-raises-keeps-the-best", callback_raises, None, ""),
     # -- save and load
     Case(
         "io-missing-file", file_case("gone.npz", b"", exists=False), FileNotFoundError, r"gone\.npz"
@@ -710,6 +886,69 @@ CATALOGUE = [
         r"not an rnnkit model file: it has no '__header__'",
     ),
     Case("io-planted-pickle", planted_pickle, ValueError, r"pickled"),
+    Case(
+        "io-nan-weight",
+        reforged(set_array("weight_hh_l0", np.nan)),
+        ValueError,
+        r"weight_hh_l0'\] has NaN",
+    ),
+    Case(
+        "io-nan-scaler-statistics",
+        reforged(
+            lambda state, arrays: state["pipeline"]["scaler"]["stats"].update(mean=[np.nan]),
+            make=fitted_forecaster,
+        ),
+        ValueError,
+        r"malformed StandardScaler statistics: NaN or inf",
+    ),
+    Case(
+        "io-huge-hidden-size",
+        reforged(lambda state, arrays: state.update(hidden_size=6000)),
+        ValueError,
+        r"do not fit the configuration",
+    ),
+    Case(
+        "io-unknown-baseline-class",
+        reforged(
+            lambda state, arrays: state["baselines"][0].update({"class": "os.system"}),
+            make=fitted_forecaster,
+        ),
+        ValueError,
+        r"unknown baseline 'os\.system'",
+    ),
+    Case(
+        "io-compressed-member",
+        zip_case(
+            replace_member("weight_hh_l0.npy", _npy_bytes(np.zeros((2000, 2000)))),
+            zipfile.ZIP_DEFLATED,
+        ),
+        ValueError,
+        r"is compressed; rnnkit stores arrays",
+    ),
+    Case(
+        "io-member-declares-more-than-it-holds",
+        zip_case(replace_member("weight_hh_l0.npy", _declaring((10**6, 10**6)))),
+        ValueError,
+        r"declares \(1000000, 1000000\) of float64 but holds 0 bytes",
+    ),
+    Case(
+        "io-header-nested-too-deep",
+        zip_case(lambda m: {"__header__.npy": _npy_bytes(np.frombuffer(b"[" * 200_000, np.uint8))}),
+        ValueError,
+        r"the model header is damaged",
+    ),
+    Case(
+        "io-header-too-large",
+        zip_case(lambda m: {"__header__.npy": _npy_bytes(np.zeros(2 << 20, np.uint8))}),
+        ValueError,
+        r"the header has \d+ bytes, above 1048576",
+    ),
+    Case(
+        "io-save-into-a-missing-folder",
+        lazily(lambda: (rnnkit.save, (small_model(), "/nonexistent/folder/model.npz"), {})),
+        FileNotFoundError,
+        r"/nonexistent/folder/model\.npz",
+    ),
     # -- command line
     Case(
         "cli-unknown-option",
@@ -747,6 +986,114 @@ CATALOGUE = [
         cli(csv="Date,Close\n"),
         ExitStatus,
         r"^exit 2: rnnkit: error: .*prices\.csv has no numeric price column",
+    ),
+    Case(
+        "cli-out-holds-the-users-files",
+        cli(csv=prices(40), out={"README.md": "my notes"}),
+        ExitStatus,
+        r"^exit 2: rnnkit: error: --out: report folder .* already has README\.md, which rnnkit "
+        r"did not write and never replaces",
+    ),
+    Case(
+        "cli-out-holds-other-files",
+        cli(csv=prices(40), out={"notes.txt": "mine"}),
+        ExitStatus,
+        r"holds files rnnkit did not write \(notes\.txt\); name a new folder, or pass "
+        r"--overwrite",
+    ),
+    Case(
+        "cli-out-is-a-file",
+        cli(csv=prices(40), out="my notes"),
+        ExitStatus,
+        r"^exit 2: rnnkit: error: --out: report folder '.*report' is a file; expected a folder$",
+    ),
+    Case(
+        "cli-csv-is-a-folder",
+        cli("--csv", "/tmp"),
+        ExitStatus,
+        r"^exit 2: rnnkit: error: --csv '/tmp' is a folder; expected a CSV file$",
+    ),
+    Case(
+        "cli-no-such-column",
+        cli("--column", "Adj Close", csv=prices(40)),
+        ExitStatus,
+        r"^exit 2: rnnkit: error: no column 'Adj Close' in .*; it has \['Date', 'Close'\]$",
+    ),
+    Case(
+        "cli-prices-as-dates",
+        cli(
+            "--date-column",
+            "Close",
+            csv=prices(40).replace("Date,", "Date,Open,").replace(",1", ",5,1"),
+        ),
+        ExitStatus,
+        r"column 'Close' holds numbers, not dates .* name their unit with --date-unit",
+    ),
+    Case(
+        "cli-not-a-date",
+        cli(csv=csv_of(["2020-01-01", "soon", *days(40)[2:]], range(100, 140))),
+        ExitStatus,
+        r"^exit 2: rnnkit: error: column 'Date' has a value that is not a date: 'soon' \(row 3\)$",
+    ),
+    Case(
+        "cli-only-gaps",
+        cli("--column", "Close", csv=csv_of(days(40), ["."] * 40)),
+        ExitStatus,
+        r"column 'Close' of .* has no prices, only gaps",
+    ),
+    Case(
+        "cli-decimal-either-way",
+        cli(csv=csv_of(days(40), ["1.234", "1.500"] * 20, sep=";")),
+        ExitStatus,
+        r"numbers such as '1.234' that read either way: say which mark is the decimal one with "
+        r"--decimal \. or --decimal ,",
+    ),
+    Case(
+        "cli-decimal-comma-in-a-dotted-file",
+        cli(
+            csv=csv_of(days(40), [*(f"{100 + k}.25" for k in range(5)), '"101,30"', *["99.5"] * 34])
+        ),
+        ExitStatus,
+        r"'101,30' \(row 7\) \(read with '\.' as the decimal mark; --decimal names the other\)$",
+    ),
+    Case(
+        "cli-bad-cell-past-the-first-rows",
+        cli(csv=prices(10_050, bad_row=10_040)),
+        ExitStatus,
+        r"has text where a price should be: 'abc' \(row 10042\)$",
+    ),
+    Case(
+        "cli-prices-near-the-float-limit",
+        cli(csv=csv_of(days(40), [f"{1e306 * (1 + k % 3)!r}" for k in range(40)])),
+        ExitStatus,
+        r"the test metrics are not finite .* rescale the series",
+    ),
+    Case(
+        "cli-semicolons-and-decimal-commas",
+        cli(csv=csv_of(days(40, "%d.%m.%Y"), [f"{100 + k},5" for k in range(40)], sep=";")),
+        None,
+        "",
+    ),
+    Case(
+        "cli-dates-unsorted-and-repeated",
+        cli(
+            csv=csv_of([*days(40)[::-1], "2020-01-05"], range(100, 141)),
+            check=warns("39 rows have an earlier date", "dropped 1 rows whose date repeats"),
+        ),
+        None,
+        "",
+    ),
+    Case(
+        "cli-mixed-utc-offsets",
+        cli(
+            csv=csv_of(
+                [f"{d}T09:00{'+01:00' if k < 20 else '+02:00'}" for k, d in enumerate(days(40))],
+                range(100, 140),
+            ),
+            check=warns("different UTC offsets; converted them to UTC"),
+        ),
+        None,
+        "",
     ),
 ]
 
@@ -797,12 +1144,12 @@ def test_catalogue(case, tmp_path):
 
 def test_the_catalogue_is_what_the_docstring_says():
     ids = [c.id for c in CATALOGUE]
-    assert len(set(ids)) == len(ids) == 87
+    assert len(set(ids)) == len(ids) == 116
     refused = [c for c in CATALOGUE if c.error is not None]
-    assert len(refused) == 77
+    assert len(refused) == 102
     counts = {p: sum(i.startswith(p + "-") for i in ids) for p in ("core", "data", "model")}
     counts |= {p: sum(i.startswith(p + "-") for i in ids) for p in ("fit", "io", "cli")}
-    assert counts == {"core": 36, "data": 22, "model": 7, "fit": 9, "io": 7, "cli": 6}
+    assert counts == {"core": 36, "data": 25, "model": 7, "fit": 11, "io": 16, "cli": 21}
 
 
 # ---------------------------------------------------------------------------- (a) threads

@@ -103,7 +103,9 @@ def interrupt(script, when, stream="stdout"):
     finally:
         child.kill()
     assert child.returncode == 0, out
-    return json.loads(out.strip().splitlines()[-1])
+    last = (out.strip().splitlines() or [""])[-1]
+    assert last.startswith("{"), f"the child printed no report:\n{out}"
+    return json.loads(last)
 
 
 def test_ctrl_c_in_fit_restores_the_best_weights_and_says_so():

@@ -288,6 +288,35 @@ def test_callback_can_stop_training():
     assert history.stop_reason.startswith("callback")
 
 
+@pytest.mark.parametrize("stop", ["end", "callback raises"])
+def test_a_trained_model_holds_no_activations(stop):
+    """Its last batch's activations are tens of MB at the course's sizes; a sweep keeps
+    hundreds of fitted models."""
+
+    def boom(epoch, history):
+        raise ValueError("from a callback")
+
+    callbacks = [boom] if stop == "callback raises" else []
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 6, 1))
+    model = SequenceRegressor(cell="lstm", hidden_size=3, num_layers=2, seed=0)
+    try:
+        fit(
+            model,
+            X,
+            X[:, -1],
+            validation_data=(X, X[:, -1]),
+            epochs=2,
+            callbacks=callbacks,
+            verbose=0,
+        )
+    except ValueError:
+        assert stop == "callback raises"
+    assert model.recurrent.activations == []
+    with pytest.raises(RuntimeError, match="needs a forward call first"):
+        model.backward(np.ones((40, 1)))
+
+
 def test_nan_loss_stops_and_restores_the_initial_weights(capsys):
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((64, 5, 1)), rng.standard_normal((64, 1))

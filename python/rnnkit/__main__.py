@@ -173,52 +173,144 @@ def _decimal_of(text, column, sep):
     )
 
 
+SAMPLE_ROWS = 10_000  # rows read first, as text, to name the columns and find the prices
+
+
 def read_csv_series(path, column=None, date_column=None, sep=None, decimal=None, date_unit=None):
     """A price Series from a user's CSV, or a CommandError that says what is wrong.
 
     ``sep`` and ``decimal`` are found from the file when None: the separator from the
-    header line, the decimal mark (and thousands separators) from the prices. Dates out of
-    order are sorted and repeated dates dropped, each with a warning on stderr.
+    header line, the decimal mark (and thousands separators) from the prices. The price
+    column, when not named, is the last mostly numeric one in the first SAMPLE_ROWS rows.
+    Dates out of order are sorted and repeated dates dropped, each with a warning on stderr.
     """
-    import pandas as pd
 
     if os.path.isdir(path):
         raise CommandError(f"--csv {path!r} is a folder; expected a CSV file")
-    try:
-        if sep is None:
+    if sep is None:
+        try:
             with open(path, encoding="utf-8", errors="replace") as f:
                 header = f.readline()
-            sep = max(SEPARATORS, key=header.count)
-        # Every cell as text: the numbers are read below, in the file's own convention.
-        frame = pd.read_csv(path, sep=sep, dtype=str)
-    except FileNotFoundError:
-        raise CommandError(f"no such file: {path}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise CommandError(f"{path} is not a readable CSV: {str(err).splitlines()[0]}") from None
-    except OSError as err:
-        raise CommandError(f"cannot read --csv {path!r}: {err.strerror}") from None
-    if frame.shape[1] < 2:
+        except OSError as err:
+            raise _unreadable(path, err) from None
+        sep = max(SEPARATORS, key=header.count)
+    head = _read_text(path, sep, nrows=SAMPLE_ROWS)
+    if head.shape[1] < 2:
         raise CommandError(
-            f"{path} needs a date column and a price column; it has {frame.shape[1]} "
+            f"{path} needs a date column and a price column; it has {head.shape[1]} "
             f"(columns separated by {sep!r}; name the separator with --sep if it is another)"
         )
-    if len(frame) == 0:
+    if len(head) == 0:
         looked_for = "" if column else " has no numeric price column: it"
         raise CommandError(f"{path}{looked_for} has a header but no data rows")
-    date_column = date_column or frame.columns[0]
-    if date_column not in frame.columns:
-        raise CommandError(f"no column {date_column!r} in {path}; it has {list(frame.columns)}")
+    date_column = date_column or head.columns[0]
+    if date_column not in head.columns:
+        raise CommandError(f"no column {date_column!r} in {path}; it has {list(head.columns)}")
     if column is None:
         numeric = [
             c
-            for c in frame.columns
-            if c != date_column and _mostly_numeric(frame[c].dropna(), decimal)
+            for c in head.columns
+            if c != date_column and _mostly_numeric(head[c].dropna(), decimal)
         ]
         if not numeric:
             raise CommandError(f"{path} has no numeric price column; name one with --column")
         column = numeric[-1]
-    if column not in frame.columns:
-        raise CommandError(f"no column {column!r} in {path}; it has {list(frame.columns)}")
+    if column not in head.columns:
+        raise CommandError(f"no column {column!r} in {path}; it has {list(head.columns)}")
+    plain_dates = date_unit is None and not _holds_numbers(head[date_column])
+    series = None
+    if plain_dates and decimal in (None, "."):
+        series = _read_plain(path, sep, date_column, column, decimal)
+    if series is None:
+        frame = _read_text(path, sep)
+        series = _parse_text(frame, path, sep, date_column, column, decimal, date_unit)
+    # A file's rows should already run forward in time; say so when they did not, since
+    # sorting or dropping rows changes what the user asked to forecast.
+    if not series.index.is_monotonic_increasing:
+        backward = int((series.index[1:] < series.index[:-1]).sum())
+        series = series.sort_index(kind="stable")
+        _warn(f"{path}: {backward} rows have an earlier date than the row before; sorted by date")
+    repeated = series.index.duplicated(keep="first")
+    if repeated.any():
+        series = series[~repeated]
+        _warn(
+            f"{path}: dropped {int(repeated.sum())} rows whose date repeats an earlier row's "
+            f"(kept the first of each; {len(series)} rows left)"
+        )
+    return series
+
+
+def _unreadable(path, err):
+    """The CommandError for an OSError or a pandas reading error ``err``."""
+    if isinstance(err, FileNotFoundError):
+        return CommandError(f"no such file: {path}")
+    if isinstance(err, OSError):
+        return CommandError(f"cannot read --csv {path!r}: {err.strerror}")
+    return CommandError(f"{path} is not a readable CSV: {str(err).splitlines()[0]}")
+
+
+def _read_text(path, sep, **options):
+    """Cells of the CSV as text: the numbers are read later, in the file's own convention."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, sep=sep, dtype=str, **options)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise _unreadable(path, err) from None
+
+
+def _read_plain(path, sep, date_column, column, decimal):
+    """The series parsed straight to numbers by pandas' C parser, or None to read it as text.
+
+    Text costs some 270 bytes a row (a Python string per cell); this costs the series'
+    own size. It answers only where its reading is certainly the text reader's: dates
+    pandas parses by itself with none missing, prices with a decimal point and no
+    thousands marks, none infinite. Anything else (day-first dates, mixed UTC offsets, a
+    decimal comma, a bad cell) goes to the text reader, which also words the errors.
+    """
+    import numpy as np
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=sep,  # all columns: with usecols, pandas ignores a row's extra fields
+            dtype={column: "float64"},
+            parse_dates=[date_column],
+            na_values={column: list(GAPS)},
+        )
+    except ValueError:  # a price that is not a plain number, a malformed row
+        return None
+    dates, prices = frame[date_column], frame[column].to_numpy()
+    if dates.dtype.kind != "M" or dates.isna().any() or np.isinf(prices).any():
+        return None
+    if np.isnan(prices).all() or (decimal is None and sep != "," and _maybe_grouped(prices)):
+        return None
+    return pd.Series(prices, index=pd.DatetimeIndex(dates), name=column)
+
+
+def _maybe_grouped(prices):
+    """Whether every price read with a decimal point could be text such as "1.234", which
+    a file whose decimal mark is the comma means as 1234: then only the text can tell.
+
+    A price of 1,000 or more with a fraction, or with more than three decimals, cannot be
+    one thousands group.
+    """
+    import numpy as np
+
+    values = prices[np.isfinite(prices)]
+    fraction = values != np.round(values)
+    thousandths = values * 1000.0
+    # 1e-6 is far above the rounding of a three-decimal price times 1000 (< 1e-9 below
+    # 1,000), so a price it calls "more than three decimals" is one.
+    finer = np.abs(thousandths - np.round(thousandths)) > 1e-6
+    return not (fraction & ((np.abs(values) >= 1000.0) | finer)).any()
+
+
+def _parse_text(frame, path, sep, date_column, column, decimal, date_unit):
+    """The series from ``frame``'s text cells, or a CommandError naming the first bad one."""
+    import pandas as pd
+
     dates = _dates(frame[date_column], date_column, date_unit)
     # Text such as "." marks a gap (a holiday), as do pandas' NA strings ("NA", "null"...);
     # anything else that is not a number is an error.
@@ -238,29 +330,15 @@ def read_csv_series(path, column=None, date_column=None, sep=None, decimal=None,
         )
     if not prices.notna().any():
         raise CommandError(f"column {column!r} of {path} has no prices, only gaps")
-    series = pd.Series(prices.to_numpy(float), index=pd.DatetimeIndex(dates), name=column)
-    # A file's rows should already run forward in time; say so when they did not, since
-    # sorting or dropping rows changes what the user asked to forecast.
-    if not series.index.is_monotonic_increasing:
-        backward = int((series.index[1:] < series.index[:-1]).sum())
-        series = series.sort_index(kind="stable")
-        _warn(f"{path}: {backward} rows have an earlier date than the row before; sorted by date")
-    repeated = series.index.duplicated(keep="first")
-    if repeated.any():
-        series = series[~repeated]
-        _warn(
-            f"{path}: dropped {int(repeated.sum())} rows whose date repeats an earlier row's "
-            f"(kept the first of each; {len(series)} rows left)"
-        )
-    return series
+    return pd.Series(prices.to_numpy(float), index=pd.DatetimeIndex(dates), name=column)
 
 
 def _dates(text, column, unit):
     """The dates in column ``column`` (strings), or numbers in ``unit`` since 1970."""
     import pandas as pd
 
-    numbers = pd.to_numeric(text, errors="coerce")
     if unit is not None:
+        numbers = pd.to_numeric(text, errors="coerce")
         if numbers.isna().any():
             row = int(numbers.isna().to_numpy().argmax())
             raise CommandError(
@@ -268,7 +346,7 @@ def _dates(text, column, unit):
                 f"{text.iloc[row]!r} (row {row + 2})"
             )
         return pd.to_datetime(numbers, unit=unit)
-    if numbers.notna().all():
+    if _holds_numbers(text):
         raise CommandError(
             f"column {column!r} holds numbers, not dates (such as {text.iloc[0]!r}); if they "
             f"are timestamps, name their unit with --date-unit ({', '.join(DATE_UNITS)}), "
@@ -292,6 +370,13 @@ def _dates(text, column, unit):
             f"column {column!r} has a value that is not a date: {text.iloc[row]!r} (row {row + 2})"
         )
     return dates
+
+
+def _holds_numbers(text):
+    """Whether every cell of a date column is a number: a timestamp, or not a date."""
+    import pandas as pd
+
+    return bool(pd.to_numeric(text, errors="coerce").notna().all())
 
 
 def _mostly_numeric(text, decimal):

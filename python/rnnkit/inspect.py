@@ -33,7 +33,7 @@ _GATE_BLOCKS = {"input": 0, "forget": 1, "output": 3}
 def _stack(model):
     """The recurrent stack of ``model`` (a SequenceRegressor, or an LSTM/RNN stack itself)."""
     stack = getattr(model, "recurrent", model)
-    if not (hasattr(stack, "activations") and hasattr(stack, "input_size")):
+    if not (hasattr(stack, "trace") and hasattr(stack, "input_size")):
         raise TypeError(
             "model must be a rnnkit SequenceRegressor (or an rnnkit.models LSTM/RNN stack) "
             f"with a `recurrent` stack whose activations can be read, got {type(model).__name__}"
@@ -110,8 +110,7 @@ def gates(model, x):
     ----------
     model : rnnkit.models.SequenceRegressor
         (or an ``rnnkit.models.LSTM`` / ``RNN`` stack). Run forward once on ``x``
-        without dropout; this replaces the activations a later ``backward``
-        would use.
+        without dropout; the model keeps nothing of it.
     x : pandas DataFrame (T, F), ndarray (T, F) or ndarray (N, T, F)
         A DataFrame or a 2-D array is one sequence (rows are time steps,
         columns the model's input features; a Series is one feature); a 3-D
@@ -138,13 +137,9 @@ def gates(model, x):
     """
     stack = _stack(model)
     values, kind, index = _as_batch(x, stack.input_size)
-    if stack is model:
-        stack.forward(values, training=False)
-    else:
-        model.forward(values, training=False)
     H = stack.hidden_size
     layers = []
-    for saved in stack.activations:
+    for saved in stack.trace(values):
         layer = {}
         if "gates" in saved:
             for name, block in _GATE_BLOCKS.items():

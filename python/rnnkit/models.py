@@ -153,6 +153,15 @@ class _Recurrent:
         h_n : ndarray (N, H)
             Final hidden state of the last layer.
         """
+        if keep:
+            self._cache = None  # the last call's activations go before this call's arrive
+        cache = self._run(x, training)
+        if keep:
+            self._cache = cache
+        return _read_only_batch_first(cache[-1]["y"]), cache[-1]["h_n"]
+
+    def _run(self, x, training):
+        """Every layer's activations for ``x``, as a list of dicts (time-major)."""
         x = _time_major(_check_sequences(x, "x", self.input_size, self.dtype))
         cache = []
         for k in range(self.num_layers):
@@ -166,9 +175,11 @@ class _Recurrent:
             else:
                 x = saved["y"]
             cache.append(saved)
-        if keep:
-            self._cache = cache
-        return _read_only_batch_first(cache[-1]["y"]), cache[-1]["h_n"]
+        return cache
+
+    def release_activations(self):
+        """Drop the activations the last forward kept for :meth:`backward`."""
+        self._cache = None
 
     def backward(self, d_out=None, d_last=None):
         """Backpropagate through the stack for the last forward call.
@@ -213,11 +224,22 @@ class _Recurrent:
         LSTM, ``"gates"`` (N, T, 4H, gates i, f, g, o after their activations)
         and ``"cells"`` (N, T, H). Empty before the first forward call.
         """
-        names = {"y": "outputs", "gates": "gates", "cells": "cells"}
-        return [
-            {new: _read_only_batch_first(saved[old]) for old, new in names.items() if old in saved}
-            for saved in self._cache or []
-        ]
+        return _public_activations(self._cache or [])
+
+    def trace(self, x):
+        """The activations of a forward call on ``x`` without dropout, as :attr:`activations`
+        lists them, kept nowhere: the layer is left as it was (threads may trace at once).
+        """
+        return _public_activations(self._run(x, training=False))
+
+
+def _public_activations(cache):
+    """Per layer, the saved arrays a user may read, as read-only batch-first views."""
+    names = {"y": "outputs", "gates": "gates", "cells": "cells"}
+    return [
+        {new: _read_only_batch_first(saved[old]) for old, new in names.items() if old in saved}
+        for saved in cache
+    ]
 
 
 class RNN(_Recurrent):
@@ -437,6 +459,12 @@ class SequenceRegressor:
 
     def _windows(self, X):
         return _check_sequences(X, "X", self.input_size, self.dtype)
+
+    def release_activations(self):
+        """Drop the activations the last forward kept for :meth:`backward`; :func:`rnnkit.train.fit`
+        calls it when it ends, so a trained model holds its parameters, not its last batch."""
+        self._h_n = None
+        self.recurrent.release_activations()
 
     def _head(self, h_n):
         return h_n @ self.params["head.weight"].T + self.params["head.bias"]

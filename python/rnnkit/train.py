@@ -622,7 +622,8 @@ def fit(
     ----------
     model
         Has ``params``, ``forward(X, training)`` and ``backward(d_pred)``, like
-        :class:`rnnkit.models.SequenceRegressor`. Trained in place.
+        :class:`rnnkit.models.SequenceRegressor`. Trained in place; its
+        ``release_activations()``, if it has one, is called when training ends.
     X : array_like (N, T, F)
         Training windows, batch-first.
     y : array_like (N, outputs) or (N,)
@@ -760,4 +761,9 @@ def fit(
             _finish(model, history, best, restore_best_weights)
         finally:
             progress.close(history)
+            # A trained model holds its parameters, not the activations of its last batch
+            # (tens of MB each, and a sweep keeps hundreds of models).
+            release = getattr(model, "release_activations", None)
+            if release is not None:
+                release()
         return history
