@@ -318,3 +318,18 @@ def test_a_bad_cell_past_the_first_rows_is_still_named(tmp_path, capsys, text, m
     dates = pd.date_range("1990-01-01", periods=len(prices)).strftime("%Y-%m-%d")
     assert run_csv(daily_csv(tmp_path, prices, dates=dates), tmp_path) == 2
     assert message in error_line(capsys)
+
+
+def test_thin_data_gets_one_warning_per_network_and_the_rule_beside_the_table(tmp_path, capsys):
+    from rnnkit.forecaster import RULE_OF_THUMB
+
+    prices = [f"{p:.2f}" for p in random_walk(150, seed=4, start=100.0)]
+    dates = pd.date_range("2000-01-01", periods=150, freq="MS").strftime("%Y-%m-%d")
+    assert run_csv(daily_csv(tmp_path, prices, dates=dates), tmp_path, "--cells", "rnn,lstm") == 0
+    out, err = capsys.readouterr()
+    warned = [line for line in err.splitlines() if "training windows" in line]
+    assert [line.split(":")[2].strip() for line in warned] == ["RNN", "LSTM"]
+    assert all(line.startswith("rnnkit: warning: ") for line in warned)
+    assert RULE_OF_THUMB not in err
+    table_end = out.index("LSTM ")
+    assert out.index(RULE_OF_THUMB) > table_end

@@ -29,3 +29,24 @@ def test_public_names():
         assert callable(getattr(rnnkit.core, name))
         assert callable(getattr(rnnkit.reference, name))
         assert getattr(rnnkit.core, name).__doc__
+
+
+def test_submodules_load_when_first_used_and_import_rnnkit_stays_light():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, rnnkit\n"
+        "heavy = [m for m in ('matplotlib', 'pandas', 'sklearn') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert callable(rnnkit.inspect.gates) and callable(rnnkit.inspect.gate_heatmap)\n"
+        "assert callable(rnnkit.plot.predictions)\n"
+        "assert callable(rnnkit.experiments.memory_span)\n"
+        "assert {'inspect', 'plot', 'experiments', 'sklearn'} <= set(dir(rnnkit))\n"
+        "try:\n    rnnkit.nothing\nexcept AttributeError as err:\n    print(err)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "module 'rnnkit' has no attribute 'nothing'"

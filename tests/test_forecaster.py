@@ -248,3 +248,88 @@ def test_backtest_scores_every_row_of_the_test_share(monkeypatch):
     assert sum(round(n * test) for n, test in seen) == round(len(series) * 0.15)
     with pytest.raises(ValueError, match=r"test must be a fraction in \[0, 1\)"):
         Forecaster(**FAST, test="x").backtest(series)
+
+
+def test_dropout_acts_with_one_layer_and_never_when_predicting():
+    """The course's model is one layer with dropout: the rate must change the training.
+    (When dropout acted only between layers, a one-layer model trained bit for bit as
+    without it.)"""
+    series = garch_series(400, seed=2)
+    plain = Forecaster(**FAST).fit(series)
+    dropped = Forecaster(dropout=0.5, **FAST).fit(series)
+    assert dropped.num_layers == 1
+    assert not np.array_equal(dropped.predict(series), plain.predict(series))
+    assert dropped.history_.train_loss != plain.history_.train_loss
+    # predicting twice draws nothing: the same forecasts, bit for bit
+    np.testing.assert_array_equal(dropped.predict(series), dropped.predict(series))
+
+
+def test_gates_read_the_window_behind_a_forecast_in_the_fitted_units(fitted):
+    series, fitted = fitted
+    from rnnkit import inspect
+
+    forecasts = fitted.predict(series)
+    at = forecasts.index[-40]
+    layers = fitted.gates(series, at=at)
+    assert len(layers) == 1
+    cell = layers[0]["cell"]
+    # the window's times: lookback rows ending where the forecast was made
+    assert len(cell) == fitted.lookback
+    assert cell.index[-1] == at
+    expected = series.index.get_loc(at) - np.arange(fitted.lookback)[::-1]
+    assert (cell.index == series.index[expected]).all()
+    # the same windows predict reads, through the fitted transform and scaler
+    window = fitted.pipeline_.windows(series).X[len(forecasts) - 40]
+    direct = inspect.gates(fitted.model_, window)
+    for name, value in layers[0].items():
+        np.testing.assert_array_equal(value.to_numpy(), direct[0][name], err_msg=name)
+    by_position = fitted.gates(series, at=len(forecasts) - 40)
+    pd.testing.assert_frame_equal(by_position[0]["hidden"], layers[0]["hidden"])
+    assert fitted.gates(series)[0]["hidden"].index[-1] == series.index[-1]
+    assert fitted.scaler_ is fitted.pipeline_.scaler
+
+
+@pytest.mark.parametrize(
+    ("at", "error", "message"),
+    [
+        (10**6, ValueError, r"at must be a forecast position in \[-\d+, \d+\), got 1000000"),
+        ("1900-01-01", ValueError, r"at='1900-01-01' is not the time of a forecast: they run "),
+        (2.5, ValueError, r"at=2.5 is not the time of a forecast"),
+    ],
+)
+def test_gates_name_a_forecast_that_does_not_exist(fitted, at, error, message):
+    series, fitted = fitted
+    with pytest.raises(error, match=message):
+        fitted.gates(series, at=at)
+
+
+def test_gates_of_numpy_input_take_positions_and_the_heatmap_names_the_time(fitted):
+    series, fitted = fitted
+    hidden = fitted.gates(series.to_numpy(), at=0)[0]["hidden"]
+    assert hidden.shape == (fitted.lookback, fitted.hidden_size)
+    with pytest.raises(TypeError, match="at must be an int position for a series without"):
+        fitted.gates(series.to_numpy(), at=series.index[-1])
+    figure = fitted.gate_heatmap(series)
+    assert f"made at {series.index[-1]:%Y-%m-%d}" in figure._suptitle.get_text()
+
+
+def test_thin_data_is_said_with_the_numbers_and_the_rule_of_thumb():
+    from rnnkit import ThinDataWarning
+    from rnnkit.forecaster import RULE_OF_THUMB, THIN_DATA
+
+    short = price_series(120)
+    with pytest.warns(ThinDataWarning) as caught:
+        Forecaster(**FAST).fit(short)
+    (message,) = [str(w.message) for w in caught]
+    # 120 rows: 119 returns, 70% of them train, 10 each window reads: 73 windows
+    assert message.startswith("LSTM: only 73 training windows (lookback 10), fewer than the ")
+    assert f"network's 361 parameters and under {THIN_DATA}" in message
+    assert message.endswith(RULE_OF_THUMB)
+
+
+def test_enough_data_trains_without_a_word():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Forecaster(**{**FAST, "epochs": 1}).fit(price_series(1000))

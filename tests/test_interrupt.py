@@ -83,12 +83,17 @@ except KeyboardInterrupt:
 """
 
 
+# A process started in the background by a shell inherits SIGINT ignored, and Python then
+# leaves it ignored: the child takes Python's own handler back, whoever started the tests.
+ANSWER_CTRL_C = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
 def interrupt(script, when, stream="stdout"):
     """Run ``script`` in a child, SIGINT it once a line of ``stream`` matches the regular
     expression ``when``, and return the JSON it prints last. The children's training ends
     by itself within a minute or two, so a line that never comes fails rather than hangs."""
     child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(script)],
+        [sys.executable, "-c", ANSWER_CTRL_C + textwrap.dedent(script)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE if stream == "stderr" else subprocess.DEVNULL,
         text=True,

@@ -168,10 +168,12 @@ def mse_and_grad(pred, y):
     return float(np.mean(err**2)), 2 * err / err.size
 
 
-@pytest.mark.parametrize("dropout", [0.0, 0.4], ids=["no_dropout", "dropout"])
+@pytest.mark.parametrize(
+    ("num_layers", "dropout"), [(2, 0.0), (1, 0.4), (2, 0.4)], ids=["2", "1_dropout", "2_dropout"]
+)
 @cells
-def test_regressor_gradients_match_finite_differences(cell, nonlinearity, dropout):
-    model = make_model(cell, nonlinearity, num_layers=2, dropout=dropout, dtype=np.float64)
+def test_regressor_gradients_match_finite_differences(cell, nonlinearity, num_layers, dropout):
+    model = make_model(cell, nonlinearity, num_layers=num_layers, dropout=dropout, dtype=np.float64)
     x, y = windows(), np.random.default_rng(9).standard_normal((N, OUT))
     # with dropout: every forward replays the same masks from the same generator state
     rng = model.recurrent.rng
@@ -203,6 +205,39 @@ def test_regressor_forward_is_layers_then_head(dtype):
     assert pred.shape == (N, OUT)
     assert pred.dtype == dtype
     assert_close(pred, want, dtype, name="pred")
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@cells
+def test_dropout_acts_on_inputs_between_layers_and_before_the_head(cell, nonlinearity, num_layers):
+    """Training mode against a NumPy twin drawing the same masks in the documented order;
+    with one layer too (where the dropout of PyTorch's recurrent layers does nothing)."""
+    rate = 0.3
+    model = make_model(cell, nonlinearity, num_layers=num_layers, dropout=rate, dtype=np.float64)
+    x = windows(n=6)
+    rng = np.random.default_rng(0)
+    rng.bit_generator.state = model.recurrent.rng.bit_generator.state
+
+    def mask(shape):
+        return (rng.random(shape) >= rate) / (1.0 - rate)
+
+    h = np.ascontiguousarray((x * mask(x.shape)).transpose(1, 0, 2))
+    p = model.params
+    for k in range(num_layers):
+        w = [p[f"{n}_l{k}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        if cell == "lstm":
+            h, h_n, *_ = reference.lstm_forward(h, None, None, *w)
+        else:
+            h, h_n = reference.rnn_forward(h, None, *w, nonlinearity=nonlinearity)
+        if k < num_layers - 1:
+            h = h * mask(h.shape)
+    want = (h_n * mask(h_n.shape)) @ p["head.weight"].T + p["head.bias"]
+    got = model.forward(x, training=True)
+    assert_close(got, want, np.float64, name="pred")
+    # inactive when predicting: the same as a model without dropout
+    plain = make_model(cell, nonlinearity, num_layers=num_layers, dtype=np.float64)
+    np.testing.assert_array_equal(model.forward(x), plain.forward(x))
+    np.testing.assert_array_equal(model.predict(x), plain.predict(x))
 
 
 def test_predict_in_batches_equals_one_call():

@@ -6,18 +6,38 @@ C++; ``rnnkit.reference`` is the same in pure NumPy. On top of it:
 sequence regressor), ``rnnkit.train`` (the training loop), ``rnnkit.baselines``
 and ``rnnkit.metrics`` (honest comparisons), ``rnnkit.datasets`` (bundled WTI
 prices and synthetic series), and :class:`Forecaster`, which ties them together.
+``rnnkit.inspect`` (gates), ``rnnkit.plot``, ``rnnkit.experiments`` and
+``rnnkit.sklearn`` are imported when first used.
 """
+
+import importlib
 
 from . import baselines, core, data, datasets, metrics, models, reference, train
 from ._config import show_config
 from .core import num_threads, set_num_threads
-from .forecaster import Forecaster
+from .forecaster import Forecaster, ThinDataWarning
 from .io import load, save
+
+# Imported on first use: they bring matplotlib or scikit-learn, which ``import rnnkit``
+# should not pay for.
+_LAZY = ("experiments", "inspect", "plot", "sklearn")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])
+
 
 __version__: str = core.build_info()["version"]
 
 __all__ = [
     "Forecaster",
+    "ThinDataWarning",
     "__version__",
     "baselines",
     "core",

@@ -6,12 +6,13 @@ import os
 import re
 import sys
 import time
+import warnings
 
 from . import demo
 from ._config import show_config
 from ._estimator import defaults
 from .data import MISSING_MODES, TRANSFORMS
-from .forecaster import Forecaster
+from .forecaster import RULE_OF_THUMB, Forecaster, ThinDataWarning
 from .models import CELLS
 
 _FORECASTER = defaults(Forecaster)
@@ -408,26 +409,38 @@ def run(args):
     )
     start = time.perf_counter()
     try:
-        table, forecasters = compare(
-            series,
-            cells=cells,
-            lookback=args.lookback,
-            horizon=args.horizon,
-            hidden_size=args.hidden,
-            epochs=args.epochs,
-            patience=args.patience,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            transform=args.transform,
-            missing=args.missing,
-            seed=args.seed,
-            verbose=0 if args.quiet else 1,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ThinDataWarning)
+            table, forecasters = compare(
+                series,
+                cells=cells,
+                lookback=args.lookback,
+                horizon=args.horizon,
+                hidden_size=args.hidden,
+                epochs=args.epochs,
+                patience=args.patience,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                transform=args.transform,
+                missing=args.missing,
+                seed=args.seed,
+                verbose=0 if args.quiet else 1,
+            )
     except ValueError as err:
         raise CommandError(str(err)) from None
+    # Thin data is said once (every network's fit finds it), in rnnkit's words, with the
+    # rule of thumb beside the table; other warnings go out as Python shows them.
+    thin = dict.fromkeys(str(w.message) for w in caught if w.category is ThinDataWarning)
+    for message in thin:
+        _warn(message.replace(f" {RULE_OF_THUMB}", ""))
+    for w in caught:
+        if w.category is not ThinDataWarning:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     print()
     print(format_table(table))
     print(f"\n{NOTE}")
+    if thin:
+        print(RULE_OF_THUMB)
     files = _write_out(write_report, args.out, table, forecasters, title, args.overwrite)
     print(f"\nreport in {args.out}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
 

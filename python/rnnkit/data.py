@@ -803,6 +803,12 @@ class WindowPipeline:
             raise ValueError(f"series has {len(values)} rows; a forecast needs {needed}")
         return block
 
+    def window_index(self, index, window):
+        """The index values of the rows forecast window ``window`` reads, for an ``index``
+        as :meth:`table` returns it (the first rows a transform uses up are skipped)."""
+        start = self.spent_rows + window
+        return index[start : start + self.lookback]
+
     def test_block(self, values, index):
         """Every window of a table (as kept by a fitted model) whose targets are known."""
         return self._cut(values, index, targets=True)

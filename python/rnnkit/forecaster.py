@@ -30,13 +30,26 @@ from . import baselines as _baselines
 from . import data as _data
 from . import metrics as _metrics
 from . import train as _train
-from ._checks import check_choice, check_fraction, check_int, check_seed, finite_array
+from ._checks import check_choice, check_fraction, check_int, check_seed, finite_array, is_int
 from ._estimator import Estimator, defaults
 from .models import CELLS, RECOMMENDED_FORGET_BIAS, SequenceRegressor
 
 _MODEL = defaults(SequenceRegressor)
 _FIT = defaults(_train.fit)
 _SPLIT = defaults(_data.split_windows)
+# The course's rule of thumb: under about this many observations, simpler models
+# (the baselines) usually beat a recurrent network.
+THIN_DATA = 500
+RULE_OF_THUMB = (
+    f"Rule of thumb: under about {THIN_DATA} observations, simpler models usually win; "
+    "trust the baselines' rows, or use a shorter lookback, fewer units or more data."
+)
+
+
+class ThinDataWarning(UserWarning):
+    """Fewer training windows than the network has parameters, or than THIN_DATA."""
+
+
 # A loss given as a function is saved by its name only (a file never holds code):
 # a loaded Forecaster's loss is this prefix and the name, refused by fit.
 _NAMED_LOSS = "function:"
@@ -53,7 +66,9 @@ class Forecaster(Estimator):
     horizon : int
         Future steps forecast at once.
     hidden_size, num_layers, dropout
-        The network (see :class:`rnnkit.models.SequenceRegressor`).
+        The network (see :class:`rnnkit.models.SequenceRegressor`). ``dropout``, in
+        [0, 1), acts while training on the inputs, between layers and before the head,
+        so with one layer too.
     forget_bias : float
         The LSTM's forget-gate bias at initialisation (see :class:`rnnkit.models.LSTM`);
         ignored by the RNN.
@@ -84,18 +99,30 @@ class Forecaster(Estimator):
 
     Attributes
     ----------
-    model_ : SequenceRegressor
+    model_ : rnnkit.models.SequenceRegressor
+        The trained network (the best epoch's weights). It reads windows that are
+        already transformed and scaled: give it ``pipeline_.windows(series).X``, not
+        prices (:meth:`predict` and :meth:`gates` do this for you).
     pipeline_ : rnnkit.data.WindowPipeline
-        The fitted transform and scaler, to cut windows from new data.
+        The fitted transform and scaler, to cut windows from new data and turn
+        forecasts back into the series' units (``to_levels``).
+    scaler_ : rnnkit.data.StandardScaler, MinMaxScaler or None
+        ``pipeline_.scaler``: fitted on the training block only.
     history_ : rnnkit.train.History
+        Losses, learning rate and time per epoch, the best epoch and why training
+        stopped.
     baselines_ : list of Baseline
         Fitted on the training windows, scored beside the network.
     train_seconds_ : float
+        Wall time of the network's training.
     n_features_in_ : int
         Columns of the series.
     test_values_, test_index_
         The rows of the series the test windows read (and their index, or None):
         enough to rebuild every test window after loading.
+
+    Every fitted attribute is set at the end of :meth:`fit`, together, and saved by
+    :meth:`save`.
     """
 
     def __init__(
@@ -151,6 +178,12 @@ class Forecaster(Estimator):
         self.dtype = dtype
         self.seed = seed
         self.verbose = verbose
+
+    @property
+    def scaler_(self):
+        """The fitted scaler (``pipeline_.scaler``), or None with ``scaler="none"``."""
+        self._check_fitted()
+        return self.pipeline_.scaler
 
     @property
     def name(self):
@@ -236,6 +269,7 @@ class Forecaster(Estimator):
         params = self._saved_params()
         _check_saveable(split)
         train, val = split.train, split.val
+        _warn_if_thin(model.cell.upper(), len(train.X), model.num_parameters(), pipeline.lookback)
         baselines = _baselines.default_baselines(pipeline.lookback, target=pipeline.target)
         for baseline in baselines:
             baseline.fit(train.X_raw, train.y_raw)
@@ -310,6 +344,53 @@ class Forecaster(Estimator):
 
         columns = [f"t+{k}" for k in range(1, self.pipeline_.horizon + 1)]
         return pd.DataFrame(forecast, index=block.origin, columns=columns)
+
+    def gates(self, series, at=-1):
+        """Gates, cell and hidden state of every layer over the window behind one forecast.
+
+        ``series`` goes through the fitted transform and scaler, as in :meth:`predict`;
+        the network then reads the window that the forecast made at ``at`` reads, and
+        :func:`rnnkit.inspect.gates` splits what it computed.
+
+        Parameters
+        ----------
+        series : like fit's
+        at : int or time label
+            Which forecast: a position among :meth:`predict`'s rows (default -1, the
+            newest), or for pandas input the time of its last observed row.
+
+        Returns
+        -------
+        list of dict, one per layer (first layer first)
+            For an LSTM ``"input"``, ``"forget"``, ``"output"`` (gates, in (0, 1)),
+            ``"cell"`` and ``"hidden"``; for an RNN ``"hidden"``. Each is a DataFrame
+            (lookback rows indexed by the window's times, one column per unit) for
+            pandas input, else an ndarray (lookback, hidden_size).
+        """
+        self._check_fitted()
+        from . import inspect as _inspect
+
+        missing = self._params_at_fit["missing"]
+        block = self.pipeline_.windows(series, missing)
+        window = _forecast_position(block, at)
+        x = block.X[window]
+        if block.origin is not None:
+            import pandas as pd
+
+            _, index = self.pipeline_.table(series, missing)
+            x = pd.DataFrame(x, index=self.pipeline_.window_index(index, window))
+        return _inspect.gates(self.model_, x)
+
+    def gate_heatmap(self, series, at=-1, units=None, layer=-1):
+        """:meth:`gates` drawn by :func:`rnnkit.inspect.gate_heatmap`: one panel per gate
+        and state, units as rows, the window's times as columns; a matplotlib Figure."""
+        from . import inspect as _inspect
+
+        states = self.gates(series, at)
+        hidden = states[0]["hidden"]
+        origin = _inspect.time_label(hidden.index[-1]) if hasattr(hidden, "index") else at
+        title = f"{self.name}: inside the window behind the forecast made at {origin}"
+        return _inspect.gate_heatmap(states, units=units, layer=layer, title=title)
 
     def _test_block(self):
         self._check_fitted()
@@ -481,6 +562,48 @@ class Forecaster(Estimator):
         from .io import save
 
         save(self, path)
+
+
+def _warn_if_thin(name, windows, parameters, lookback):
+    """A ThinDataWarning, with the numbers, when the training block is too small to trust."""
+    if windows >= max(parameters, THIN_DATA):
+        return
+    import warnings
+
+    reasons = []
+    if windows < parameters:
+        reasons.append(f"fewer than the network's {parameters:,} parameters")
+    if windows < THIN_DATA:
+        reasons.append(f"under {THIN_DATA}")
+    warnings.warn(
+        f"{name}: only {windows:,} training windows (lookback {lookback}), "
+        f"{' and '.join(reasons)}: "
+        f"the network may learn the noise. {RULE_OF_THUMB}",
+        ThinDataWarning,
+        stacklevel=3,
+    )
+
+
+def _forecast_position(block, at):
+    """The position of forecast ``at`` (a position or, for pandas input, a time) in
+    ``block``, or an error naming ``at``."""
+    n = len(block.X)
+    if is_int(at):
+        if not -n <= at < n:
+            raise ValueError(f"at must be a forecast position in [{-n}, {n}), got {at}")
+        return int(at) % n
+    if block.origin is None:
+        raise TypeError(f"at must be an int position for a series without an index, got {at!r}")
+    try:
+        position = block.origin.get_loc(at)
+    except (KeyError, TypeError, ValueError):
+        position = None
+    if not is_int(position):
+        raise ValueError(
+            f"at={at!r} is not the time of a forecast: they run from {block.origin[0]} to "
+            f"{block.origin[-1]}, one per row"
+        )
+    return position
 
 
 def _json_value(name, value):

@@ -197,14 +197,15 @@ def _unit_indices(units, H):
 def _time_ticks(ax, index, T):
     """Label a few time steps with the pandas index values (dates without the time of day)."""
     positions = np.unique(np.linspace(0, T - 1, min(T, 6)).round().astype(int))
-    labels = []
-    for p in positions:
-        value = index[p]
-        if hasattr(value, "strftime"):
-            midnight = value.hour == value.minute == value.second == 0
-            value = value.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M")
-        labels.append(str(value))
-    ax.set_xticks(positions, labels)
+    ax.set_xticks(positions, [time_label(index[p]) for p in positions])
+
+
+def time_label(value):
+    """A time as a reader wants it: the date alone at midnight, else to the minute."""
+    if hasattr(value, "strftime"):
+        midnight = value.hour == value.minute == value.second == 0
+        return value.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M")
+    return str(value)
 
 
 def gate_heatmap(states, sequence=0, units=None, title=None, layer=-1):

@@ -97,6 +97,14 @@ def _layer_shapes(gates, input_size, hidden_size, num_layers):
     return shapes
 
 
+def dropout_mask(rng, shape, rate, dtype):
+    """Inverted dropout's mask: each unit kept with probability 1 - ``rate`` and then
+    scaled by 1 / (1 - rate), so that the expected input of the next layer is unchanged
+    and predicting needs no rescaling (as PyTorch and Keras do)."""
+    kept = rng.random(shape) >= rate
+    return kept.astype(dtype) / dtype.type(1.0 - rate)
+
+
 class _Recurrent:
     """A stack of ``num_layers`` recurrent layers of one cell; RNN and LSTM fill in the cell."""
 
@@ -168,9 +176,7 @@ class _Recurrent:
             saved = self._cell_forward(x, self._weights(k))
             saved["x"] = x
             if training and self.dropout > 0 and k < self.num_layers - 1:
-                # Inverted dropout, as PyTorch does between layers: kept units scaled by 1/(1-p).
-                kept = self.rng.random(saved["y"].shape) >= self.dropout
-                saved["mask"] = kept.astype(self.dtype) / self.dtype.type(1.0 - self.dropout)
+                saved["mask"] = dropout_mask(self.rng, saved["y"].shape, self.dropout, self.dtype)
                 x = saved["y"] * saved["mask"]
             else:
                 x = saved["y"]
@@ -369,7 +375,11 @@ class SequenceRegressor:
     num_layers : int
         Stacked recurrent layers.
     dropout : float
-        Dropout between recurrent layers in training mode (see :class:`RNN`).
+        In training mode, the rate of inverted dropout on the input windows, between
+        recurrent layers (as :class:`RNN` and :class:`LSTM` do) and on the last
+        hidden state before the head: where a Keras user puts ``dropout=`` on the
+        recurrent layer and a ``Dropout`` layer before ``Dense``. So it acts with one
+        layer too. Never at predict time.
     nonlinearity : {"tanh", "relu"}
         The RNN's activation; not used by the LSTM.
     forget_bias : float
@@ -430,7 +440,7 @@ class SequenceRegressor:
             self.dtype
         )
         self.params["head.bias"] = rng.uniform(-bound, bound, self.output_size).astype(self.dtype)
-        self._h_n = None
+        self._h_n = self._head_mask = None
 
     @property
     def input_size(self):
@@ -451,11 +461,21 @@ class SequenceRegressor:
     def forward(self, X, training=False):
         """Predictions (N, output_size) for windows X (N, T, input_size).
 
-        ``training=True`` applies dropout between recurrent layers. The
-        activations are kept for :meth:`backward`.
+        ``training=True`` applies dropout (see the class): the masks are drawn from
+        the model's generator, inputs first, then between layers, then before the
+        head. The activations are kept for :meth:`backward`.
         """
-        _, self._h_n = self.recurrent.forward(self._windows(X), training=training)
-        return self._head(self._h_n)
+        x = self._windows(X)
+        drop = training and self.dropout > 0
+        if drop:
+            x = x * dropout_mask(self.recurrent.rng, x.shape, self.dropout, self.dtype)
+        _, h_n = self.recurrent.forward(x, training=training)
+        self._head_mask = None
+        if drop:
+            self._head_mask = dropout_mask(self.recurrent.rng, h_n.shape, self.dropout, self.dtype)
+            h_n = h_n * self._head_mask
+        self._h_n = h_n
+        return self._head(h_n)
 
     def _windows(self, X):
         return _check_sequences(X, "X", self.input_size, self.dtype)
@@ -463,7 +483,7 @@ class SequenceRegressor:
     def release_activations(self):
         """Drop the activations the last forward kept for :meth:`backward`; :func:`rnnkit.train.fit`
         calls it when it ends, so a trained model holds its parameters, not its last batch."""
-        self._h_n = None
+        self._h_n = self._head_mask = None
         self.recurrent.release_activations()
 
     def _head(self, h_n):
@@ -480,7 +500,10 @@ class SequenceRegressor:
         if self._h_n is None:
             raise RuntimeError("backward needs a forward call first")
         d_pred = _check_gradient(d_pred, "d_pred", (len(self._h_n), self.output_size), self.dtype)
-        _, grads = self.recurrent.backward(d_last=d_pred @ self.params["head.weight"])
+        d_h_n = d_pred @ self.params["head.weight"]
+        if self._head_mask is not None:
+            d_h_n *= self._head_mask
+        _, grads = self.recurrent.backward(d_last=d_h_n)
         grads["head.weight"] = d_pred.T @ self._h_n
         grads["head.bias"] = d_pred.sum(axis=0)
         return grads

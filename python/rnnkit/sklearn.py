@@ -62,8 +62,8 @@ _SHARED_DOC = """\
     num_layers : int
         Stacked recurrent layers.
     dropout : float
-        Dropout between recurrent layers while training, in [0, 1) (no effect with one
-        layer).
+        Dropout rate while training, in [0, 1): on the inputs, between recurrent layers
+        and before the head (see :class:`rnnkit.models.SequenceRegressor`).
     nonlinearity : {{"tanh", "relu"}}
         The RNN's activation; not used by the LSTM.
     forget_bias : float
