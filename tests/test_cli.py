@@ -35,7 +35,7 @@ def test_run_on_a_csv_prints_the_table_and_writes_the_report(csv, tmp_path, caps
     code = main(["run", "--csv", str(csv), "--column", "Close", "--out", str(out), *FAST])
     assert code == 0
     printed = capsys.readouterr().out
-    for word in ("RMSE", "skill vs naive", "Naive", "LinearRegression", "RNN", "LSTM"):
+    for word in ("RMSE", "skill", "Naive", "LinearRegression", "RNN", "LSTM"):
         assert word in printed
     names = sorted(p.name for p in out.iterdir())
     assert names == [
@@ -333,3 +333,97 @@ def test_thin_data_gets_one_warning_per_network_and_the_rule_beside_the_table(tm
     assert RULE_OF_THUMB not in err
     table_end = out.index("LSTM ")
     assert out.index(RULE_OF_THUMB) > table_end
+
+
+def ohlcv_csv(tmp_path, n=300):
+    close = random_walk(n, seed=5, start=100.0)
+    frame = pd.DataFrame(
+        {
+            "Date": pd.date_range("2019-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "Open": np.round(close * 0.99, 2),
+            "Close": np.round(close, 2),
+            "Volume": np.arange(1000, 1000 + n),
+        }
+    )
+    path = tmp_path / "ohlcv.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def test_several_columns_feed_the_networks_and_target_names_the_forecast(tmp_path, capsys):
+    path = ohlcv_csv(tmp_path)
+    assert run_csv(path, tmp_path, "--column", "Close,Volume", "--target", "Close") == 0
+    out = capsys.readouterr().out
+    assert "Close, Volume from" in out
+    assert "forecasting Close's log returns" in out
+    series = read_csv_series(path, ["Volume", "Close"])
+    assert list(series.columns) == ["Volume", "Close"]
+    assert series["Volume"].iloc[0] == 1000.0
+
+
+@pytest.mark.parametrize(
+    ("more", "message"),
+    [
+        (["--column", "Close,Volume", "--target", "Open"], "--target 'Open' must be one of"),
+        (["--target", "Close"], "--target 'Close' must be one of several --column names"),
+        (["--column", "Close,Close"], "--column names each column once"),
+        (["--column", "Close,Adj"], "no column 'Adj'"),
+        (["--column", "Close,Date"], "--column names each column once, and not the date"),
+        (["--dropout", "1.5"], "dropout must be a probability in [0, 1), got 1.5"),
+        (["--val", "0.6", "--test", "0.5"], "val"),
+    ],
+)
+def test_bad_column_choices_and_settings_get_one_line(tmp_path, capsys, more, message):
+    assert run_csv(ohlcv_csv(tmp_path), tmp_path, *more) == 2
+    assert message in error_line(capsys)
+
+
+def test_every_network_option_defaults_to_the_forecasters_and_help_shows_it(capsys):
+    from rnnkit import Forecaster
+    from rnnkit.__main__ import RUN_OPTIONS, _parser
+    from rnnkit._estimator import defaults
+
+    args = _parser().parse_args(["run"])
+    python = defaults(Forecaster)
+    for flag, name, _, _ in RUN_OPTIONS:
+        assert getattr(args, name) == python[name], flag
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag, name, _, _ in RUN_OPTIONS:
+        assert f"{flag} " in text
+        assert f"(default: {python[name]})" in text
+    assert "--backtest FOLDS" in text
+    assert "--threads" in text
+
+
+def test_a_negative_rate_is_refused_by_the_parser(tmp_path, capsys):
+    with pytest.raises(SystemExit) as done:
+        run_csv(ohlcv_csv(tmp_path), tmp_path, "--dropout", "-0.1")
+    assert done.value.code == 2
+    assert "argument --dropout: must be a number >= 0, got -0.1" in capsys.readouterr().err
+
+
+def test_backtest_prints_each_folds_dates_and_writes_its_table(tmp_path, capsys):
+    path = ohlcv_csv(tmp_path, n=400)
+    assert run_csv(path, tmp_path, "--backtest", "2", "--cells", "rnn,lstm") == 0
+    out = capsys.readouterr().out
+    assert "Walk-forward backtest over 2 folds of the last 15% of the rows" in out
+    lines = out.splitlines()
+    folds = [line.split() for line in lines if line.strip().startswith(("0  ", "1  "))]
+    assert [f[0] for f in folds] == ["0", "1"]
+    assert folds[1][-1] == "2020-02-04"  # the last date of the file
+    written = pd.read_csv(tmp_path / "r" / "backtest.csv")
+    assert set(written["model"]) == {
+        "Naive", "Drift", "MovingAverage(5)", "EWMA(0.3)", "LinearRegression", "RNN", "LSTM"
+    }  # fmt: skip
+    assert sorted(written["fold"].unique()) == [0, 1]
+
+
+def test_threads_are_set_for_the_run(tmp_path, monkeypatch):
+    import rnnkit.core
+
+    asked = []
+    monkeypatch.setattr(rnnkit.core, "set_num_threads", asked.append)
+    assert run_csv(ohlcv_csv(tmp_path), tmp_path, "--threads", "1") == 0
+    assert asked == [1]

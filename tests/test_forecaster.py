@@ -86,6 +86,24 @@ def test_backtest_refits_on_each_folds_past():
     assert np.isfinite(table["rmse"]).all()
 
 
+def test_backtest_dates_its_folds_returns_their_models_and_leaves_self_alone():
+    series = price_series(600, seed=2)
+    forecaster = Forecaster(**FAST)
+    table, models = forecaster.backtest(series, folds=3, return_models=True)
+    assert not hasattr(forecaster, "model_")  # still unfitted
+    assert len(models) == 3
+    dates = table.groupby("fold")[["test_start", "test_end"]].first()
+    assert dates["test_end"].iloc[-1] == series.index[-1]
+    assert (dates["test_start"].iloc[1:].to_numpy() > dates["test_end"].iloc[:-1].to_numpy()).all()
+    for k, model in enumerate(models):
+        scored = model.test_predictions().index
+        assert (scored[0], scored[-1]) == tuple(dates.iloc[k])
+        assert (
+            model.evaluate().loc["LSTM", "rmse"]
+            == table.query(f"fold == {k}").set_index("model").loc["LSTM", "rmse"]
+        )
+
+
 def test_missing_values_must_be_handled_explicitly():
     series = price_series()
     series.iloc[100] = np.nan

@@ -214,3 +214,20 @@ def test_evaluate_bad_input():
         evaluate(TRUTH, {"lstm": MODEL[:1]}, LAST)
     with pytest.raises(TypeError, match="as_frame must be None, True or False"):
         evaluate(TRUTH, {"a": MODEL}, LAST, as_frame="yes")
+
+
+def test_a_table_of_metrics_prints_whole_and_tells_close_models_apart():
+    pd = pytest.importorskip("pandas")
+    truth = np.array([1.0, 1.1, 1.2, 1.3]) * 1e-3
+    forecasts = {
+        "a": truth + np.array([1.0, -1.0, 1.0, -1.0]) * 1.30e-6,
+        "b": truth + np.array([1.0, -1.0, 1.0, -1.0]) * 1.31e-6,
+    }
+    table = evaluate(truth, forecasts, last=truth - 1e-4)
+    assert isinstance(table, pd.DataFrame)
+    text = repr(table)
+    assert max(map(len, text.splitlines())) <= 80
+    a, b = (line.split()[1] for line in text.splitlines()[2:])
+    assert a != b  # 0.0000013 and 0.00000131 print differently
+    assert a == "0.000001300"
+    assert type(table[["rmse"]]) is pd.DataFrame  # selections are plain pandas

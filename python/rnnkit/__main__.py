@@ -11,9 +11,10 @@ import warnings
 from . import demo
 from ._config import show_config
 from ._estimator import defaults
-from .data import MISSING_MODES, TRANSFORMS
+from .data import MISSING_MODES, SCALERS, TRANSFORMS
 from .forecaster import RULE_OF_THUMB, Forecaster, ThinDataWarning
 from .models import CELLS
+from .train import LOSSES, OPTIMIZERS
 
 _FORECASTER = defaults(Forecaster)
 
@@ -53,6 +54,41 @@ def _write_out(write, *args):
         raise CommandError(f"--out: {err}") from None
 
 
+def _nonnegative_float(text):
+    value = float(text)
+    if not value >= 0.0:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+# rnnkit run's network and training options: (flag, Forecaster parameter, type or
+# choices, help). The defaults are the Forecaster's own, read from its signature, so a
+# run and a Python call with the same settings give the same numbers; the values are
+# checked by the Forecaster, whose errors name the parameter.
+RUN_OPTIONS = (
+    ("--lookback", "lookback", _positive_int, "past steps each forecast reads"),
+    ("--horizon", "horizon", _positive_int, "future steps forecast at once"),
+    ("--hidden", "hidden_size", _positive_int, "hidden units of every layer"),
+    ("--layers", "num_layers", _positive_int, "stacked recurrent layers"),
+    ("--dropout", "dropout", _nonnegative_float,
+     "dropout rate while training, in [0, 1): on the inputs, between layers, before the head"),
+    ("--forget-bias", "forget_bias", float, "the LSTM's forget-gate bias at initialisation"),
+    ("--transform", "transform", TRANSFORMS, "what the networks model"),
+    ("--scaler", "scaler", tuple(SCALERS), "scaler fitted on the training block"),
+    ("--val", "val", _nonnegative_float, "share of the rows for validation (early stopping)"),
+    ("--test", "test", _nonnegative_float, "share of the rows for the test block"),
+    ("--epochs", "epochs", _positive_int, "most passes over the training windows"),
+    ("--patience", "patience", _positive_int, "epochs without a lower validation loss to stop"),
+    ("--batch-size", "batch_size", _positive_int, "windows per optimizer step"),
+    ("--optimizer", "optimizer", tuple(OPTIMIZERS), "optimizer"),
+    ("--lr", "lr", _nonnegative_float, "learning rate"),
+    ("--loss", "loss", tuple(LOSSES), "training loss"),
+    ("--clip-norm", "clip_norm", _nonnegative_float, "largest gradient norm of a step"),
+    ("--dtype", "dtype", ("float32", "float64"), "floating-point type of the networks"),
+    ("--seed", "seed", int, "seeds the weights, dropout and batch order"),
+)  # fmt: skip
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="rnnkit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,7 +102,14 @@ def _parser():
         "report folder with plots.",
     )
     run.add_argument("--csv", help="a CSV file with a price column (default: bundled WTI)")
-    run.add_argument("--column", help="the price column of the CSV (default: the last numeric)")
+    run.add_argument(
+        "--column",
+        help="the price column of the CSV (default: the last numeric), or several separated "
+        "by commas: the networks read them all and forecast --target",
+    )
+    run.add_argument(
+        "--target", help="the column to forecast among several --column (default: the first)"
+    )
     run.add_argument("--date-column", help="the CSV's date column (default: the first column)")
     run.add_argument(
         "--date-unit",
@@ -84,22 +127,40 @@ def _parser():
         "(default: found from the prices)",
     )
     run.add_argument("--cells", default="rnn,lstm", help="comma-separated: rnn, lstm")
-    run.add_argument("--lookback", type=_positive_int, default=_FORECASTER["lookback"])
-    run.add_argument("--horizon", type=_positive_int, default=_FORECASTER["horizon"])
-    run.add_argument(
-        "--hidden", type=_positive_int, default=_FORECASTER["hidden_size"], help="hidden units"
+    network = run.add_argument_group(
+        "network and training", "as rnnkit.Forecaster takes them, with the same defaults"
     )
-    run.add_argument("--epochs", type=_positive_int, default=_FORECASTER["epochs"])
-    run.add_argument("--patience", type=_positive_int, default=_FORECASTER["patience"])
-    # The main job's own: twice the API's batch halves the steps per epoch on decades of
-    # daily prices, and a CSV's gaps (holidays) are dropped rather than refused.
-    run.add_argument("--batch-size", type=_positive_int, default=64)
-    run.add_argument("--lr", type=float, default=_FORECASTER["lr"])
-    run.add_argument("--transform", choices=TRANSFORMS, default=_FORECASTER["transform"])
-    run.add_argument("--missing", choices=MISSING_MODES, default="drop")
+    for flag, name, kind, text in RUN_OPTIONS:
+        choices = kind if isinstance(kind, tuple) else None
+        network.add_argument(
+            flag,
+            dest=name,
+            type=None if choices else kind,
+            choices=choices,
+            default=_FORECASTER[name],
+            help=f"{text} (default: {_FORECASTER[name]})",
+        )
+    network.add_argument(
+        "--missing",
+        choices=MISSING_MODES,
+        default="drop",
+        help="what to do with rows without a price: a CSV's empty cells are holidays, so the "
+        f"default is drop (the Python API's is {_FORECASTER['missing']}: it makes you choose)",
+    )
+    network.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="threads of rnnkit's core (default: the cores this process may use)",
+    )
+    run.add_argument(
+        "--backtest",
+        type=_positive_int,
+        metavar="FOLDS",
+        help="instead of one test block, a walk-forward backtest over FOLDS consecutive "
+        "blocks, each model refitted on everything before each block",
+    )
     run.add_argument("--out", default="rnnkit-report", help="report folder (made if missing)")
     run.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
-    run.add_argument("--seed", type=int, default=_FORECASTER["seed"])
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     experiments = commands.add_parser(
@@ -180,11 +241,14 @@ SAMPLE_ROWS = 10_000  # rows read first, as text, to name the columns and find t
 def read_csv_series(path, column=None, date_column=None, sep=None, decimal=None, date_unit=None):
     """A price Series from a user's CSV, or a CommandError that says what is wrong.
 
-    ``sep`` and ``decimal`` are found from the file when None: the separator from the
-    header line, the decimal mark (and thousands separators) from the prices. The price
-    column, when not named, is the last mostly numeric one in the first SAMPLE_ROWS rows.
-    Dates out of order are sorted and repeated dates dropped, each with a warning on stderr.
+    ``column`` names the price column, or is a list of names for a DataFrame of those
+    columns (in that order); when None, it is the last mostly numeric column in the
+    first SAMPLE_ROWS rows. ``sep`` and ``decimal`` are found from the file when None:
+    the separator from the header line, the decimal mark (and thousands separators) from
+    the numbers. Dates out of order are sorted and repeated dates dropped, each with a
+    warning on stderr.
     """
+    import pandas as pd
 
     if os.path.isdir(path):
         raise CommandError(f"--csv {path!r} is a folder; expected a CSV file")
@@ -216,15 +280,27 @@ def read_csv_series(path, column=None, date_column=None, sep=None, decimal=None,
         if not numeric:
             raise CommandError(f"{path} has no numeric price column; name one with --column")
         column = numeric[-1]
-    if column not in head.columns:
-        raise CommandError(f"no column {column!r} in {path}; it has {list(head.columns)}")
+    columns = [column] if isinstance(column, str) else list(column)
+    for name in columns:
+        if name not in head.columns:
+            raise CommandError(f"no column {name!r} in {path}; it has {list(head.columns)}")
+    if len(set(columns)) < len(columns) or date_column in columns:
+        raise CommandError(
+            f"--column names each column once, and not the date column: got {columns}"
+        )
     plain_dates = date_unit is None and not _holds_numbers(head[date_column])
     series = None
     if plain_dates and decimal in (None, "."):
-        series = _read_plain(path, sep, date_column, column, decimal)
+        series = _read_plain(path, sep, date_column, columns, decimal)
     if series is None:
         frame = _read_text(path, sep)
-        series = _parse_text(frame, path, sep, date_column, column, decimal, date_unit)
+        dates = _dates(frame[date_column], date_column, date_unit)
+        series = pd.DataFrame(
+            {c: _parse_text(frame[c], path, sep, c, decimal) for c in columns},
+            index=pd.DatetimeIndex(dates),
+        )
+    if isinstance(column, str):
+        series = series[column]
     # A file's rows should already run forward in time; say so when they did not, since
     # sorting or dropping rows changes what the user asked to forecast.
     if not series.index.is_monotonic_increasing:
@@ -260,8 +336,8 @@ def _read_text(path, sep, **options):
         raise _unreadable(path, err) from None
 
 
-def _read_plain(path, sep, date_column, column, decimal):
-    """The series parsed straight to numbers by pandas' C parser, or None to read it as text.
+def _read_plain(path, sep, date_column, columns, decimal):
+    """The table parsed straight to numbers by pandas' C parser, or None to read it as text.
 
     Text costs some 270 bytes a row (a Python string per cell); this costs the series'
     own size. It answers only where its reading is certainly the text reader's: dates
@@ -276,18 +352,22 @@ def _read_plain(path, sep, date_column, column, decimal):
         frame = pd.read_csv(
             path,
             sep=sep,  # all columns: with usecols, pandas ignores a row's extra fields
-            dtype={column: "float64"},
+            dtype=dict.fromkeys(columns, "float64"),
             parse_dates=[date_column],
-            na_values={column: list(GAPS)},
+            na_values={name: list(GAPS) for name in columns},
         )
     except ValueError:  # a price that is not a plain number, a malformed row
         return None
-    dates, prices = frame[date_column], frame[column].to_numpy()
-    if dates.dtype.kind != "M" or dates.isna().any() or np.isinf(prices).any():
+    dates = frame[date_column]
+    if dates.dtype.kind != "M" or dates.isna().any():
         return None
-    if np.isnan(prices).all() or (decimal is None and sep != "," and _maybe_grouped(prices)):
-        return None
-    return pd.Series(prices, index=pd.DatetimeIndex(dates), name=column)
+    for name in columns:
+        prices = frame[name].to_numpy()
+        if np.isinf(prices).any() or np.isnan(prices).all():
+            return None
+        if decimal is None and sep != "," and _maybe_grouped(prices):
+            return None
+    return frame[columns].set_axis(pd.DatetimeIndex(dates), axis=0)
 
 
 def _maybe_grouped(prices):
@@ -308,30 +388,27 @@ def _maybe_grouped(prices):
     return not (fraction & ((np.abs(values) >= 1000.0) | finer)).any()
 
 
-def _parse_text(frame, path, sep, date_column, column, decimal, date_unit):
-    """The series from ``frame``'s text cells, or a CommandError naming the first bad one."""
-    import pandas as pd
-
-    dates = _dates(frame[date_column], date_column, date_unit)
+def _parse_text(text, path, sep, column, decimal):
+    """The prices in ``text`` (a column of strings), or a CommandError naming the first bad one."""
     # Text such as "." marks a gap (a holiday), as do pandas' NA strings ("NA", "null"...);
     # anything else that is not a number is an error.
-    gap = frame[column].isna() | frame[column].str.strip().isin(GAPS)
+    gap = text.isna() | text.str.strip().isin(GAPS)
     if decimal is None:
-        decimal = _decimal_of(frame[column][~gap], column, sep)
-    prices = _numbers(frame[column], decimal)
+        decimal = _decimal_of(text[~gap], column, sep)
+    prices = _numbers(text, decimal)
     bad = prices.isna() & ~gap
     if bad.any():
         row = int(bad.to_numpy().argmax())
-        text = frame[column].iloc[row]
+        cell = text.iloc[row]
         hint = ""
-        if any(mark in text for mark in ",."):
+        if any(mark in cell for mark in ",."):
             hint = f" (read with {decimal!r} as the decimal mark; --decimal names the other)"
         raise CommandError(
-            f"column {column!r} has text where a price should be: {text!r} (row {row + 2})" + hint
+            f"column {column!r} has text where a price should be: {cell!r} (row {row + 2})" + hint
         )
     if not prices.notna().any():
         raise CommandError(f"column {column!r} of {path} has no prices, only gaps")
-    return pd.Series(prices.to_numpy(float), index=pd.DatetimeIndex(dates), name=column)
+    return prices.to_numpy(float)
 
 
 def _dates(text, column, unit):
@@ -388,60 +465,83 @@ def _mostly_numeric(text, decimal):
 
 
 def run(args):
+    from . import report
     from .datasets import load_wti
-    from .report import FILES, NOTE, compare, format_table, write_report
 
     cells = tuple(c.strip() for c in args.cells.split(","))
     if not cells or any(c not in CELLS for c in cells):
         raise CommandError(f"--cells takes rnn and/or lstm, got {args.cells!r}")
-    _check_out(args.out, FILES, args.overwrite)
+    _check_out(args.out, report.BACKTEST_FILES if args.backtest else report.FILES, args.overwrite)
+    if args.threads is not None:
+        from .core import set_num_threads
+
+        set_num_threads(args.threads)
+    columns = args.column.split(",") if args.column and "," in args.column else args.column
+    if args.target is not None and (not isinstance(columns, list) or args.target not in columns):
+        raise CommandError(
+            f"--target {args.target!r} must be one of several --column names, got --column "
+            f"{args.column!r}"
+        )
     if args.csv:
         series = read_csv_series(
-            args.csv, args.column, args.date_column, args.sep, args.decimal, args.date_unit
+            args.csv, columns, args.date_column, args.sep, args.decimal, args.date_unit
         )
-        title = f"{series.name} from {args.csv}"
+        names = series.name if series.ndim == 1 else ", ".join(series.columns)
+        title = f"{names} from {args.csv}"
     else:
         series = load_wti(dropna=False)
         title = "WTI crude oil, daily spot price (FRED DCOILWTICO)"
+    target = args.target if args.target is not None else getattr(series, "columns", [None])[0]
+    complete = series.notna() if series.ndim == 1 else series.notna().all(axis=1)
     print(
-        f"{title}: {series.notna().sum()} prices, {series.index[0]:%Y-%m-%d} to "
-        f"{series.index[-1]:%Y-%m-%d}; forecasting {args.transform.replace('_', ' ')}s"
+        f"{title}: {int(complete.sum())} rows with prices, {series.index[0]:%Y-%m-%d} to "
+        f"{series.index[-1]:%Y-%m-%d}; forecasting "
+        + (f"{target}'s " if series.ndim == 2 else "")
+        + f"{args.transform.replace('_', ' ')}s"
     )
+    forecaster_args = {name: getattr(args, name) for _, name, _, _ in RUN_OPTIONS}
+    forecaster_args |= {"missing": args.missing, "target": args.target}
     start = time.perf_counter()
+    verbose = 0 if args.quiet else 1
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ThinDataWarning)
-            table, forecasters = compare(
-                series,
-                cells=cells,
-                lookback=args.lookback,
-                horizon=args.horizon,
-                hidden_size=args.hidden,
-                epochs=args.epochs,
-                patience=args.patience,
-                batch_size=args.batch_size,
-                lr=args.lr,
-                transform=args.transform,
-                missing=args.missing,
-                seed=args.seed,
-                verbose=0 if args.quiet else 1,
-            )
+            if args.backtest:
+                table = report.backtest(
+                    series, cells, args.backtest, verbose=verbose, **forecaster_args
+                )
+            else:
+                table, forecasters = report.compare(
+                    series, cells=cells, verbose=verbose, **forecaster_args
+                )
     except ValueError as err:
         raise CommandError(str(err)) from None
     # Thin data is said once (every network's fit finds it), in rnnkit's words, with the
     # rule of thumb beside the table; other warnings go out as Python shows them.
-    thin = dict.fromkeys(str(w.message) for w in caught if w.category is ThinDataWarning)
-    for message in thin:
+    thin = {}  # network -> its first (thinnest) warning: a backtest warns once a fold
+    for w in caught:
+        if w.category is ThinDataWarning:
+            thin.setdefault(str(w.message).split(":")[0], str(w.message))
+    for message in thin.values():
         _warn(message.replace(f" {RULE_OF_THUMB}", ""))
+    rule = any(RULE_OF_THUMB in message for message in thin.values())
     for w in caught:
         if w.category is not ThinDataWarning:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     print()
-    print(format_table(table))
-    print(f"\n{NOTE}")
-    if thin:
+    if args.backtest:
+        print(
+            f"Walk-forward backtest over {args.backtest} folds of the last "
+            f"{args.test:.0%} of the rows; each model refitted on everything before its fold."
+        )
+        print(report.format_backtest(table))
+        files = _write_out(report.write_backtest, args.out, table, args.overwrite)
+    else:
+        print(report.format_table(table))
+        files = _write_out(report.write_report, args.out, table, forecasters, title, args.overwrite)
+    print(f"\n{report.NOTE}")
+    if rule:
         print(RULE_OF_THUMB)
-    files = _write_out(write_report, args.out, table, forecasters, title, args.overwrite)
     print(f"\nreport in {args.out}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
 
 

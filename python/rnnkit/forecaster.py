@@ -443,26 +443,31 @@ class Forecaster(Estimator):
             row["parameters"] = (
                 self.model_.num_parameters() if is_net else baselines[row["model"]].num_fitted()
             )
-        if not as_frame:
-            return table
-        import pandas as pd
+        return _metrics.as_table(table, as_frame)
 
-        return pd.DataFrame(table).set_index("model")
-
-    def backtest(self, series, folds=5):
+    def backtest(self, series, folds=5, return_models=False):
         """Expanding-window walk-forward evaluation.
 
         The last ``test`` fraction of the series is cut into ``folds`` consecutive
         blocks; for each, a fresh Forecaster with these parameters fits the scaler,
         the network and the baselines on everything before it only, and is scored on it.
+        This Forecaster is left as it was (fitted or not): the folds are its clones.
 
         Returns
         -------
-        The rows of :meth:`evaluate` for every fold, with a ``fold`` column.
+        table
+            The rows of :meth:`evaluate` for every fold, with a ``fold`` column and, for
+            a series with an index, the times of the fold's first and last target
+            (``test_start``, ``test_end``); a DataFrame when pandas is installed.
+        models : list of Forecaster
+            Only with ``return_models=True``: the fold's fitted Forecasters, in order.
         """
         folds = check_int("folds", folds)
         horizon, test = check_int("horizon", self.horizon), check_fraction("test", self.test)
         val = check_fraction("val", self.val)
+        # Folds are cut from the rows the folds' fits keep, so that their test blocks
+        # tile the test share exactly even when missing values are dropped.
+        series = _data.handle_missing(series, self.missing)
         n = len(series)
         test_rows = round(n * test)
         # fold k is scored on rows ends[k] .. ends[k + 1] - 1; the last fold ends with the series
@@ -472,18 +477,23 @@ class Forecaster(Estimator):
                 f"test={self.test} of {n} rows is {test_rows} rows: too few for {folds} folds "
                 f"of horizon {horizon}"
             )
-        rows = []
+        rows, models = [], []
         for k, (start, end) in enumerate(zip(ends[:-1].tolist(), ends[1:].tolist(), strict=True)):
             past = series.iloc[:end] if hasattr(series, "iloc") else series[:end]
             fold = type(self)(**self.get_params(deep=False))
             fold.set_params(test=(end - start) / end, val=val * (n - test_rows) / end)
             fold.fit(past)
-            rows += [{"fold": k, **row} for row in fold.evaluate(as_frame=False)]
+            times = fold._test_block().times
+            when = {} if times is None else {"test_start": times[0, 0], "test_end": times[-1, -1]}
+            rows += [{"fold": k, **when, **row} for row in fold.evaluate(as_frame=False)]
+            models.append(fold)
         try:
             import pandas as pd
         except ImportError:
-            return rows
-        return pd.DataFrame(rows)
+            table = rows
+        else:
+            table = pd.DataFrame(rows)
+        return (table, models) if return_models else table
 
     # ------------------------------------------------------------------ state
 
@@ -575,10 +585,10 @@ def _warn_if_thin(name, windows, parameters, lookback):
         reasons.append(f"fewer than the network's {parameters:,} parameters")
     if windows < THIN_DATA:
         reasons.append(f"under {THIN_DATA}")
+    advice = RULE_OF_THUMB if windows < THIN_DATA else "Fewer units or more data may do better."
     warnings.warn(
         f"{name}: only {windows:,} training windows (lookback {lookback}), "
-        f"{' and '.join(reasons)}: "
-        f"the network may learn the noise. {RULE_OF_THUMB}",
+        f"{' and '.join(reasons)}: the network may learn the noise. {advice}",
         ThinDataWarning,
         stacklevel=3,
     )

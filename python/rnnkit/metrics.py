@@ -205,10 +205,13 @@ def evaluate(y_true, predictions, last, y_naive=None, as_frame=None):
                 "skill": skill(truth, pred, naive),
             }
         )
-    return _as_table(rows, as_frame)
+    return as_table(rows, as_frame)
 
 
-def _as_table(rows, as_frame):
+def as_table(rows, as_frame):
+    """Rows of metrics (dicts with a "model" key) as ``as_frame`` asks: the rows (False),
+    a :class:`rnnkit._table.MetricsTable` indexed by model (True), or the table when
+    pandas is installed (None)."""
     if as_frame not in (None, True, False):
         raise TypeError(f"as_frame must be None, True or False, got {as_frame!r}")
     if as_frame is False:
@@ -222,4 +225,6 @@ def _as_table(rows, as_frame):
             "pandas is needed for evaluate(as_frame=True): pip install 'rnnkit[pandas]', "
             "or pass as_frame=False for a list of dicts"
         ) from None
-    return pd.DataFrame(rows).set_index("model")
+    from ._table import MetricsTable
+
+    return MetricsTable(pd.DataFrame(rows).set_index("model"))

@@ -11,14 +11,8 @@ NOTE = (
     "steps where the price did not move."
 )
 
-COLUMNS = {
-    "rmse": "RMSE",
-    "mae": "MAE",
-    "directional_accuracy": "dir. acc.",
-    "skill": "skill vs naive",
-    "train_seconds": "train s",
-    "parameters": "params",
-}
+# The main job's columns of Forecaster.evaluate (their headings: rnnkit._table.SHOWN)
+COLUMNS = ("rmse", "mae", "directional_accuracy", "skill", "train_seconds", "parameters")
 
 
 def compare(series, cells=("rnn", "lstm"), **forecaster_args):
@@ -64,23 +58,66 @@ def compare(series, cells=("rnn", "lstm"), **forecaster_args):
 
 
 def format_table(table):
-    """The table as aligned text, in the units and precision a reader wants."""
-    shown = table.rename(columns=COLUMNS)
-    return shown.to_string(
-        formatters={
-            "RMSE": "{:.4f}".format,
-            "MAE": "{:.4f}".format,
-            "dir. acc.": "{:.1%}".format,
-            "skill vs naive": "{:+.4f}".format,
-            "train s": "{:.1f}".format,
-            "params": "{:d}".format,
-        }
+    """The main job's table as aligned text (see :func:`rnnkit._table.format_metrics`)."""
+    from ._table import format_metrics
+
+    return format_metrics(table, COLUMNS)
+
+
+def format_backtest(table):
+    """A walk-forward table (rows of :meth:`Forecaster.backtest`, every network's) as text:
+    each fold's test block, then every model's RMSE per fold, its mean and its mean skill."""
+    lines = []
+    folds = table.groupby("fold", sort=True)
+    if "test_start" in table:
+        dates = folds[["test_start", "test_end"]].first()
+        lines += [f"{'fold':>4}  test block", *(
+            f"{k:>4}  {row.test_start:%Y-%m-%d} to {row.test_end:%Y-%m-%d}"
+            for k, row in dates.iterrows()
+        ), ""]  # fmt: skip
+    rmse = table.pivot_table(index="model", columns="fold", values="rmse", sort=False)
+    rmse.columns = [f"fold {k}" for k in rmse.columns]
+    rmse["mean"] = rmse.mean(axis=1)
+    rmse["mean skill"] = table.groupby("model", sort=False)["skill"].mean()
+    from ._table import decimals
+
+    shown = decimals(rmse.drop(columns="mean skill"))
+    lines.append("RMSE by fold, its mean over the folds, and the mean skill vs naive:")
+    lines.append(
+        rmse.to_string(
+            float_format=f"{{:.{shown}f}}".format,
+            formatters={"mean skill": "{:+.4f}".format},
+        )
     )
+    return "\n".join(lines)
 
 
 # The files write_report writes, known before any training so that the folder can be
 # checked first.
 FILES = ("README.md", "error_by_model.png", "loss_curves.png", "metrics.csv", "predictions.png")
+
+
+def backtest(series, cells=("rnn", "lstm"), folds=5, **forecaster_args):
+    """Walk-forward rows of every network and the baselines (once: the same in every
+    network's folds), as :meth:`Forecaster.backtest` gives them."""
+    import pandas as pd
+
+    tables = [
+        Forecaster(cell=cell, **forecaster_args).backtest(series, folds=folds) for cell in cells
+    ]
+    networks = [t[t["model"] == cell.upper()] for t, cell in zip(tables, cells, strict=True)]
+    baselines = tables[0][~tables[0]["model"].isin([c.upper() for c in cells])]
+    return pd.concat([baselines, *networks]).sort_values("fold", kind="stable")
+
+
+BACKTEST_FILES = ("backtest.csv",)
+
+
+def write_backtest(out, table, overwrite=False):
+    """backtest.csv (every model's metrics in every fold) in folder ``out``."""
+    _output.check_folder(out, BACKTEST_FILES, overwrite)
+    files = {"backtest.csv": lambda path: table.to_csv(path, index=False)}
+    return _output.write_folder(out, files, overwrite)
 
 
 def write_report(out, table, forecasters, title, overwrite=False):
