@@ -286,7 +286,8 @@ def test_default_baselines_check_the_lookback():
 
 
 @pytest.mark.parametrize("make", [Naive, Drift, lambda: MovingAverage(3), lambda: EWMA(0.5),
-                                  lambda: LinearRegression(ridge=0.1, features="all")])  # fmt: skip
+                                  lambda: LinearRegression(ridge=0.1, features="all"),
+                                  lambda: baselines.RiskMetrics(0.8)])  # fmt: skip
 def test_a_baseline_round_trips_its_state_bit_identically(make):
     original = fitted(make())
     meta, arrays = original.to_state()
@@ -333,3 +334,82 @@ def test_linear_regression_over_many_chunks_is_the_least_squares_solution(ridge)
     bad[-1, 0, 0] = np.nan  # in the last chunk
     with pytest.raises(ValueError, match="X must be finite, got 1 NaN"):
         LinearRegression().fit(bad, y)
+
+
+# ---------------------------------------------------------------------------- volatility
+
+
+def garch_returns(n=3000, omega=0.05, alpha=0.08, beta=0.9, seed=0):
+    """Absolute returns of a simulated GARCH(1,1): what a volatility Forecaster's windows hold."""
+    rng = np.random.default_rng(seed)
+    variance, out = omega / (1 - alpha - beta), np.empty(n)
+    for t in range(n):
+        out[t] = np.sqrt(variance) * rng.standard_normal()
+        variance = omega + alpha * out[t] ** 2 + beta * variance
+    return np.abs(out)
+
+
+def consecutive_windows(values, lookback, horizon):
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    runs = sliding_window_view(values, lookback + horizon)
+    return runs[:, :lookback, None], runs[:, lookback:]
+
+
+def test_riskmetrics_is_the_recursion_over_each_window_scaled_by_least_squares():
+    a = garch_returns(400)
+    X, y = consecutive_windows(a, 20, 2)
+    model = baselines.RiskMetrics(0.9).fit(X, y)
+    variances = []
+    for window in X[:, :, 0]:  # the recursion, step by step, from the window's mean square
+        v = np.mean(window**2)
+        for value in window:
+            v = 0.9 * v + 0.1 * value**2
+        variances.append(v)
+    sigma = np.sqrt(np.repeat(np.array(variances)[:, None], 2, axis=1))
+    scale = np.sum(sigma * y) / np.sum(sigma**2)
+    np.testing.assert_allclose(model.scale_, [scale], rtol=1e-12)
+    np.testing.assert_allclose(model.predict(X), scale * sigma, rtol=1e-12)
+    assert model.name == "RiskMetrics(0.9)"
+    assert model.num_fitted() == 1
+
+
+def test_garch_filters_each_window_and_forecasts_steps_ahead():
+    a = garch_returns(400)
+    X, _ = consecutive_windows(a, 15, 3)
+    model = baselines.GARCH()
+    model.targets_, model.horizon_ = [0], 3
+    model.params_ = np.array([[0.05, 0.08, 0.9]])
+    unconditional = 0.05 / (1 - 0.98)
+    expected = []
+    for window in X[:, :, 0]:
+        s2 = unconditional
+        for value in window:
+            s2 = 0.05 + 0.08 * value**2 + 0.9 * s2
+        expected.append([unconditional + 0.98**k * (s2 - unconditional) for k in range(3)])
+    np.testing.assert_allclose(model._variances(X)[:, :, 0], expected, rtol=1e-12)
+
+
+def test_garch_estimates_what_arch_estimates_on_the_training_series():
+    arch = pytest.importorskip("arch")
+    a = garch_returns(3000)
+    X, y = consecutive_windows(a, 30, 1)
+    model = baselines.GARCH().fit(X, y)
+    reference = arch.arch_model(a[:-1], mean="Zero", p=1, q=1, rescale=False)
+    params = reference.fit(disp="off", show_warning=False).params
+    np.testing.assert_allclose(
+        model.params_[0], params[["omega", "alpha[1]", "beta[1]"]], rtol=1e-6
+    )
+    assert abs(model.params_[0, 2] - 0.9) < 0.05  # close to the simulated beta
+    # a forecast of |r| from sigma: near sqrt(2 / pi) for normal returns
+    assert abs(model.scale_[0] - np.sqrt(2 / np.pi)) < 0.05
+    state, arrays = model.to_state()
+    loaded = baselines.from_state(json.loads(json.dumps(state)), arrays)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_volatility_baselines_and_their_bad_parameters():
+    names = [b.name for b in baselines.volatility_baselines(20)]
+    assert names[:4] == ["Naive", "MovingAverage(20)", "RiskMetrics(0.94)", "LinearRegression"]
+    with pytest.raises(ValueError, match=r"lam must be in \(0, 1\), got 1"):
+        baselines.RiskMetrics(lam=1).fit(X, np.zeros((2, 1)))

@@ -352,7 +352,7 @@ def ohlcv_csv(tmp_path, n=300):
 
 def test_several_columns_feed_the_networks_and_target_names_the_forecast(tmp_path, capsys):
     path = ohlcv_csv(tmp_path)
-    assert run_csv(path, tmp_path, "--column", "Close,Volume", "--target", "Close") == 0
+    assert run_csv(path, tmp_path, "--column", "Close,Volume", "--target-column", "Close") == 0
     out = capsys.readouterr().out
     assert "Close, Volume from" in out
     assert "forecasting Close's log returns" in out
@@ -364,8 +364,8 @@ def test_several_columns_feed_the_networks_and_target_names_the_forecast(tmp_pat
 @pytest.mark.parametrize(
     ("more", "message"),
     [
-        (["--column", "Close,Volume", "--target", "Open"], "--target 'Open' must be one of"),
-        (["--target", "Close"], "--target 'Close' must be one of several --column names"),
+        (["--column", "Close,Volume", "--target-column", "Open"], "--target-column 'Open' must be"),
+        (["--target-column", "Close"], "must be one of several --column names"),
         (["--column", "Close,Close"], "--column names each column once"),
         (["--column", "Close,Adj"], "no column 'Adj'"),
         (["--column", "Close,Date"], "--column names each column once, and not the date"),
@@ -427,3 +427,20 @@ def test_threads_are_set_for_the_run(tmp_path, monkeypatch):
     monkeypatch.setattr(rnnkit.core, "set_num_threads", asked.append)
     assert run_csv(ohlcv_csv(tmp_path), tmp_path, "--threads", "1") == 0
     assert asked == [1]
+
+
+def test_volatility_runs_from_the_command_line(tmp_path, capsys):
+    path = ohlcv_csv(tmp_path, n=400)
+    assert run_csv(path, tmp_path, "--target", "volatility") == 0
+    out = capsys.readouterr().out
+    assert "forecasting volatility: the absolute log return, in percent" in out
+    assert "RiskMetrics(0.94)" in out
+    assert "Errors in percentage points of absolute log return" in out
+    readme = (tmp_path / "r" / "README.md").read_text()
+    assert "Errors in percentage points" in readme
+
+
+def test_volatility_takes_no_price_transform(tmp_path, capsys):
+    args = ("--target", "volatility", "--transform", "return")
+    assert run_csv(ohlcv_csv(tmp_path), tmp_path, *args) == 2
+    assert "--transform return is for --target price" in error_line(capsys)

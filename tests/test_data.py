@@ -553,7 +553,11 @@ def test_test_values_are_a_copy_the_caller_cannot_change():
         ({"inputs": ["p", "p"]}, ValueError, "inputs names a column twice"),
         ({"inputs": []}, ValueError, "inputs must name at least one column"),
         ({"unscaled": "q"}, ValueError, r"unscaled='q' is not a column"),
-        ({"transform": "diff"}, ValueError, "transform must be 'log_return', 'return' or 'none'"),
+        (
+            {"transform": "diff"},
+            ValueError,
+            "transform must be 'log_return', 'return', 'none' or 'volatility'",
+        ),
         ({"scaler": "robust"}, ValueError, "scaler must be 'standard', 'minmax' or 'none'"),
         ({"val": 1.5}, ValueError, r"val must be a fraction in \[0, 1\), got 1.5"),
         ({"warmup": -1}, ValueError, "warmup must be an int >= 0"),
@@ -591,7 +595,7 @@ def test_a_crafted_pipeline_state_is_refused():
 
 
 def test_split_windows_refuses_what_the_transform_cannot_take():
-    with pytest.raises(ValueError, match="needs positive values"):
+    with pytest.raises(ValueError, match="needs positive prices"):
         split_windows(np.linspace(-1, 1, 100), 5)
     with pytest.raises(ValueError, match="needs non-zero values"):
         split_windows(np.r_[np.zeros(3), np.ones(97)], 5, transform="return")

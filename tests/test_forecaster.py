@@ -116,11 +116,15 @@ def test_missing_values_must_be_handled_explicitly():
     ("kwargs", "series", "message"),
     [
         ({"cell": "gru"}, None, "cell must be 'lstm' or 'rnn'"),
-        ({"transform": "diff"}, None, "transform must be 'log_return', 'return' or 'none'"),
+        (
+            {"transform": "diff"},
+            None,
+            "transform must be 'log_return', 'return', 'none' or 'volatility'",
+        ),
         ({"scaler": "robust"}, None, "scaler must be 'standard', 'minmax' or 'none'"),
         ({"lookback": 0}, None, "lookback must be an int >= 1"),
         ({}, np.linspace(1, 2, 12), "too short"),
-        ({}, np.linspace(-1, 1, 400), "needs positive values"),
+        ({}, np.linspace(-1, 1, 400), "needs positive prices"),
     ],
 )
 def test_bad_settings_and_series_are_named(kwargs, series, message):
@@ -351,3 +355,31 @@ def test_enough_data_trains_without_a_word():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Forecaster(**{**FAST, "epochs": 1}).fit(price_series(1000))
+
+
+def test_volatility_is_forecast_in_percent_against_volatility_baselines(tmp_path):
+    import rnnkit
+
+    series = price_series(600, seed=4)
+    fitted = Forecaster(transform="volatility", **FAST).fit(series)
+    table = fitted.evaluate()
+    assert list(table.index[:5]) == [
+        "LSTM", "Naive", "MovingAverage(10)", "RiskMetrics(0.94)", "LinearRegression"
+    ]  # fmt: skip
+    frame = fitted.test_predictions()
+    absolute = 100 * np.abs(np.diff(np.log(series.to_numpy())))
+    np.testing.assert_allclose(frame["actual"].to_numpy(), absolute[-len(frame) :], rtol=1e-12)
+    forecasts = fitted.predict(series)
+    assert (forecasts.to_numpy() >= 0).all()
+    np.testing.assert_allclose(
+        frame["LSTM"].to_numpy(), forecasts["t+1"].to_numpy()[-len(frame) - 1 : -1]
+    )
+    fitted.save(tmp_path / "vol.npz")
+    loaded = rnnkit.load(tmp_path / "vol.npz")
+    pd.testing.assert_frame_equal(loaded.evaluate(), table)
+
+
+def test_volatility_needs_positive_prices():
+    series = price_series(300) - 200.0
+    with pytest.raises(ValueError, match=r"transform='volatility' needs positive prices"):
+        Forecaster(transform="volatility", **FAST).fit(series)

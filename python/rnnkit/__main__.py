@@ -54,6 +54,10 @@ def _write_out(write, *args):
         raise CommandError(f"--out: {err}") from None
 
 
+# --target: what is forecast -> the transform it fixes (None: --transform's)
+TARGETS = {"price": None, "volatility": "volatility"}
+
+
 def _nonnegative_float(text):
     value = float(text)
     if not value >= 0.0:  # NaN too
@@ -73,7 +77,8 @@ RUN_OPTIONS = (
     ("--dropout", "dropout", _nonnegative_float,
      "dropout rate while training, in [0, 1): on the inputs, between layers, before the head"),
     ("--forget-bias", "forget_bias", float, "the LSTM's forget-gate bias at initialisation"),
-    ("--transform", "transform", TRANSFORMS, "what the networks model"),
+    ("--transform", "transform", tuple(t for t in TRANSFORMS if t != "volatility"),
+     "what the networks model of the price"),
     ("--scaler", "scaler", tuple(SCALERS), "scaler fitted on the training block"),
     ("--val", "val", _nonnegative_float, "share of the rows for validation (early stopping)"),
     ("--test", "test", _nonnegative_float, "share of the rows for the test block"),
@@ -105,10 +110,19 @@ def _parser():
     run.add_argument(
         "--column",
         help="the price column of the CSV (default: the last numeric), or several separated "
-        "by commas: the networks read them all and forecast --target",
+        "by commas: the networks read them all and forecast --target-column",
     )
     run.add_argument(
-        "--target", help="the column to forecast among several --column (default: the first)"
+        "--target-column",
+        help="the column to forecast among several --column (default: the first)",
+    )
+    run.add_argument(
+        "--target",
+        choices=TARGETS,
+        default="price",
+        help="forecast the price (default), or volatility: next period's absolute log "
+        "return in percent, against naive, rolling-mean, RiskMetrics, linear and (with the "
+        "arch package) GARCH(1,1) forecasts",
     )
     run.add_argument("--date-column", help="the CSV's date column (default: the first column)")
     run.add_argument(
@@ -477,11 +491,19 @@ def run(args):
 
         set_num_threads(args.threads)
     columns = args.column.split(",") if args.column and "," in args.column else args.column
-    if args.target is not None and (not isinstance(columns, list) or args.target not in columns):
+    if args.target_column is not None and (
+        not isinstance(columns, list) or args.target_column not in columns
+    ):
         raise CommandError(
-            f"--target {args.target!r} must be one of several --column names, got --column "
-            f"{args.column!r}"
+            f"--target-column {args.target_column!r} must be one of several --column names, "
+            f"got --column {args.column!r}"
         )
+    if args.target == "volatility" and args.transform != _FORECASTER["transform"]:
+        raise CommandError(
+            f"--transform {args.transform} is for --target price; --target volatility "
+            "forecasts absolute log returns"
+        )
+    transform = TARGETS[args.target] or args.transform
     if args.csv:
         series = read_csv_series(
             args.csv, columns, args.date_column, args.sep, args.decimal, args.date_unit
@@ -491,16 +513,17 @@ def run(args):
     else:
         series = load_wti(dropna=False)
         title = "WTI crude oil, daily spot price (FRED DCOILWTICO)"
-    target = args.target if args.target is not None else getattr(series, "columns", [None])[0]
+    target = args.target_column or getattr(series, "columns", [None])[0]
     complete = series.notna() if series.ndim == 1 else series.notna().all(axis=1)
     print(
         f"{title}: {int(complete.sum())} rows with prices, {series.index[0]:%Y-%m-%d} to "
         f"{series.index[-1]:%Y-%m-%d}; forecasting "
         + (f"{target}'s " if series.ndim == 2 else "")
-        + f"{args.transform.replace('_', ' ')}s"
+        + report.FORECASTING[transform]
     )
     forecaster_args = {name: getattr(args, name) for _, name, _, _ in RUN_OPTIONS}
-    forecaster_args |= {"missing": args.missing, "target": args.target}
+    forecaster_args |= {"missing": args.missing, "target": args.target_column}
+    forecaster_args["transform"] = transform
     start = time.perf_counter()
     verbose = 0 if args.quiet else 1
     try:
@@ -539,7 +562,7 @@ def run(args):
     else:
         print(report.format_table(table))
         files = _write_out(report.write_report, args.out, table, forecasters, title, args.overwrite)
-    print(f"\n{report.NOTE}")
+    print(f"\n{report.note(transform)}")
     if rule:
         print(RULE_OF_THUMB)
     print(f"\nreport in {args.out}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")

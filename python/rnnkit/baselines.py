@@ -30,13 +30,16 @@ from ._estimator import Estimator
 
 __all__ = [
     "EWMA",
+    "GARCH",
     "Baseline",
     "Drift",
     "LinearRegression",
     "MovingAverage",
     "Naive",
+    "RiskMetrics",
     "default_baselines",
     "from_state",
+    "volatility_baselines",
 ]
 
 
@@ -443,6 +446,175 @@ class LinearRegression(Baseline):
         )
 
 
+class _Volatility(Baseline):
+    """A volatility model on windows of absolute returns ``a`` (``r**2 = a**2``): each
+    subclass gives the variance of the next ``horizon`` returns after every window, and
+    the forecast of ``|r|`` is ``scale_ * sqrt(variance)``.
+
+    ``scale_`` (one per target) is fitted by least squares on the training windows: for
+    normal returns it is ``sqrt(2 / pi)``, fat tails lower it.
+    """
+
+    _FITTED_ARRAYS = ("scale_",)
+
+    def _variances(self, series):
+        """(N, horizon, n_targets) variance forecasts for the selected windows."""
+        raise NotImplementedError
+
+    def _fit_model(self, series):
+        """Learn the variance model's own parameters from the training windows."""
+
+    def _fit(self, series, y):
+        self._fit_model(series)
+        n_targets = series.shape[2]
+        products, squares = np.zeros(n_targets), np.zeros(n_targets)
+        for rows in _chunks(len(series)):
+            sigma = np.sqrt(self._variances(series[rows]))
+            products += (y[rows].reshape(sigma.shape) * sigma).sum(axis=(0, 1))
+            squares += (sigma**2).sum(axis=(0, 1))
+        self.scale_ = products / np.where(squares > 0, squares, 1.0)
+
+    def num_fitted(self):
+        return sum(getattr(self, name).size for name in self._FITTED_ARRAYS)
+
+    def _check_fitted_arrays(self):
+        if self.scale_.shape != (len(self.targets_),):
+            raise ValueError(
+                f"scale_ {self.scale_.shape} does not fit {len(self.targets_)} targets"
+            )
+
+    def _forecast(self, series):
+        parts = [
+            self.scale_ * np.sqrt(self._variances(series[rows])) for rows in _chunks(len(series))
+        ]
+        if not parts:
+            return np.empty((0, self.horizon_ * len(self.targets_)))
+        return np.concatenate(parts).reshape(len(series), -1)  # step-major, as y
+
+
+class RiskMetrics(_Volatility):
+    """J.P. Morgan's RiskMetrics (1996): an exponentially weighted mean of squared returns.
+
+    Over each window, ``v = lam * v + (1 - lam) * a_t**2`` from the window's mean square;
+    the variance forecast is ``v`` at every step of the horizon (an integrated GARCH).
+
+    Parameters
+    ----------
+    lam : float
+        Decay, 0 < lam < 1; RiskMetrics uses 0.94 for daily data.
+    target : int or list of int
+        Target column(s) of X: absolute returns.
+    """
+
+    def __init__(self, lam=0.94, target=0):
+        super().__init__(target)
+        self.lam = lam
+
+    @property
+    def name(self):
+        return f"RiskMetrics({_setting(self.lam)})"
+
+    def _check_params(self):
+        if not 0 < check_real("lam", self.lam) < 1:
+            raise ValueError(f"lam must be in (0, 1), got {self.lam!r}")
+
+    def _variances(self, series):
+        # the recursion unrolled: a fixed weight per step of the window, the start included
+        T, lam = series.shape[1], float(self.lam)
+        weights = (1.0 - lam) * lam ** np.arange(T - 1, -1, -1) + lam**T / T
+        variance = np.einsum("ntk,t->nk", series**2, weights)
+        return np.repeat(variance[:, None, :], self.horizon_, axis=1)
+
+
+class GARCH(_Volatility):
+    """GARCH(1,1) with zero mean, ``s2_{t+1} = omega + alpha * a_t**2 + beta * s2_t``.
+
+    ``fit`` estimates omega, alpha and beta by maximum likelihood with the optional
+    ``arch`` package on the training windows read as one series (consecutive windows, as
+    :func:`rnnkit.data.split_windows` cuts them). Each forecast filters its own window from
+    the unconditional variance and forecasts ``k`` steps ahead as
+    ``u + (alpha + beta)**(k - 1) * (s2_{t+1} - u)``; it needs no ``arch``.
+
+    Parameters
+    ----------
+    target : int or list of int
+        Target column(s) of X: absolute returns.
+
+    Attributes
+    ----------
+    params_ : ndarray (n_targets, 3)
+        omega, alpha, beta of each target.
+    """
+
+    name = "GARCH(1,1)"
+    _FITTED_ARRAYS = ("scale_", "params_")
+
+    def _fit_model(self, series):
+        try:
+            from arch import arch_model
+        except ImportError:
+            raise ImportError(
+                "the GARCH baseline needs the arch package: pip install 'rnnkit[volatility]'"
+            ) from None
+        params = []
+        for k in range(series.shape[2]):
+            returns = np.concatenate([series[0, :, k], series[1:, -1, k]])
+            fitted = arch_model(returns, mean="Zero", vol="GARCH", p=1, q=1, rescale=False)
+            result = fitted.fit(disp="off", show_warning=False)
+            params.append([result.params["omega"], result.params["alpha[1]"],
+                           result.params["beta[1]"]])  # fmt: skip
+        self.params_ = np.asarray(params, dtype=np.float64)
+
+    def _check_fitted_arrays(self):
+        super()._check_fitted_arrays()
+        if self.params_.shape != (len(self.targets_), 3) or np.any(self.params_ < 0):
+            raise ValueError(f"params_ {self.params_.shape} are not omega, alpha, beta >= 0")
+
+    def _variances(self, series):
+        T = series.shape[1]
+        omega, alpha, beta = self.params_.T
+        persistence = alpha + beta
+        stationary = persistence < 1.0
+        # the unconditional variance where it exists, else the window's mean square
+        start = np.where(stationary, omega / np.where(stationary, 1.0 - persistence, 1.0), np.nan)
+        start = np.where(stationary, start, (series**2).mean(axis=1))
+        powers = beta[None, :] ** np.arange(T - 1, -1, -1)[:, None]  # (T, n_targets)
+        next_variance = (
+            omega * powers.sum(axis=0)
+            + beta**T * start
+            + alpha * np.einsum("ntk,tk->nk", series**2, powers)
+        )
+        steps = np.arange(self.horizon_)[:, None]
+        decay = np.where(stationary, persistence, 1.0) ** steps  # (horizon, n_targets)
+        level = np.where(stationary, start, next_variance)
+        return level[:, None, :] + decay[None] * (next_variance - level)[:, None, :]
+
+
+def volatility_baselines(lookback, target=0):
+    """The baselines of a Forecaster that forecasts volatility, unfitted.
+
+    Returns
+    -------
+    list of Baseline
+        ``[Naive, MovingAverage(lookback), RiskMetrics(0.94), LinearRegression]`` and
+        ``GARCH`` when the optional ``arch`` package is installed: tomorrow's absolute
+        return as today's, as the window's mean, as RiskMetrics and GARCH(1,1) forecast
+        it, and as a linear model of the window (a HAR-like regression).
+    """
+    lookback = check_int("lookback", lookback)
+    baselines = [
+        Naive(target=target),
+        MovingAverage(lookback, target=target),
+        RiskMetrics(target=target),
+        LinearRegression(target=target),
+    ]
+    try:
+        import arch  # noqa: F401
+    except ImportError:
+        return baselines
+    return [*baselines, GARCH(target=target)]
+
+
 def default_baselines(lookback, target=0):
     """The baselines a Forecaster reports beside its network, unfitted.
 
@@ -468,7 +640,10 @@ def default_baselines(lookback, target=0):
     ]
 
 
-BASELINES = {cls.__name__: cls for cls in (Naive, Drift, MovingAverage, EWMA, LinearRegression)}
+BASELINES = {
+    cls.__name__: cls
+    for cls in (Naive, Drift, MovingAverage, EWMA, LinearRegression, RiskMetrics, GARCH)
+}
 
 
 def from_state(meta, arrays):

@@ -622,7 +622,11 @@ def make_windows(data, lookback, horizon=1, stride=1, target=None, missing="rais
 
 # -- the spine: one series in, time-blocked windows out -------------------------------------
 
-TRANSFORMS = ("log_return", "return", "none")
+TRANSFORMS = ("log_return", "return", "none", "volatility")
+# "volatility": what is forecast is the absolute log return in percent, 100 |log p_t/p_{t-1}|
+# (next period's realised volatility, as the course and RiskMetrics measure it); windows,
+# baselines and forecasts are all in those units, not in prices.
+VOLATILITY_SCALE = 100.0
 SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "none": None}
 
 
@@ -685,7 +689,7 @@ class WindowPipeline:
     Attributes
     ----------
     lookback, horizon : int
-    transform : {"log_return", "return", "none"}
+    transform : {"log_return", "return", "none", "volatility"}
         Applied to every column before scaling; returns are one row shorter than levels.
     columns : list or None
         The series' column names (None for NumPy input).
@@ -752,11 +756,15 @@ class WindowPipeline:
         """
         if self.transform == "none":
             return values, values, index
-        if self.transform == "log_return":
+        if self.transform in ("log_return", "volatility"):
             logs = np.log(values)
             rows = logs[1:] - logs[:-1]
         else:
             rows = values[1:] / values[:-1] - 1.0
+        if self.transform == "volatility":
+            # the forecast's own units: the baselines and the scores read these as levels
+            rows = VOLATILITY_SCALE * np.abs(rows)
+            return rows, rows, None if index is None else index[1:]
         return values[1:], rows, None if index is None else index[1:]
 
     def _scale(self, rows):
@@ -820,6 +828,8 @@ class WindowPipeline:
         pred = np.asarray(pred, dtype=np.float64)
         if self.scaler is not None and self.target not in self.unscaled:
             pred = self.scaler.inverse_transform_column(pred, self.target)
+        if self.transform == "volatility":
+            return np.maximum(pred, 0.0)  # an absolute return is never below 0
         if self.transform == "log_return":
             return prices_from_log_returns(pred, last)
         if self.transform == "return":
@@ -908,10 +918,11 @@ def _table(series, missing, transform):
     columns = _column_names(series)
     if columns is not None and len(set(map(repr, columns))) != len(columns):
         raise ValueError(f"series has columns of the same name: {columns}; rename them first")
-    if transform == "log_return" and np.any(values <= 0):
+    if transform in ("log_return", "volatility") and np.any(values <= 0):
         raise ValueError(
-            "transform='log_return' needs positive values; the series has values <= 0 "
-            "(use transform='none' for series that can be zero or negative)"
+            f"transform={transform!r} needs positive prices (it takes their logarithm); "
+            "the series has values <= 0 (use transform='none' for series that can be zero "
+            "or negative)"
         )
     if transform == "return" and np.any(values[:-1] == 0):
         raise ValueError("transform='return' needs non-zero values; the series has zeros")
@@ -1054,8 +1065,11 @@ def split_windows(
         The column to forecast (default the first).
     inputs : list of column names or ints, optional
         The columns the network reads (default all, the target among them).
-    transform : {"log_return", "return", "none"}
-        What the network models: log returns, simple returns or the values themselves.
+    transform : {"log_return", "return", "none", "volatility"}
+        What the network models: log returns, simple returns or the values themselves
+        (forecasts are turned back into the series' units), or ``"volatility"``: the
+        absolute log return in percent, ``100 |log(p_t / p_{t-1})|``, which is then
+        also what the windows' raw values, the targets and the forecasts are.
     scaler : {"standard", "minmax", "none"}
     val, test : float
         Fractions of the transformed rows for validation and test, in time order.

@@ -72,7 +72,7 @@ class Forecaster(Estimator):
     forget_bias : float
         The LSTM's forget-gate bias at initialisation (see :class:`rnnkit.models.LSTM`);
         ignored by the RNN.
-    transform : {"log_return", "return", "none"}
+    transform : {"log_return", "return", "none", "volatility"}
         What the network models (see the module docstring).
     scaler : {"standard", "minmax", "none"}
         Fitted on the training block only.
@@ -270,7 +270,12 @@ class Forecaster(Estimator):
         _check_saveable(split)
         train, val = split.train, split.val
         _warn_if_thin(model.cell.upper(), len(train.X), model.num_parameters(), pipeline.lookback)
-        baselines = _baselines.default_baselines(pipeline.lookback, target=pipeline.target)
+        chosen = (
+            _baselines.volatility_baselines
+            if pipeline.transform == "volatility"
+            else _baselines.default_baselines
+        )
+        baselines = chosen(pipeline.lookback, target=pipeline.target)
         for baseline in baselines:
             baseline.fit(train.X_raw, train.y_raw)
         start = time.perf_counter()

@@ -5,11 +5,35 @@ import numpy as np
 from . import _output
 from .forecaster import Forecaster
 
-NOTE = (
-    "Prices in the series' units; skill = 1 - RMSE / RMSE of the naive forecast (above 0 "
-    "beats it). Naive forecasts no change, so its directional accuracy counts only the "
-    "steps where the price did not move."
-)
+# What the table's numbers are, by Forecaster transform ("volatility" or a price's).
+# The transform's words in the heading of a run: what is forecast.
+FORECASTING = {
+    "log_return": "log returns",
+    "return": "returns",
+    "none": "values",
+    "volatility": "volatility: the absolute log return, in percent",
+}
+SKILL = "skill = 1 - RMSE / RMSE of the naive forecast (above 0 beats it)"
+NOTES = {
+    "price": (
+        f"Prices in the series' units; {SKILL}. Naive forecasts no change, so its "
+        "directional accuracy counts only the steps where the price did not move."
+    ),
+    "volatility": (
+        "Errors in percentage points of absolute log return, 100 |log(p_t / p_t-1)|; "
+        f"{SKILL}, which forecasts today's absolute return again. Directional accuracy: "
+        "how often a model says rightly whether the absolute return rises or falls."
+    ),
+}
+
+
+UNITS = {"volatility": "absolute log return, %"}  # the y axis of forecasts; else "price"
+
+
+def note(transform):
+    """What the numbers of a run with ``transform`` are, in one paragraph."""
+    return NOTES["volatility" if transform == "volatility" else "price"]
+
 
 # The main job's columns of Forecaster.evaluate (their headings: rnnkit._table.SHOWN)
 COLUMNS = ("rmse", "mae", "directional_accuracy", "skill", "train_seconds", "parameters")
@@ -137,7 +161,7 @@ def write_report(out, table, forecasters, title, overwrite=False):
         frame[name] = f.test_predictions()[name]
     figures = {
         "loss_curves.png": plot.loss_curves({n: f.history_ for n, f in forecasters.items()}),
-        "predictions.png": plot.predictions(frame),
+        "predictions.png": plot.predictions(frame, units=UNITS.get(first.transform, "price")),
         "error_by_model.png": plot.error_by_model(table),
     }
     lines = [
@@ -149,7 +173,7 @@ def write_report(out, table, forecasters, title, overwrite=False):
         format_table(table),
         "```",
         "",
-        NOTE,
+        note(first.transform),
         "",
         *(f"![{name[:-4]}]({name})" for name in figures),
         "",
