@@ -444,3 +444,25 @@ def test_volatility_takes_no_price_transform(tmp_path, capsys):
     args = ("--target", "volatility", "--transform", "return")
     assert run_csv(ohlcv_csv(tmp_path), tmp_path, *args) == 2
     assert "--transform return is for --target price" in error_line(capsys)
+
+
+def test_the_report_is_named_by_its_full_path_and_a_source_checkout_is_said(tmp_path, capsys):
+    checkout = tmp_path / "rnnkit-clone"
+    checkout.mkdir()
+    (checkout / "pyproject.toml").write_text('[project]\nname = "rnnkit"\n')
+    out = checkout / "rnnkit-report"
+    code = main(["run", "--csv", ohlcv_csv(tmp_path), "--out", str(out), *TINY])
+    assert code == 0
+    printed = capsys.readouterr()
+    assert f"report in {out}/: README.md" in printed.out
+    assert f"inside rnnkit's source checkout {checkout}" in printed.err
+    elsewhere = tmp_path / "reports" / "r"
+    assert main(["run", "--csv", ohlcv_csv(tmp_path), "--out", str(elsewhere), *TINY]) == 0
+    assert "source checkout" not in capsys.readouterr().err
+
+
+def test_a_multi_step_report_draws_each_step(tmp_path, capsys):
+    assert run_csv(ohlcv_csv(tmp_path), tmp_path, "--horizon", "3") == 0
+    assert "averaged over all of them" in capsys.readouterr().out
+    assert (tmp_path / "r" / "predictions_by_step.png").stat().st_size > 0
+    assert "averaged over all of them" in (tmp_path / "r" / "README.md").read_text()

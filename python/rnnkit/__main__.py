@@ -46,6 +46,24 @@ def _check_out(out, names, overwrite):
         raise CommandError(f"--out: {err}") from None
 
 
+def _source_checkout(out):
+    """The rnnkit source checkout that folder ``out`` would be in, or None.
+
+    Running from a clone is common while trying rnnkit; a report there is easily
+    committed by mistake, so it is written but said.
+    """
+    folder = os.path.dirname(os.path.abspath(out))
+    while True:
+        project = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(project):
+            with open(project, encoding="utf-8", errors="replace") as f:
+                return folder if re.search(r'(?m)^name\s*=\s*"rnnkit"', f.read()) else None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
 def _write_out(write, *args):
     """Write a report; an OSError (a full disk, a folder changed meanwhile) in one line."""
     try:
@@ -173,7 +191,11 @@ def _parser():
         help="instead of one test block, a walk-forward backtest over FOLDS consecutive "
         "blocks, each model refitted on everything before each block",
     )
-    run.add_argument("--out", default="rnnkit-report", help="report folder (made if missing)")
+    run.add_argument(
+        "--out",
+        default="rnnkit-report",
+        help="report folder, made if missing (default: rnnkit-report in the working folder)",
+    )
     run.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -485,7 +507,8 @@ def run(args):
     cells = tuple(c.strip() for c in args.cells.split(","))
     if not cells or any(c not in CELLS for c in cells):
         raise CommandError(f"--cells takes rnn and/or lstm, got {args.cells!r}")
-    _check_out(args.out, report.BACKTEST_FILES if args.backtest else report.FILES, args.overwrite)
+    files = report.BACKTEST_FILES if args.backtest else report.report_files(args.horizon)
+    _check_out(args.out, files, args.overwrite)
     if args.threads is not None:
         from .core import set_num_threads
 
@@ -562,10 +585,15 @@ def run(args):
     else:
         print(report.format_table(table))
         files = _write_out(report.write_report, args.out, table, forecasters, title, args.overwrite)
-    print(f"\n{report.note(transform)}")
+    print(f"\n{report.note(transform, args.horizon)}")
     if rule:
         print(RULE_OF_THUMB)
-    print(f"\nreport in {args.out}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
+    where = os.path.abspath(args.out)
+    print(f"\nreport in {where}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
+    checkout = _source_checkout(args.out)
+    if checkout is not None:
+        _warn(f"the report is inside rnnkit's source checkout {checkout}; --out names a "
+              "folder elsewhere")  # fmt: skip
 
 
 def experiments(args):
@@ -586,7 +614,12 @@ def experiments(args):
     start = time.perf_counter()
     results = runner.run_all(only=only, quick=args.quick, progress=progress)
     files = _write_out(runner.write_report, args.out, results, runner.TITLE, args.overwrite)
-    print(f"\nreport in {args.out}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
+    where = os.path.abspath(args.out)
+    print(f"\nreport in {where}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
+    checkout = _source_checkout(args.out)
+    if checkout is not None:
+        _warn(f"the report is inside rnnkit's source checkout {checkout}; --out names a "
+              "folder elsewhere")  # fmt: skip
 
 
 def main(argv=None):

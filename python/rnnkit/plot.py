@@ -9,7 +9,7 @@ import numpy as np
 
 NETWORK_COLORS = {"LSTM": "tab:red", "RNN": "tab:blue"}
 NAIVE = "Naive"
-BASELINE_COLOR = "0.6"
+BASELINE_COLOR = "0.6"  # bars of baselines
 
 
 def _figure(*subplots, width=9.0, height=4.5, **subplot_args):
@@ -50,44 +50,131 @@ def loss_curves(histories):
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (scaled units)")
     ax.set_title("Training: dashed is validation, the dot the epoch whose weights were kept")
-    ax.legend()
+    _legend_above(fig, ax)
     ax.grid(alpha=0.3)
     return fig
 
 
+def _default_models(frame):
+    return [c for c in frame.columns if c in NETWORK_COLORS or c == NAIVE]
+
+
+def _style(name):
+    """Networks solid in their colours; baselines dotted grey with dots, drawn on top, so
+    that a baseline a network follows closely still shows through it."""
+    if name in NETWORK_COLORS:
+        return {"color": NETWORK_COLORS[name], "linestyle": "-", "linewidth": 1.2, "zorder": 2}
+    return {"color": "0.35", "linestyle": ":", "linewidth": 1.2, "marker": ".",
+            "markersize": 3, "zorder": 3}  # fmt: skip
+
+
+def _draw_forecasts(ax, part, models, units):
+    """The actual values and each model's forecasts on ``ax``."""
+    ax.plot(part.index, part["actual"], color="black", linewidth=1.4, label="actual", zorder=1)
+    for name in models:
+        ax.plot(part.index, part[name], label=name, **_style(name))
+    ax.set_ylabel(units)
+    ax.grid(alpha=0.3)
+
+
+def _legend_above(fig, ax):
+    """One legend for the figure, above the panels: it never covers a line."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize="small")
+
+
+def rolling_window(n):
+    """Steps of the rolling error: about a twentieth of the test block, 5 to 60."""
+    return int(np.clip(n // 20, 5, 60))
+
+
 def predictions(frame, models=None, zoom=60, units="price"):
-    """The test block: actual values against each model's forecast.
+    """The test block: what happened, each model's error over time, and a close view.
+
+    Three panels sharing nothing but colours: the actual values over the whole test
+    block (the close view's span shaded); each model's rolling RMSE over the block,
+    where models that overlap as price lines can be told apart; and the last ``zoom``
+    steps (all of them when the block is shorter) with every forecast drawn.
 
     Parameters
     ----------
     frame : pandas DataFrame
-        ``Forecaster.test_predictions()``: an "actual" column and one per model,
+        ``Forecaster.test_predictions(step)``: an "actual" column and one per model,
         indexed by the target's time.
     models : list of str, optional
         Columns to draw (default: every network and the naive forecast).
     zoom : int
-        The lower panel shows the last ``zoom`` steps, where the lines can be told apart.
+        Steps in the close view, at most the block's length.
     units : str
-        Label of the y axis.
+        Label of the y axes.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    if models is None:
-        models = [c for c in frame.columns if c in NETWORK_COLORS or c == NAIVE]
-    fig, (whole, tail) = _figure(2, 1, height=7.0)
-    for ax, part in ((whole, frame), (tail, frame.iloc[-zoom:])):
-        ax.plot(part.index, part["actual"], color="black", linewidth=1.2, label="actual")
-        for name in sorted(models, key=lambda m: m in NETWORK_COLORS):
-            color = NETWORK_COLORS.get(name, BASELINE_COLOR)
-            style = "-" if name in NETWORK_COLORS else ":"
-            ax.plot(part.index, part[name], color=color, linestyle=style, linewidth=1, label=name)
-        ax.set_ylabel(units)
-        ax.grid(alpha=0.3)
-    whole.set_title("Test block: one-step forecasts against what happened")
-    tail.set_title(f"The last {min(zoom, len(frame))} steps")
-    whole.legend(ncols=len(models) + 1, fontsize="small")
+    models = _default_models(frame) if models is None else list(models)
+    n = len(frame)
+    shown = min(int(zoom), n)
+    fig, (whole, error, tail) = _figure(3, 1, height=9.0)
+    whole.plot(frame.index, frame["actual"], color="black", linewidth=0.8)
+    if shown < n:
+        whole.axvspan(frame.index[-shown], frame.index[-1], color="tab:orange", alpha=0.15)
+    whole.set_ylabel(units)
+    whole.grid(alpha=0.3)
+    whole.set_title(f"What happened over the {n} test steps (shaded: the close view below)")
+    window = rolling_window(n)
+
+    def rolling_rmse(name):
+        squared = (frame[name] - frame["actual"]) ** 2
+        return np.sqrt(squared.rolling(window, min_periods=window).mean())
+
+    # relative to the naive forecast: models whose price lines overlap part here
+    reference = rolling_rmse(NAIVE) if NAIVE in frame else None
+    for name in models:
+        ratio = rolling_rmse(name) if reference is None else rolling_rmse(name) / reference
+        error.plot(frame.index, ratio, **{**_style(name), "marker": None})
+    if reference is not None:
+        error.set_ylabel("RMSE / naive's")
+        error.set_title(
+            f"Each model's error over time: RMSE of the last {window} steps over the naive "
+            "forecast's (below 1 beats it)"
+        )
+    else:
+        error.set_ylabel(f"RMSE ({units})")
+        error.set_title(f"Each model's error over time: RMSE of the last {window} steps")
+    error.grid(alpha=0.3)
+    _draw_forecasts(tail, frame.iloc[-shown:], models, units)
+    tail.set_title(f"The last {shown} steps" if shown < n else f"All {n} steps of the test block")
+    _legend_above(fig, tail)
+    return fig
+
+
+def predictions_by_step(frames, models=None, zoom=60, units="price"):
+    """Multi-step forecasts: a close view of the last ``zoom`` targets for several steps
+    ahead (all of them up to 4, else the first, two between and the last).
+
+    Parameters
+    ----------
+    frames : dict of int -> pandas DataFrame
+        ``Forecaster.test_predictions(step)`` for each step.
+    models, zoom, units
+        As :func:`predictions`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    steps = sorted(frames)
+    if len(steps) > 4:
+        steps = sorted({steps[round(k * (len(steps) - 1) / 3)] for k in range(4)})
+    fig, axes = _figure(len(steps), 1, height=2.6 * len(steps) + 0.8, squeeze=False)
+    for ax, step in zip(axes[:, 0], steps, strict=True):
+        frame = frames[step]
+        chosen = _default_models(frame) if models is None else list(models)
+        shown = min(int(zoom), len(frame))
+        _draw_forecasts(ax, frame.iloc[-shown:], chosen, units)
+        ax.set_title(f"{step} step{'s' if step > 1 else ''} ahead: the last {shown} targets")
+    _legend_above(fig, axes[0, 0])
     return fig
 
 

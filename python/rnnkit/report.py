@@ -30,9 +30,15 @@ NOTES = {
 UNITS = {"volatility": "absolute log return, %"}  # the y axis of forecasts; else "price"
 
 
-def note(transform):
-    """What the numbers of a run with ``transform`` are, in one paragraph."""
-    return NOTES["volatility" if transform == "volatility" else "price"]
+def note(transform, horizon=1):
+    """What the numbers of a run with ``transform`` and ``horizon`` are, in one paragraph."""
+    text = NOTES["volatility" if transform == "volatility" else "price"]
+    if horizon > 1:
+        text += (
+            f" Each forecast covers {horizon} steps: its errors are averaged over all of "
+            f"them ({BY_STEP} shows each step apart)."
+        )
+    return text
 
 
 # The main job's columns of Forecaster.evaluate (their headings: rnnkit._table.SHOWN)
@@ -119,6 +125,12 @@ def format_backtest(table):
 # The files write_report writes, known before any training so that the folder can be
 # checked first.
 FILES = ("README.md", "error_by_model.png", "loss_curves.png", "metrics.csv", "predictions.png")
+BY_STEP = "predictions_by_step.png"
+
+
+def report_files(horizon):
+    """The files :func:`write_report` writes for forecasts ``horizon`` steps ahead."""
+    return (*FILES, BY_STEP) if horizon > 1 else FILES
 
 
 def backtest(series, cells=("rnn", "lstm"), folds=5, **forecaster_args):
@@ -144,6 +156,16 @@ def write_backtest(out, table, overwrite=False):
     return _output.write_folder(out, files, overwrite)
 
 
+def _test_frame(forecasters, step):
+    """The first Forecaster's test predictions ``step`` ahead (actual values, baselines, its
+    network) with every other network's beside them: the same windows in every fit."""
+    first, *others = forecasters.values()
+    frame = first.test_predictions(step)
+    for f in others:
+        frame[f.name] = f.test_predictions(step)[f.name]
+    return frame
+
+
 def write_report(out, table, forecasters, title, overwrite=False):
     """metrics.csv, three PNGs and a README.md that ties them together, in folder ``out``.
 
@@ -154,16 +176,19 @@ def write_report(out, table, forecasters, title, overwrite=False):
     from . import plot
 
     # before any picture is drawn; write_folder looks again as it writes
-    _output.check_folder(out, FILES, overwrite)
     first = next(iter(forecasters.values()))
-    frame = first.test_predictions()
-    for name, f in list(forecasters.items())[1:]:
-        frame[name] = f.test_predictions()[name]
+    horizon = first.pipeline_.horizon
+    _output.check_folder(out, report_files(horizon), overwrite)
+    frame = _test_frame(forecasters, step=1)
+    units = UNITS.get(first.transform, "price")
     figures = {
         "loss_curves.png": plot.loss_curves({n: f.history_ for n, f in forecasters.items()}),
-        "predictions.png": plot.predictions(frame, units=UNITS.get(first.transform, "price")),
+        "predictions.png": plot.predictions(frame, units=units),
         "error_by_model.png": plot.error_by_model(table),
     }
+    if horizon > 1:
+        steps = {step: _test_frame(forecasters, step) for step in range(1, horizon + 1)}
+        figures[BY_STEP] = plot.predictions_by_step(steps, units=units)
     lines = [
         f"# {title}",
         "",
@@ -173,7 +198,7 @@ def write_report(out, table, forecasters, title, overwrite=False):
         format_table(table),
         "```",
         "",
-        note(first.transform),
+        note(first.transform, horizon),
         "",
         *(f"![{name[:-4]}]({name})" for name in figures),
         "",
