@@ -388,6 +388,34 @@ def test_garch_filters_each_window_and_forecasts_steps_ahead():
             s2 = 0.05 + 0.08 * value**2 + 0.9 * s2
         expected.append([unconditional + 0.98**k * (s2 - unconditional) for k in range(3)])
     np.testing.assert_allclose(model._variances(X)[:, :, 0], expected, rtol=1e-12)
+    # integrated (alpha + beta = 1): from the window's mean square, growing by omega a step
+    model.params_ = np.array([[0.05, 0.3, 0.7]])
+    for window, got in zip(X[:3, :, 0], model._variances(X[:3])[:, :, 0], strict=True):
+        s2 = np.mean(window**2)
+        for value in window:
+            s2 = 0.05 + 0.3 * value**2 + 0.7 * s2
+        np.testing.assert_allclose(got, [s2, s2 + 0.05, s2 + 0.1], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda arrays: arrays.update(scale_=np.array([-1.0])), "scale_ must be 1 numbers >= 0"),
+        (lambda arrays: arrays.update(params_=np.array([[0.1, 5.0, 40.0]])), r"alpha \+ beta <= 1"),
+        (
+            lambda arrays: arrays.update(params_=np.array([[-0.1, 0.1, 0.8]])),
+            "omega, alpha, beta >= 0",
+        ),
+    ],
+)
+def test_a_crafted_volatility_model_is_refused(change, words):
+    model = baselines.GARCH()
+    model.targets_, model.lookback_, model.n_features_, model.horizon_ = [0], 10, 1, 1
+    model.scale_, model.params_ = np.array([0.8]), np.array([[0.05, 0.08, 0.9]])
+    state, arrays = model.to_state()
+    change(arrays)
+    with pytest.raises(ValueError, match=words):
+        baselines.from_state(json.loads(json.dumps(state)), arrays)
 
 
 def test_garch_estimates_what_arch_estimates_on_the_training_series():

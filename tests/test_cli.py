@@ -466,3 +466,26 @@ def test_a_multi_step_report_draws_each_step(tmp_path, capsys):
     assert "averaged over all of them" in capsys.readouterr().out
     assert (tmp_path / "r" / "predictions_by_step.png").stat().st_size > 0
     assert "averaged over all of them" in (tmp_path / "r" / "README.md").read_text()
+
+
+def test_no_clipping_is_said_with_none_and_a_zero_rate_is_refused(tmp_path, capsys):
+    from rnnkit.__main__ import _parser
+
+    assert _parser().parse_args(["run", "--clip-norm", "none"]).clip_norm is None
+    assert run_csv(ohlcv_csv(tmp_path), tmp_path, "--clip-norm", "None") == 0
+    capsys.readouterr()
+    for flag in ("--lr", "--clip-norm"):
+        with pytest.raises(SystemExit):
+            run_csv(ohlcv_csv(tmp_path), tmp_path, flag, "0")
+        assert f"argument {flag}: must be a number > 0, got 0" in capsys.readouterr().err
+
+
+def test_the_checkout_itself_as_the_report_folder_is_recognised(tmp_path):
+    from rnnkit.__main__ import _source_checkout
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "rnnkit"\n')
+    assert _source_checkout(str(tmp_path)) == str(tmp_path)
+    assert _source_checkout(str(tmp_path / "a" / "b")) == str(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "pyproject.toml").write_text('[project]\nname = "mine"\n')
+    assert _source_checkout(str(tmp_path / "a" / "b")) is None

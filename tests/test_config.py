@@ -50,3 +50,22 @@ def test_submodules_load_when_first_used_and_import_rnnkit_stays_light():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "module 'rnnkit' has no attribute 'nothing'"
+
+
+def test_a_submodule_whose_extra_is_missing_is_an_attribute_error():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['sklearn'] = None\n"
+        "import pydoc, rnnkit\n"
+        "assert not hasattr(rnnkit, 'sklearn')\n"
+        "pydoc.render_doc(rnnkit)\n"
+        "try:\n    rnnkit.sklearn\nexcept AttributeError as err:\n    print(err)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("rnnkit.sklearn is unavailable: ")
+    assert "scikit-learn" in done.stdout

@@ -1,10 +1,10 @@
 """A core that no input can break: a catalogue of bad inputs, and robustness checks.
 
-``CATALOGUE`` is one table of 116 distinct inputs a pipeline might produce, each with an
+``CATALOGUE`` is one table of 118 distinct inputs a pipeline might produce, each with an
 id, across the whole package: the compiled kernels (``core-*``, 36 cases), data
-preparation (``data-*``, 25), models (``model-*``, 7), training (``fit-*``, 11),
+preparation (``data-*``, 25), models (``model-*``, 7), training (``fit-*``, 13),
 save/load (``io-*``, 16: crafted files among them) and the command line (``cli-*``, 21:
-CSV files as users export them, report folders holding their own files). 102 of them
+CSV files as users export them, report folders holding their own files). 104 of them
 must be refused with the exact exception type and a message naming what was wrong; 14
 must be accepted (non-contiguous, negative-stride, transposed and read-only views give
 the reference's answer; NaN and inf do not crash, with the behaviour documented in the
@@ -822,7 +822,12 @@ CATALOGUE = [
         r"y must have shape \(8, outputs\) .*got \(7, 1\)",
     ),
     Case("fit-epochs-zero", fit_with(epochs=0), ValueError, r"epochs must be an int >= 1, got 0"),
-    Case("fit-negative-lr", fit_with(lr=-0.1), ValueError, r"lr must be a number in \[0.0, inf\]"),
+    Case(
+        "fit-negative-lr",
+        fit_with(lr=-0.1),
+        ValueError,
+        r"lr must be a positive finite number, got -0.1",
+    ),
     Case(
         "fit-unknown-optimizer",
         fit_with(optimizer="lbfgs"),
@@ -836,6 +841,14 @@ CATALOGUE = [
         r"X must be an array of numbers",
     ),
     Case("fit-batch-size-zero", fit_with(batch_size=0), ValueError, r"batch_size must be an int"),
+    # 0 would train nothing: the initial weights reported as a trained model
+    Case("fit-zero-lr", fit_with(lr=0.0), ValueError, r"lr must be a positive finite number"),
+    Case(
+        "fit-zero-clip-norm",
+        fit_with(clip_norm=0.0),
+        ValueError,
+        r"clip_norm must be a positive finite number, got 0.0",
+    ),
     Case("fit-negative-clip-norm", fit_with(clip_norm=-1.0), ValueError, r"clip_norm must be"),
     Case(
         "fit-wrong-feature-count",
@@ -1144,12 +1157,12 @@ def test_catalogue(case, tmp_path):
 
 def test_the_catalogue_is_what_the_docstring_says():
     ids = [c.id for c in CATALOGUE]
-    assert len(set(ids)) == len(ids) == 116
+    assert len(set(ids)) == len(ids) == 118
     refused = [c for c in CATALOGUE if c.error is not None]
-    assert len(refused) == 102
+    assert len(refused) == 104
     counts = {p: sum(i.startswith(p + "-") for i in ids) for p in ("core", "data", "model")}
     counts |= {p: sum(i.startswith(p + "-") for i in ids) for p in ("fit", "io", "cli")}
-    assert counts == {"core": 36, "data": 25, "model": 7, "fit": 11, "io": 16, "cli": 21}
+    assert counts == {"core": 36, "data": 25, "model": 7, "fit": 13, "io": 16, "cli": 21}
 
 
 # ---------------------------------------------------------------------------- (a) threads

@@ -231,3 +231,14 @@ def test_a_table_of_metrics_prints_whole_and_tells_close_models_apart():
     assert a != b  # 0.0000013 and 0.00000131 print differently
     assert a == "0.000001300"
     assert type(table[["rmse"]]) is pd.DataFrame  # selections are plain pandas
+
+
+def test_a_table_with_a_row_of_gaps_still_prints():
+    pytest.importorskip("pandas")
+    truth = np.array([1.0, 2.0, 3.0])
+    table = evaluate(truth, {"a": truth + 0.1}, last=truth - 1.0)
+    table["parameters"] = 3
+    table.loc["empty"] = np.nan  # parameters becomes float
+    lines = repr(table).splitlines()
+    assert lines[-1].split()[0] == "empty"
+    assert set(lines[-1].split()[1:]) == {"NaN"}

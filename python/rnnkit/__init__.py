@@ -25,7 +25,11 @@ _LAZY = ("experiments", "inspect", "plot", "sklearn")
 
 def __getattr__(name):
     if name in _LAZY:
-        return importlib.import_module(f".{name}", __name__)
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ImportError as err:
+            # an AttributeError, so that hasattr, help() and autodoc carry on without it
+            raise AttributeError(f"rnnkit.{name} is unavailable: {err}") from err
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
 
 

@@ -52,7 +52,7 @@ def _source_checkout(out):
     Running from a clone is common while trying rnnkit; a report there is easily
     committed by mistake, so it is written but said.
     """
-    folder = os.path.dirname(os.path.abspath(out))
+    folder = os.path.abspath(out)
     while True:
         project = os.path.join(folder, "pyproject.toml")
         if os.path.isfile(project):
@@ -74,6 +74,18 @@ def _write_out(write, *args):
 
 # --target: what is forecast -> the transform it fixes (None: --transform's)
 TARGETS = {"price": None, "volatility": "volatility"}
+
+
+def _positive_float(text):
+    value = float(text)
+    if not 0.0 < value < float("inf"):  # NaN too
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def _clip_norm(text):
+    """A positive norm, or "none" for no clipping (0 would zero every step's gradient)."""
+    return None if text.lower() == "none" else _positive_float(text)
 
 
 def _nonnegative_float(text):
@@ -104,9 +116,9 @@ RUN_OPTIONS = (
     ("--patience", "patience", _positive_int, "epochs without a lower validation loss to stop"),
     ("--batch-size", "batch_size", _positive_int, "windows per optimizer step"),
     ("--optimizer", "optimizer", tuple(OPTIMIZERS), "optimizer"),
-    ("--lr", "lr", _nonnegative_float, "learning rate"),
+    ("--lr", "lr", _positive_float, "learning rate"),
     ("--loss", "loss", tuple(LOSSES), "training loss"),
-    ("--clip-norm", "clip_norm", _nonnegative_float, "largest gradient norm of a step"),
+    ("--clip-norm", "clip_norm", _clip_norm, "largest gradient norm of a step, or none"),
     ("--dtype", "dtype", ("float32", "float64"), "floating-point type of the networks"),
     ("--seed", "seed", int, "seeds the weights, dropout and batch order"),
 )  # fmt: skip

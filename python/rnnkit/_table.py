@@ -20,7 +20,7 @@ SHOWN = {
     "directional_accuracy": ("dir. acc.", "{:.1%}"),
     "skill": ("skill", "{:+.4f}"),
     "train_seconds": ("train s", "{:.1f}"),
-    "parameters": ("params", "{:d}"),
+    "parameters": ("params", "{:.0f}"),  # a count; a float after a NaN row joined
 }
 
 
@@ -40,6 +40,10 @@ def decimals(values):
     return first + EXTRA_DIGITS
 
 
+def _blank_if_missing(format_value):
+    return lambda value: "" if pd.isna(value) else format_value(value)
+
+
 def format_metrics(table, columns=None):
     """``table`` (a DataFrame of metrics, one row per model) as aligned text.
 
@@ -54,8 +58,8 @@ def format_metrics(table, columns=None):
         heading, style = SHOWN.get(name, (name, None))
         if style is None and frame[name].dtype.kind == "f":
             style = f"{{:.{decimals(frame[name])}f}}"
-        if style is not None:
-            formatters[heading] = style.format
+        if style is not None and frame[name].dtype.kind in "iuf":
+            formatters[heading] = _blank_if_missing(style.format)
     shown = frame.rename(columns={k: v[0] for k, v in SHOWN.items()})
     return shown.to_string(formatters=formatters)
 

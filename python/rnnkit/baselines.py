@@ -478,9 +478,10 @@ class _Volatility(Baseline):
         return sum(getattr(self, name).size for name in self._FITTED_ARRAYS)
 
     def _check_fitted_arrays(self):
-        if self.scale_.shape != (len(self.targets_),):
+        if self.scale_.shape != (len(self.targets_),) or np.any(self.scale_ < 0):
             raise ValueError(
-                f"scale_ {self.scale_.shape} does not fit {len(self.targets_)} targets"
+                f"scale_ must be {len(self.targets_)} numbers >= 0 (a volatility is never "
+                f"negative), got {self.scale_!r}"
             )
 
     def _forecast(self, series):
@@ -532,8 +533,9 @@ class GARCH(_Volatility):
     ``fit`` estimates omega, alpha and beta by maximum likelihood with the optional
     ``arch`` package on the training windows read as one series (consecutive windows, as
     :func:`rnnkit.data.split_windows` cuts them). Each forecast filters its own window from
-    the unconditional variance and forecasts ``k`` steps ahead as
-    ``u + (alpha + beta)**(k - 1) * (s2_{t+1} - u)``; it needs no ``arch``.
+    the unconditional variance (the window's mean square when alpha + beta = 1) and goes
+    on ``v_k = omega + (alpha + beta) * v_(k-1)`` for the steps after the first; it needs
+    no ``arch``.
 
     Parameters
     ----------
@@ -567,8 +569,14 @@ class GARCH(_Volatility):
 
     def _check_fitted_arrays(self):
         super()._check_fitted_arrays()
-        if self.params_.shape != (len(self.targets_), 3) or np.any(self.params_ < 0):
-            raise ValueError(f"params_ {self.params_.shape} are not omega, alpha, beta >= 0")
+        shape_ok = self.params_.shape == (len(self.targets_), 3)
+        # arch estimates omega > 0, alpha, beta >= 0 with alpha + beta <= 1; beyond that
+        # the variance explodes, which no fitted model gives
+        if not shape_ok or np.any(self.params_ < 0) or np.any(self.params_[:, 1:].sum(1) > 1):
+            raise ValueError(
+                f"params_ must be omega, alpha, beta >= 0 with alpha + beta <= 1 for each of "
+                f"{len(self.targets_)} targets, got {self.params_!r}"
+            )
 
     def _variances(self, series):
         T = series.shape[1]
@@ -576,18 +584,19 @@ class GARCH(_Volatility):
         persistence = alpha + beta
         stationary = persistence < 1.0
         # the unconditional variance where it exists, else the window's mean square
-        start = np.where(stationary, omega / np.where(stationary, 1.0 - persistence, 1.0), np.nan)
-        start = np.where(stationary, start, (series**2).mean(axis=1))
+        unconditional = omega / np.where(stationary, 1.0 - persistence, 1.0)
+        start = np.where(stationary, unconditional, (series**2).mean(axis=1))
         powers = beta[None, :] ** np.arange(T - 1, -1, -1)[:, None]  # (T, n_targets)
         next_variance = (
             omega * powers.sum(axis=0)
             + beta**T * start
             + alpha * np.einsum("ntk,tk->nk", series**2, powers)
         )
-        steps = np.arange(self.horizon_)[:, None]
-        decay = np.where(stationary, persistence, 1.0) ** steps  # (horizon, n_targets)
-        level = np.where(stationary, start, next_variance)
-        return level[:, None, :] + decay[None] * (next_variance - level)[:, None, :]
+        # k steps ahead: v_k = omega + persistence * v_(k-1), from v_1 = next_variance, so
+        # v_k = omega * (1 + p + ... + p**(k-2)) + p**(k-1) * v_1 (integrated GARCH too)
+        powers_ahead = persistence[None, :] ** np.arange(self.horizon_)[:, None]  # (h, n_t)
+        sums = np.cumsum(np.vstack([np.zeros_like(persistence), powers_ahead[:-1]]), axis=0)
+        return (omega * sums)[None] + powers_ahead[None] * next_variance[:, None, :]
 
 
 def volatility_baselines(lookback, target=0):

@@ -362,7 +362,8 @@ class Forecaster(Estimator):
         series : like fit's
         at : int or time label
             Which forecast: a position among :meth:`predict`'s rows (default -1, the
-            newest), or for pandas input the time of its last observed row.
+            newest), or for pandas input the time of its last observed row. An int is
+            always a position, as with ``.iloc``, even for an index of integers.
 
         Returns
         -------

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from . import core
-from ._checks import check_int, check_number, float_array
+from ._checks import check_int, check_number, check_positive, float_array
 from .models import INFERENCE_BATCH
 
 __all__ = [
@@ -54,7 +54,8 @@ class Optimizer:
     """
 
     def __init__(self, lr, weight_decay=0.0):
-        self.lr = check_number("lr", lr)
+        # 0 would train nothing and report the initial weights as a trained model
+        self.lr = check_positive("lr", lr)
         self.weight_decay = check_number("weight_decay", weight_decay)
         self.state = {}
 
@@ -690,7 +691,7 @@ def fit(
     epochs = check_int("epochs", epochs)
     batch_size = check_int("batch_size", batch_size)
     if clip_norm is not None:
-        clip_norm = check_number("clip_norm", clip_norm)
+        clip_norm = check_positive("clip_norm", clip_norm)  # None, not 0, means no clipping
     if patience is not None:
         patience = check_int("patience", patience)
     if not isinstance(verbose, int):
