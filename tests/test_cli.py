@@ -364,8 +364,11 @@ def test_several_columns_feed_the_networks_and_target_names_the_forecast(tmp_pat
 @pytest.mark.parametrize(
     ("more", "message"),
     [
-        (["--column", "Close,Volume", "--target-column", "Open"], "--target-column 'Open' must be"),
-        (["--target-column", "Close"], "must be one of several --column names"),
+        (
+            ["--column", "Close,Volume", "--target-column", "Open"],
+            "--target-column 'Open' must be one",
+        ),
+        (["--target-column", "Close"], "must be one of the --column names"),
         (["--column", "Close,Close"], "--column names each column once"),
         (["--column", "Close,Adj"], "no column 'Adj'"),
         (["--column", "Close,Date"], "--column names each column once, and not the date"),
@@ -489,3 +492,67 @@ def test_the_checkout_itself_as_the_report_folder_is_recognised(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "pyproject.toml").write_text('[project]\nname = "mine"\n')
     assert _source_checkout(str(tmp_path / "a" / "b")) is None
+
+
+def test_two_digit_years_are_refused_until_their_format_is_named(tmp_path, capsys):
+    days = pd.bdate_range("2021-01-04", periods=80)
+    path = daily_csv(tmp_path, [f"{p:.2f}" for p in walk(80)], dates=days.strftime("%d.%m.%y"))
+    assert run_csv(path, tmp_path) == 2
+    assert "in no one format pandas can name" in error_line(capsys)
+    series = read_csv_series(path, date_format="%d.%m.%y")
+    assert (series.index == days).all()
+
+
+@pytest.mark.parametrize("unit", ["D", "ms"])
+def test_a_date_unit_that_cannot_be_right_is_refused(tmp_path, capsys, unit):
+    seconds = [str(1_600_000_000 + 86_400 * k) for k in range(60)]
+    path = daily_csv(tmp_path, [f"{p:.2f}" for p in walk()], dates=seconds)
+    assert run_csv(path, tmp_path, "--date-unit", unit) == 2
+    assert f"read in --date-unit {unit} gives dates" in error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("header", "chosen"),
+    [
+        ("Date,Open,High,Low,Close,Adj Close,Volume", "Adj Close"),
+        ("Date,Open,High,Low,Close,Volume", "Close"),
+        ("Datum,Eroeffnung,Schluss,Volumen", "Schluss"),
+        ("Date,Rate,Volume", "Rate"),
+    ],
+)
+def test_the_default_column_is_a_price_never_the_volume(tmp_path, header, chosen):
+    names = header.split(",")
+    rows = [",".join([f"2021-01-{k + 1:02d}", *(str(100 + k + j) for j in range(1, len(names)))])
+            for k in range(20)]  # fmt: skip
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    assert read_csv_series(str(path)).name == chosen
+
+
+def test_a_new_report_replaces_the_files_of_the_older_one(tmp_path, capsys):
+    path = ohlcv_csv(tmp_path, n=400)
+    assert run_csv(path, tmp_path) == 0
+    (tmp_path / "r" / "mine.txt").write_text("notes")
+    assert run_csv(path, tmp_path, "--backtest", "2", "--overwrite") == 0
+    left = sorted(p.name for p in (tmp_path / "r").iterdir())
+    assert left == [".rnnkit-report.json", "README.md", "backtest.csv", "mine.txt"]
+    assert "Walk-forward backtest over 2 folds" in (tmp_path / "r" / "README.md").read_text()
+    assert (tmp_path / "r" / "mine.txt").read_text() == "notes"
+
+
+def test_a_price_that_never_moves_is_refused(tmp_path, capsys):
+    assert run_csv(daily_csv(tmp_path, ["100.0"] * 80), tmp_path) == 2
+    assert "the series never moves in the test block" in error_line(capsys)
+
+
+def test_hourly_folds_show_their_hours_and_column_lists_may_have_spaces(tmp_path, capsys):
+    hours = pd.date_range("2024-03-11 09:00", periods=300, freq="h").strftime("%Y-%m-%d %H:%M")
+    prices = [f"{p:.5f}" for p in random_walk(300, seed=6, start=1.1, volatility=0.001)]
+    path = daily_csv(tmp_path, prices, dates=hours)
+    assert run_csv(path, tmp_path, "--backtest", "2") == 0
+    out = capsys.readouterr().out
+    assert f"to {hours[-1]}\n" in out  # the last hour of the file ends fold 1
+    assert f"{hours[0]} to {hours[-1]}; forecasting" in out
+    frame = ohlcv_csv(tmp_path)
+    assert read_csv_series(frame, ["Close", "Volume"]).shape[1] == 2
+    assert run_csv(frame, tmp_path, "--column", "Close, Volume", "--overwrite") == 0

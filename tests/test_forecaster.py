@@ -183,7 +183,7 @@ def test_set_params_returns_self_and_names_the_valid_parameters():
         ({"cell": "gru"}, ValueError, "cell must be 'lstm' or 'rnn', got 'gru'"),
         ({"optimizer": "adagrad"}, ValueError, "optimizer must be 'sgd', 'adam' or 'rmsprop'"),
         ({"epochs": 0}, ValueError, "epochs must be an int >= 1, got 0"),
-        ({"lr": -1.0}, ValueError, "lr must be a number"),
+        ({"lr": -1.0}, ValueError, "lr must be a positive finite number"),
         ({"dtype": "float16"}, TypeError, "dtype must be float32 or float64, got float16"),
         ({"seed": -1}, ValueError, "seed must be"),
         ({"val": 2}, ValueError, r"val must be a fraction in \[0, 1\)"),

@@ -139,8 +139,9 @@ def _parser():
     run.add_argument("--csv", help="a CSV file with a price column (default: bundled WTI)")
     run.add_argument(
         "--column",
-        help="the price column of the CSV (default: the last numeric), or several separated "
-        "by commas: the networks read them all and forecast --target-column",
+        help="the price column of the CSV (default: Adj Close, Close or Price if there is "
+        "one, else the last numeric column that is not a volume), or several separated by "
+        "commas: the networks read them all and forecast --target-column",
     )
     run.add_argument(
         "--target-column",
@@ -161,6 +162,11 @@ def _parser():
         help="the unit of a date column that holds numbers (seconds... since 1970)",
     )
     run.add_argument(
+        "--date-format",
+        help="the dates' format when pandas cannot infer one for them all, as strftime "
+        "writes it (such as %%d.%%m.%%y for 04.01.21)",
+    )
+    run.add_argument(
         "--sep", help="the CSV's column separator (default: found from the header line)"
     )
     run.add_argument(
@@ -170,7 +176,9 @@ def _parser():
         help="the prices' decimal mark; the other one is then a thousands separator "
         "(default: found from the prices)",
     )
-    run.add_argument("--cells", default="rnn,lstm", help="comma-separated: rnn, lstm")
+    run.add_argument(
+        "--cells", default="rnn,lstm", help="comma-separated: rnn, lstm (default: rnn,lstm)"
+    )
     network = run.add_argument_group(
         "network and training", "as rnnkit.Forecaster takes them, with the same defaults"
     )
@@ -286,7 +294,9 @@ def _decimal_of(text, column, sep):
 SAMPLE_ROWS = 10_000  # rows read first, as text, to name the columns and find the prices
 
 
-def read_csv_series(path, column=None, date_column=None, sep=None, decimal=None, date_unit=None):
+def read_csv_series(
+    path, column=None, date_column=None, sep=None, decimal=None, date_unit=None, date_format=None
+):
     """A price Series from a user's CSV, or a CommandError that says what is wrong.
 
     ``column`` names the price column, or is a list of names for a DataFrame of those
@@ -320,14 +330,7 @@ def read_csv_series(path, column=None, date_column=None, sep=None, decimal=None,
     if date_column not in head.columns:
         raise CommandError(f"no column {date_column!r} in {path}; it has {list(head.columns)}")
     if column is None:
-        numeric = [
-            c
-            for c in head.columns
-            if c != date_column and _mostly_numeric(head[c].dropna(), decimal)
-        ]
-        if not numeric:
-            raise CommandError(f"{path} has no numeric price column; name one with --column")
-        column = numeric[-1]
+        column = _price_column(head, date_column, decimal, path)
     columns = [column] if isinstance(column, str) else list(column)
     for name in columns:
         if name not in head.columns:
@@ -336,13 +339,13 @@ def read_csv_series(path, column=None, date_column=None, sep=None, decimal=None,
         raise CommandError(
             f"--column names each column once, and not the date column: got {columns}"
         )
-    plain_dates = date_unit is None and not _holds_numbers(head[date_column])
+    plain_dates = None in (date_unit, date_format) and not _holds_numbers(head[date_column])
     series = None
     if plain_dates and decimal in (None, "."):
         series = _read_plain(path, sep, date_column, columns, decimal)
     if series is None:
         frame = _read_text(path, sep)
-        dates = _dates(frame[date_column], date_column, date_unit)
+        dates = _dates(frame[date_column], date_column, date_unit, date_format)
         series = pd.DataFrame(
             {c: _parse_text(frame[c], path, sep, c, decimal) for c in columns},
             index=pd.DatetimeIndex(dates),
@@ -363,6 +366,27 @@ def read_csv_series(path, column=None, date_column=None, sep=None, decimal=None,
             f"(kept the first of each; {len(series)} rows left)"
         )
     return series
+
+
+# Column names that say "price", most wanted first (case and spaces aside): a Yahoo
+# export's last numeric column is Volume, not a price.
+PRICE_NAMES = ("adj close", "close", "price", "last", "schluss", "schlusskurs", "cierre")
+
+
+def _price_column(head, date_column, decimal, path):
+    """The column a run forecasts when none is named: the first of PRICE_NAMES, else the
+    last mostly numeric one whose name does not say volume."""
+    numeric = [
+        c for c in head.columns if c != date_column and _mostly_numeric(head[c].dropna(), decimal)
+    ]
+    named = {str(c).strip().lower(): c for c in numeric}
+    for name in PRICE_NAMES:
+        if name in named:
+            return named[name]
+    prices = [c for c in numeric if "vol" not in str(c).lower()]
+    if not prices:
+        raise CommandError(f"{path} has no numeric price column; name one with --column")
+    return prices[-1]
 
 
 def _unreadable(path, err):
@@ -389,23 +413,27 @@ def _read_plain(path, sep, date_column, columns, decimal):
 
     Text costs some 270 bytes a row (a Python string per cell); this costs the series'
     own size. It answers only where its reading is certainly the text reader's: dates
-    pandas parses by itself with none missing, prices with a decimal point and no
-    thousands marks, none infinite. Anything else (day-first dates, mixed UTC offsets, a
+    pandas parses by itself in one format with none missing, prices with a decimal
+    point and no thousands marks, none infinite. Anything else (day-first dates, mixed UTC offsets, a
     decimal comma, a bad cell) goes to the text reader, which also words the errors.
     """
     import numpy as np
     import pandas as pd
 
     try:
-        frame = pd.read_csv(
-            path,
-            sep=sep,  # all columns: with usecols, pandas ignores a row's extra fields
-            dtype=dict.fromkeys(columns, "float64"),
-            parse_dates=[date_column],
-            na_values={name: list(GAPS) for name in columns},
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            frame = pd.read_csv(
+                path,
+                sep=sep,  # all columns: with usecols, pandas ignores a row's extra fields
+                dtype=dict.fromkeys(columns, "float64"),
+                parse_dates=[date_column],
+                na_values={name: list(GAPS) for name in columns},
+            )
     except ValueError:  # a price that is not a plain number, a malformed row
         return None
+    if any(_GUESSED in str(w.message) for w in caught):
+        return None  # dates guessed one by one: the text reader refuses them
     dates = frame[date_column]
     if dates.dtype.kind != "M" or dates.isna().any():
         return None
@@ -459,8 +487,26 @@ def _parse_text(text, path, sep, column, decimal):
     return prices.to_numpy(float)
 
 
-def _dates(text, column, unit):
-    """The dates in column ``column`` (strings), or numbers in ``unit`` since 1970."""
+# pandas' words when no one format fits every date: it then guesses each date apart, and
+# a day and a month (04.01.21) may swap from one row to the next.
+_GUESSED = "Could not infer format"
+EARLIEST, LATEST = 1900, 2200  # years of dates that a right unit gives
+
+
+def _to_datetime(text, **options):
+    """pd.to_datetime of ``text`` (errors="coerce"), and whether pandas guessed each date
+    apart for want of one format."""
+    import pandas as pd
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        dates = pd.to_datetime(text, errors="coerce", **options)
+    return dates, any(_GUESSED in str(w.message) for w in caught)
+
+
+def _dates(text, column, unit, fmt):
+    """The dates in column ``column`` (strings): in format ``fmt`` when given, numbers in
+    ``unit`` since 1970, or in the one format pandas infers for them all."""
     import pandas as pd
 
     if unit is not None:
@@ -471,29 +517,56 @@ def _dates(text, column, unit):
                 f"--date-unit {unit} takes numbers in column {column!r}; it has "
                 f"{text.iloc[row]!r} (row {row + 2})"
             )
-        return pd.to_datetime(numbers, unit=unit)
-    if _holds_numbers(text):
+        try:
+            dates = pd.to_datetime(numbers, unit=unit)
+        except (ValueError, OverflowError):  # pandas' OutOfBoundsDatetime among them
+            dates = None
+        # Too large a unit overflows or passes 2200; too small a one crams every date into
+        # the first days of 1970, which no real export of timestamps covers.
+        if (
+            dates is None
+            or not EARLIEST <= dates.min().year <= dates.max().year <= LATEST
+            or dates.max().year == 1970
+        ):
+            span = "" if dates is None else f" from {dates.min()} to {dates.max()}"
+            raise CommandError(
+                f"column {column!r} read in --date-unit {unit} gives dates{span}, outside "
+                f"{EARLIEST} to {LATEST} or all in 1970 (such as {text.iloc[0]!r}): is the "
+                "unit another?"
+            )
+        return dates
+    if fmt is None and _holds_numbers(text):
         raise CommandError(
             f"column {column!r} holds numbers, not dates (such as {text.iloc[0]!r}); if they "
             f"are timestamps, name their unit with --date-unit ({', '.join(DATE_UNITS)}), "
             "otherwise name the date column with --date-column"
         )
+    options = {} if fmt is None else {"format": fmt}
     try:
-        dates = pd.to_datetime(text, errors="coerce")
+        dates, guessed = _to_datetime(text, **options)
     except ValueError:
         # Offsets that differ between rows (a daylight-saving change, merged exports)
         # leave no one time zone: compare the instants in UTC.
-        dates = pd.to_datetime(text, errors="coerce", utc=True)
+        dates, guessed = _to_datetime(text, utc=True, **options)
         _warn(f"column {column!r} has dates with different UTC offsets; converted them to UTC")
-    if dates.isna().any():
+    if fmt is None and dates.isna().any():
         # pandas reads "01.02.2019" month first; a European export means day first, which
         # shows once a day above 12 does not fit as a month
-        day_first = pd.to_datetime(text, errors="coerce", dayfirst=True)
+        day_first, guessed_day_first = _to_datetime(text, dayfirst=True)
         if day_first.notna().all():
-            return day_first
-        row = int(dates.isna().to_numpy().argmax())
+            dates, guessed = day_first, guessed_day_first
+    if guessed:
         raise CommandError(
-            f"column {column!r} has a value that is not a date: {text.iloc[row]!r} (row {row + 2})"
+            f"column {column!r} has dates such as {text.iloc[0]!r} in no one format pandas "
+            "can name, so each would be guessed apart and days and months could swap: name "
+            "the format with --date-format (such as --date-format %d.%m.%y)"
+        )
+    if dates.isna().any():
+        row = int(dates.isna().to_numpy().argmax())
+        expected = "" if fmt is None else f" in --date-format {fmt}"
+        raise CommandError(
+            f"column {column!r} has a value that is not a date{expected}: {text.iloc[row]!r} "
+            f"(row {row + 2})"
         )
     return dates
 
@@ -515,6 +588,7 @@ def _mostly_numeric(text, decimal):
 def run(args):
     from . import report
     from .datasets import load_wti
+    from .inspect import time_label
 
     cells = tuple(c.strip() for c in args.cells.split(","))
     if not cells or any(c not in CELLS for c in cells):
@@ -525,12 +599,14 @@ def run(args):
         from .core import set_num_threads
 
         set_num_threads(args.threads)
-    columns = args.column.split(",") if args.column and "," in args.column else args.column
-    if args.target_column is not None and (
-        not isinstance(columns, list) or args.target_column not in columns
+    columns = args.column
+    if columns and "," in columns:
+        columns = [name.strip() for name in columns.split(",")]
+    if args.target_column is not None and args.target_column not in (
+        columns if isinstance(columns, list) else [columns]
     ):
         raise CommandError(
-            f"--target-column {args.target_column!r} must be one of several --column names, "
+            f"--target-column {args.target_column!r} must be one of the --column names, "
             f"got --column {args.column!r}"
         )
     if args.target == "volatility" and args.transform != _FORECASTER["transform"]:
@@ -541,7 +617,13 @@ def run(args):
     transform = TARGETS[args.target] or args.transform
     if args.csv:
         series = read_csv_series(
-            args.csv, columns, args.date_column, args.sep, args.decimal, args.date_unit
+            args.csv,
+            columns,
+            args.date_column,
+            args.sep,
+            args.decimal,
+            args.date_unit,
+            args.date_format,
         )
         names = series.name if series.ndim == 1 else ", ".join(series.columns)
         title = f"{names} from {args.csv}"
@@ -551,8 +633,8 @@ def run(args):
     target = args.target_column or getattr(series, "columns", [None])[0]
     complete = series.notna() if series.ndim == 1 else series.notna().all(axis=1)
     print(
-        f"{title}: {int(complete.sum())} rows with prices, {series.index[0]:%Y-%m-%d} to "
-        f"{series.index[-1]:%Y-%m-%d}; forecasting "
+        f"{title}: {int(complete.sum())} rows with prices, {time_label(series.index[0])} to "
+        f"{time_label(series.index[-1])}; forecasting "
         + (f"{target}'s " if series.ndim == 2 else "")
         + report.FORECASTING[transform]
     )
@@ -588,16 +670,20 @@ def run(args):
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     print()
     if args.backtest:
-        print(
-            f"Walk-forward backtest over {args.backtest} folds of the last "
-            f"{args.test:.0%} of the rows; each model refitted on everything before its fold."
+        folds = f"{args.backtest} fold{'s' if args.backtest > 1 else ''}"
+        text = (
+            f"Walk-forward backtest over {folds} of the last {args.test:.0%} of the rows; "
+            f"each model refitted on everything before its fold.\n" + report.format_backtest(table)
         )
-        print(report.format_backtest(table))
-        files = _write_out(report.write_backtest, args.out, table, args.overwrite)
+        print(text)
+        files = _write_out(
+            report.write_backtest, args.out, table, title, text, transform, args.overwrite
+        )
+        print(f"\n{report.backtest_note(transform)}")
     else:
         print(report.format_table(table))
         files = _write_out(report.write_report, args.out, table, forecasters, title, args.overwrite)
-    print(f"\n{report.note(transform, args.horizon)}")
+        print(f"\n{report.note(transform, args.horizon)}")
     if rule:
         print(RULE_OF_THUMB)
     where = os.path.abspath(args.out)

@@ -119,7 +119,7 @@ def check_folder(out, names, overwrite=False):
         )
 
 
-def write_folder(out, files, overwrite=False):
+def write_folder(out, files, overwrite=False, retire=()):
     """Write report files into folder ``out``, each atomically, and list them in its manifest.
 
     Parameters
@@ -128,6 +128,10 @@ def write_folder(out, files, overwrite=False):
     files : dict of file name -> function that writes that file at the path it is given
     overwrite : bool
         Write beside files rnnkit did not write (never over them).
+    retire : names of files an earlier report may have left
+        Those the manifest lists (rnnkit wrote them) and this report does not write are
+        removed afterwards, so that the folder holds one report, not a mix of two. Only
+        these names: a manifest cannot make rnnkit delete anything else.
 
     Returns
     -------
@@ -149,6 +153,12 @@ def write_folder(out, files, overwrite=False):
     replace_atomically(os.path.join(out, MANIFEST), write_manifest)
     for name, write in files.items():
         replace_atomically(os.path.join(out, name), write)
+    stale = (kept & set(retire)) - set(files)
+    if stale:
+        for name in stale:
+            os.remove(os.path.join(out, name))
+        manifest["files"] = sorted(set(manifest["files"]) - stale)
+        replace_atomically(os.path.join(out, MANIFEST), write_manifest)
     return sorted(files)
 
 

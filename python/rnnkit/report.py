@@ -84,6 +84,11 @@ def compare(series, cells=("rnn", "lstm"), **forecaster_args):
             else "training diverged: try a smaller learning rate"
         )
         raise ValueError(f"the test metrics are not finite ({', '.join(bad[:3])}); {cause}")
+    if "Naive" in table.index and table.at["Naive", "rmse"] == 0:
+        raise ValueError(
+            "the series never moves in the test block (the naive forecast is exact), so "
+            "no model can be judged against it: check the file's price column"
+        )
     return table, {f.name: f for f in fitted}
 
 
@@ -101,8 +106,10 @@ def format_backtest(table):
     folds = table.groupby("fold", sort=True)
     if "test_start" in table:
         dates = folds[["test_start", "test_end"]].first()
+        from .inspect import time_label
+
         lines += [f"{'fold':>4}  test block", *(
-            f"{k:>4}  {row.test_start:%Y-%m-%d} to {row.test_end:%Y-%m-%d}"
+            f"{k:>4}  {time_label(row.test_start)} to {time_label(row.test_end)}"
             for k, row in dates.iterrows()
         ), ""]  # fmt: skip
     rmse = table.pivot_table(index="model", columns="fold", values="rmse", sort=False)
@@ -146,14 +153,32 @@ def backtest(series, cells=("rnn", "lstm"), folds=5, **forecaster_args):
     return pd.concat([baselines, *networks]).sort_values("fold", kind="stable")
 
 
-BACKTEST_FILES = ("backtest.csv",)
+BACKTEST_FILES = ("backtest.csv", "README.md")
 
 
-def write_backtest(out, table, overwrite=False):
-    """backtest.csv (every model's metrics in every fold) in folder ``out``."""
+def backtest_note(transform):
+    """What the numbers of a walk-forward table are."""
+    units = (
+        "percentage points of absolute log return"
+        if transform == "volatility"
+        else "the series' units"
+    )
+    return (
+        f"RMSE in {units}; mean skill: the mean over the folds of 1 - RMSE / RMSE of the "
+        "naive forecast (above 0 beats it). backtest.csv has every metric of every fold."
+    )
+
+
+def write_backtest(out, table, title, text, transform, overwrite=False):
+    """backtest.csv (every model's metrics in every fold) and a README.md with ``text``
+    (the table as printed) in folder ``out``; files of an earlier report there go."""
     _output.check_folder(out, BACKTEST_FILES, overwrite)
-    files = {"backtest.csv": lambda path: table.to_csv(path, index=False)}
-    return _output.write_folder(out, files, overwrite)
+    readme = "\n".join([f"# {title}", "", "```", text, "```", "", backtest_note(transform), ""])
+    files = {
+        "backtest.csv": lambda path: table.to_csv(path, index=False),
+        "README.md": _output.text_writer(readme),
+    }
+    return _output.write_folder(out, files, overwrite, retire=ALL_FILES)
 
 
 def _test_frame(forecasters, step):
@@ -206,4 +231,8 @@ def write_report(out, table, forecasters, title, overwrite=False):
     files = {name: _output.figure_writer(fig) for name, fig in figures.items()}
     files["metrics.csv"] = table.to_csv
     files["README.md"] = _output.text_writer("\n".join(lines))
-    return _output.write_folder(out, files, overwrite)
+    return _output.write_folder(out, files, overwrite, retire=ALL_FILES)
+
+
+# Every file a report of either kind writes: what a new report removes of an older one.
+ALL_FILES = (*FILES, BY_STEP, *BACKTEST_FILES)
