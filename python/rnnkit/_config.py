@@ -8,6 +8,12 @@ import numpy as np
 from . import core
 
 
+def _threads_line(openmp):
+    if not openmp:
+        return "1 (a serial build)"
+    return f"{core.num_threads()} (from {core.threads_source()})"
+
+
 def show_config() -> None:
     """Print rnnkit's version, how its core was built, and the threads it uses."""
     info = core.build_info()
@@ -17,7 +23,7 @@ def show_config() -> None:
         ("compiler", info["compiler"]),
         ("build type", info["build_type"] or "unspecified"),
         ("OpenMP", openmp),
-        ("threads", str(core.num_threads())),
+        ("threads", _threads_line(info["openmp"])),
         ("SIMD path", f"{core.simd_path()} (supported: {', '.join(core.supported_simd_paths())})"),
         ("python", sys.version.split()[0]),
         ("numpy", np.__version__),

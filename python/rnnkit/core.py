@@ -24,7 +24,6 @@ try:
         rmsprop_step,
         rnn_backward,
         rnn_forward,
-        set_num_threads,
         set_simd_path,
         sgd_step,
         simd_path,
@@ -37,6 +36,29 @@ except ImportError as err:  # pragma: no cover - only without a built extension
         "package from the repository root with `pip install .` (a C++17 compiler is needed); "
         "importing from the source tree without installing does not work."
     ) from err
+from . import _core, _threads
+
+
+def set_num_threads(n):
+    """Set the threads the kernels use, for every Python thread (no effect without OpenMP).
+
+    rnnkit starts with the cores this process may run on (its CPU affinity, capped by a
+    cgroup CPU quota), or ``RNNKIT_NUM_THREADS``, or ``OMP_NUM_THREADS``;
+    :func:`threads_source` says which.
+    """
+    global _threads_source
+    _core.set_num_threads(n)
+    _threads_source = "set_num_threads()"
+
+
+def threads_source():
+    """Where :func:`num_threads` came from: "set_num_threads()", a variable's name
+    ("RNNKIT_NUM_THREADS", "OMP_NUM_THREADS"), "cgroup CPU quota" or "CPU affinity"."""
+    return _threads_source
+
+
+_default, _threads_source = _threads.default_threads()
+_core.set_num_threads(_default)
 
 __all__ = [
     "adam_step",
@@ -53,4 +75,5 @@ __all__ = [
     "simd_path",
     "sum_of_squares",
     "supported_simd_paths",
+    "threads_source",
 ]
