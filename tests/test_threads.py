@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from _problems import CELLS, backward, forward, make_output_grads, make_problem
 
+import rnnkit
 from rnnkit import core
 from rnnkit.models import SequenceRegressor
 from rnnkit.train import fit, mse_loss
@@ -266,3 +267,42 @@ def test_a_trained_model_still_pickles_copies_and_saves():
     clone = copy.deepcopy(model)  # a copy is another model, free to train
     fit(clone, X, y, epochs=1, verbose=0)
     fit(model, X, y, epochs=1, verbose=0)
+
+
+# ---------------------------------------------------------------------------- threadpoolctl
+
+
+def test_threadpoolctl_sees_and_limits_rnnkits_threads():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = rnnkit.num_threads()
+    (pool,) = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "rnnkit"]
+    assert pool["num_threads"] == before
+    assert pool["version"] == rnnkit.__version__
+    with threadpoolctl.threadpool_limits(limits=1):
+        assert rnnkit.num_threads() == 1
+    assert rnnkit.num_threads() == before
+    with threadpoolctl.threadpool_limits(limits=1, user_api="rnnkit"):
+        assert rnnkit.num_threads() == 1
+    assert rnnkit.num_threads() == before
+
+    @threadpoolctl.threadpool_limits.wrap(limits=1)
+    def inside():
+        return rnnkit.num_threads()
+
+    assert inside() == 1
+    assert rnnkit.num_threads() == before
+
+
+def test_without_threadpoolctl_rnnkit_imports_as_before():
+    import subprocess
+
+    script = (
+        "import sys; sys.modules['threadpoolctl'] = None\n"
+        "import rnnkit\n"
+        "print(rnnkit.num_threads() >= 1)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

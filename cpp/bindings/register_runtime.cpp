@@ -80,3 +80,14 @@ void register_runtime(py::module_& m) {
 }
 
 }  // namespace rnnkit::bindings
+
+// The one C symbol the module exports (pybind11 hides the rest): threadpoolctl finds
+// rnnkit's pool by it among the loaded libraries (rnnkit/_threadpool.py) and reads the
+// count through it, as it does for BLAS and OpenMP runtimes.
+#if defined(_WIN32)
+#define RNNKIT_C_API __declspec(dllexport)
+#else
+#define RNNKIT_C_API __attribute__((visibility("default")))
+#endif
+extern "C" RNNKIT_C_API int rnnkit_num_threads();
+extern "C" int rnnkit_num_threads() { return rnnkit::num_threads(); }

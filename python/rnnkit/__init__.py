@@ -12,11 +12,13 @@ prices and synthetic series), and :class:`Forecaster`, which ties them together.
 
 import importlib
 
-from . import baselines, core, data, datasets, metrics, models, reference, train
+from . import _threadpool, baselines, core, data, datasets, metrics, models, reference, train
 from ._config import show_config
 from .core import num_threads, set_num_threads
 from .forecaster import Forecaster, ThinDataWarning
 from .io import load, save
+
+_threadpool.register()  # threadpoolctl, when installed, sees and limits the kernels' threads
 
 # Imported on first use: they bring matplotlib or scikit-learn, which ``import rnnkit``
 # should not pay for.
