@@ -306,3 +306,40 @@ def test_without_threadpoolctl_rnnkit_imports_as_before():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+# ---------------------------------------------------------------------------- fork
+
+
+def _forward_sum(_=None):
+    """An LSTM forward big enough for two threads; its sum, and the child's thread facts."""
+    rng = np.random.default_rng(0)
+    T, B, I, H = 30, 64, 4, 128
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    w_ih = (0.1 * rng.standard_normal((4 * H, I))).astype(np.float32)
+    w_hh = (0.1 * rng.standard_normal((4 * H, H))).astype(np.float32)
+    b = np.zeros(4 * H, np.float32)
+    y, *_ = core.lstm_forward(x, None, None, w_ih, w_hh, b, b)
+    return y.tobytes(), core.num_threads(), core.threads_source()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork")
+# Python 3.12+ warns that forking a process with threads may deadlock: the point here
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_runs_the_kernels_without_hanging_and_the_parent_goes_on():
+    import multiprocessing
+
+    before = core.num_threads()
+    try:
+        core.set_num_threads(2)
+        parent, _, _ = _forward_sum()  # the parent's OpenMP threads exist from here on
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            children = pool.map_async(_forward_sum, range(4)).get(timeout=60)
+        for result, threads, source in children:
+            assert result == parent  # bitwise, on one thread
+            if core.build_info()["openmp"]:
+                assert (threads, source) == (1, "fork")
+        assert _forward_sum()[0] == parent
+        assert core.num_threads() == 2 or not core.build_info()["openmp"]
+    finally:
+        core.set_num_threads(before)

@@ -63,7 +63,10 @@ py::dict build_info() {
 
 void register_runtime(py::module_& m) {
   m.def("num_threads", &rnnkit::num_threads,
-        "Threads the kernels use (always 1 in a build without OpenMP).");
+        "Threads the kernels use (always 1 in a build without OpenMP, and 1 in a process "
+        "forked after the kernels had started threads).");
+  m.def("_serial_after_fork", &rnnkit::serial_after_fork,
+        "True in a child of fork() whose parent's kernels had started OpenMP threads.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Set the threads the kernels use, for every Python thread (no effect without OpenMP).");
   m.def("simd_path", &rnnkit::simd_path,

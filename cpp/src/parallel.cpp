@@ -8,6 +8,10 @@
 
 #ifdef RNNKIT_WITH_OPENMP
 #include <omp.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define RNNKIT_HAS_FORK 1
+#endif
 #endif
 
 namespace rnnkit {
@@ -15,8 +19,24 @@ namespace rnnkit {
 namespace {
 
 #ifdef RNNKIT_WITH_OPENMP
-// Starts at OpenMP's default (OMP_NUM_THREADS, else the core count).
+// Starts at OpenMP's default (OMP_NUM_THREADS, else the core count); the Python
+// package sets its own default at import.
 std::atomic<int> g_threads{omp_get_max_threads()};
+
+// GNU OpenMP keeps its thread pool across fork() although the child has none of
+// those threads, so a parallel region in a child of a process that ran one waits
+// for them forever. Such a child runs every kernel on its calling thread instead
+// (the results are bitwise those of any thread count).
+std::atomic<bool> g_pool_started{false};
+std::atomic<bool> g_serial_after_fork{false};
+
+#ifdef RNNKIT_HAS_FORK
+void after_fork_in_child() {
+  if (g_pool_started.load(std::memory_order_relaxed))
+    g_serial_after_fork.store(true, std::memory_order_relaxed);
+}
+[[maybe_unused]] const int g_fork_handler = pthread_atfork(nullptr, nullptr, after_fork_in_child);
+#endif
 #endif
 
 // Below this many multiply-adds (some 10 microseconds of one core's vector
@@ -36,9 +56,18 @@ bool openmp_enabled() {
 
 int num_threads() {
 #ifdef RNNKIT_WITH_OPENMP
+  if (g_serial_after_fork.load(std::memory_order_relaxed)) return 1;
   return g_threads.load(std::memory_order_relaxed);
 #else
   return 1;
+#endif
+}
+
+bool serial_after_fork() {
+#ifdef RNNKIT_WITH_OPENMP
+  return g_serial_after_fork.load(std::memory_order_relaxed);
+#else
+  return false;
 #endif
 }
 
@@ -73,7 +102,11 @@ int threads_for(double work) {
 #ifdef RNNKIT_WITH_OPENMP
   if (omp_in_parallel()) return 1;
 #endif
-  return work < kMinParallelWork ? 1 : num_threads();
+  const int nt = work < kMinParallelWork ? 1 : num_threads();
+#ifdef RNNKIT_WITH_OPENMP
+  if (nt > 1) g_pool_started.store(true, std::memory_order_relaxed);
+#endif
+  return nt;
 }
 
 int team_size() {

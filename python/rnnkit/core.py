@@ -53,8 +53,10 @@ def set_num_threads(n):
 
 def threads_source():
     """Where :func:`num_threads` came from: "set_num_threads()", a variable's name
-    ("RNNKIT_NUM_THREADS", "OMP_NUM_THREADS"), "cgroup CPU quota" or "CPU affinity"."""
-    return _threads_source
+    ("RNNKIT_NUM_THREADS", "OMP_NUM_THREADS"), "cgroup CPU quota", "CPU affinity", or
+    "fork" in a child of fork() whose parent's kernels had started threads (OpenMP
+    cannot start threads there, so the child's kernels run on one)."""
+    return "fork" if _core._serial_after_fork() else _threads_source
 
 
 _default, _threads_source = _threads.default_threads()

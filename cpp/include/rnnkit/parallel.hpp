@@ -10,8 +10,13 @@ namespace rnnkit {
 
 bool openmp_enabled();
 
-// Threads the kernels use: 1 without OpenMP.
+// Threads the kernels use: 1 without OpenMP, and 1 in a process forked from one
+// whose kernels had started OpenMP threads (see serial_after_fork).
 int num_threads();
+
+// True in a child of fork() whose parent had run a parallel region: GNU OpenMP
+// cannot start threads there, so the child's kernels run on its calling thread.
+bool serial_after_fork();
 
 // n >= 1 (checked by the caller). Ignored without OpenMP.
 void set_num_threads(int n);
