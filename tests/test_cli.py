@@ -556,3 +556,19 @@ def test_hourly_folds_show_their_hours_and_column_lists_may_have_spaces(tmp_path
     frame = ohlcv_csv(tmp_path)
     assert read_csv_series(frame, ["Close", "Volume"]).shape[1] == 2
     assert run_csv(frame, tmp_path, "--column", "Close, Volume", "--overwrite") == 0
+
+
+@pytest.mark.parametrize(
+    ("more", "said"),
+    [
+        ([], "--transform log_return needs positive prices"),
+        (["--target", "volatility"], "--target volatility needs positive prices"),
+    ],
+)
+def test_errors_of_the_api_are_spelled_as_options(tmp_path, capsys, more, said):
+    prices = [f"{p:.2f}" for p in walk() - 3000.0]  # below zero
+    assert run_csv(daily_csv(tmp_path, prices), tmp_path, *more) == 2
+    line = error_line(capsys)
+    assert said in line
+    assert "use --transform none for series" in line
+    assert "transform='" not in line

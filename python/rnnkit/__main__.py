@@ -246,6 +246,26 @@ def _parser():
     return parser
 
 
+# Python parameters whose errors a run passes on, and the options that set them
+_FLAGS = {name: flag for flag, name, _, _ in RUN_OPTIONS} | {
+    "missing": "--missing",
+    "target": "--target-column",
+}
+
+
+def _in_cli_words(message):
+    """An error of the Python API as the command line spells it: ``transform='none'``
+    becomes ``--transform none`` (and the volatility transform ``--target volatility``)."""
+
+    def option(match):
+        name, value = match[1], match[3]
+        if (name, value) == ("transform", "volatility"):
+            return "--target volatility"
+        return f"{_FLAGS[name]} {value}" if name in _FLAGS else match[0]
+
+    return re.sub(r"\b(\w+)=(['\"]?)([\w.+-]+)\2", option, message)
+
+
 def _warn(message):
     print(f"rnnkit: warning: {message}", file=sys.stderr)
 
@@ -655,7 +675,7 @@ def run(args):
                     series, cells=cells, verbose=verbose, **forecaster_args
                 )
     except ValueError as err:
-        raise CommandError(str(err)) from None
+        raise CommandError(_in_cli_words(str(err))) from None
     # Thin data is said once (every network's fit finds it), in rnnkit's words, with the
     # rule of thumb beside the table; other warnings go out as Python shows them.
     thin = {}  # network -> its first (thinnest) warning: a backtest warns once a fold
