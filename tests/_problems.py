@@ -1,4 +1,5 @@
-"""Shared test helpers: random problems, the scalar loss, finite differences, tolerances.
+"""Shared test helpers: random problems, the scalar loss, finite differences, tolerances,
+and a fresh Python to run a script in.
 
 Imported by the test modules as ``from _problems import ...`` (tests/ has no __init__.py,
 so pytest's default import mode puts tests/ on sys.path).
@@ -172,3 +173,16 @@ def check_against_reference(cell, T, B, I, H, dtype, with_state, with_dy, seed):
     for name, value in got.items():
         assert value.dtype == dtype, f"d{name}"
         assert_close(value, expected[name], dtype, f"d{name}")
+
+
+def run_python(script, env=None):
+    """Run ``script`` in a fresh Python (``env``: its environment, default ours); the
+    finished process, whose exit status must be 0 (else its stderr is the failure)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return done

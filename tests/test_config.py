@@ -3,6 +3,7 @@
 from importlib.metadata import version
 
 import pytest
+from _problems import run_python
 
 import rnnkit
 
@@ -34,9 +35,6 @@ def test_public_names():
 
 
 def test_submodules_load_when_first_used_and_import_rnnkit_stays_light():
-    import subprocess
-    import sys
-
     script = (
         "import sys, rnnkit\n"
         "heavy = [m for m in ('matplotlib', 'pandas', 'sklearn') if m in sys.modules]\n"
@@ -47,17 +45,11 @@ def test_submodules_load_when_first_used_and_import_rnnkit_stays_light():
         "assert {'inspect', 'plot', 'experiments', 'sklearn'} <= set(dir(rnnkit))\n"
         "try:\n    rnnkit.nothing\nexcept AttributeError as err:\n    print(err)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], check=False, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_python(script)
     assert done.stdout.strip() == "module 'rnnkit' has no attribute 'nothing'"
 
 
 def test_a_submodule_whose_extra_is_missing_is_an_attribute_error():
-    import subprocess
-    import sys
-
     script = (
         "import sys; sys.modules['sklearn'] = None\n"
         "import pydoc, rnnkit\n"
@@ -65,10 +57,7 @@ def test_a_submodule_whose_extra_is_missing_is_an_attribute_error():
         "pydoc.render_doc(rnnkit)\n"
         "try:\n    rnnkit.sklearn\nexcept AttributeError as err:\n    print(err)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], check=False, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_python(script)
     assert done.stdout.startswith("rnnkit.sklearn is unavailable: ")
     assert "scikit-learn" in done.stdout
 
@@ -151,15 +140,9 @@ def test_variables_are_read_in_order_and_a_bad_one_is_named(
 
 def test_a_bad_variable_never_stops_the_import_and_show_config_says_the_source():
     import os
-    import subprocess
-    import sys
 
     environ = {**os.environ, "RNNKIT_NUM_THREADS": "many", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", "import rnnkit; rnnkit.show_config()"],
-        check=False, capture_output=True, text=True, env=environ,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    done = run_python("import rnnkit; rnnkit.show_config()", env=environ)
     assert "RNNKIT_NUM_THREADS='many' is not a thread count" in done.stderr
     threads = next(line for line in done.stdout.splitlines() if line.startswith("threads"))
     expected = "1 (from OMP_NUM_THREADS)" if rnnkit.core.build_info()["openmp"] else "1 (a serial"

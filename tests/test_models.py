@@ -28,8 +28,9 @@ def make_model(cell, nonlinearity="tanh", **kwargs):
     return SequenceRegressor(cell=cell, nonlinearity=nonlinearity, **kwargs)
 
 
-def reference_stack(cell, nonlinearity, params, x, num_layers):
-    """Outputs (N, T, H) and h_n of a stack run layer by layer through rnnkit.reference."""
+def reference_stack(cell, nonlinearity, params, x, num_layers, between=None):
+    """Outputs (N, T, H) and h_n of a stack run layer by layer through rnnkit.reference;
+    ``between(h)``, if given, changes each layer's time-major outputs before the next."""
     h = np.ascontiguousarray(x.transpose(1, 0, 2))
     for k in range(num_layers):
         w = [params[f"{n}_l{k}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
@@ -37,6 +38,8 @@ def reference_stack(cell, nonlinearity, params, x, num_layers):
             h, h_n, *_ = reference.lstm_forward(h, None, None, *w)
         else:
             h, h_n = reference.rnn_forward(h, None, *w, nonlinearity=nonlinearity)
+        if between is not None and k < num_layers - 1:
+            h = between(h)
     return h.transpose(1, 0, 2), h_n
 
 
@@ -221,16 +224,11 @@ def test_dropout_acts_on_inputs_between_layers_and_before_the_head(cell, nonline
     def mask(shape):
         return (rng.random(shape) >= rate) / (1.0 - rate)
 
-    h = np.ascontiguousarray((x * mask(x.shape)).transpose(1, 0, 2))
     p = model.params
-    for k in range(num_layers):
-        w = [p[f"{n}_l{k}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        if cell == "lstm":
-            h, h_n, *_ = reference.lstm_forward(h, None, None, *w)
-        else:
-            h, h_n = reference.rnn_forward(h, None, *w, nonlinearity=nonlinearity)
-        if k < num_layers - 1:
-            h = h * mask(h.shape)
+    dropped = x * mask(x.shape)
+    _, h_n = reference_stack(
+        cell, nonlinearity, p, dropped, num_layers, between=lambda h: h * mask(h.shape)
+    )
     want = (h_n * mask(h_n.shape)) @ p["head.weight"].T + p["head.bias"]
     got = model.forward(x, training=True)
     assert_close(got, want, np.float64, name="pred")

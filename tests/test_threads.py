@@ -10,7 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from _problems import CELLS, backward, forward, make_output_grads, make_problem
+from _problems import (
+    CELLS,
+    backward,
+    forward,
+    make_output_grads,
+    make_problem,
+    run_python,
+)
 
 import rnnkit
 from rnnkit import core
@@ -294,17 +301,12 @@ def test_threadpoolctl_sees_and_limits_rnnkits_threads():
 
 
 def test_without_threadpoolctl_rnnkit_imports_as_before():
-    import subprocess
-
     script = (
         "import sys; sys.modules['threadpoolctl'] = None\n"
         "import rnnkit\n"
         "print(rnnkit.num_threads() >= 1)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], check=False, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_python(script)
     assert done.stdout.strip() == "True"
 
 

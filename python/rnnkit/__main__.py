@@ -64,6 +64,17 @@ def _source_checkout(out):
         folder = parent
 
 
+def _say_where(out, files, start):
+    """The report's full path, its files and the run's time; a warning when it lies in
+    rnnkit's source checkout."""
+    where = os.path.abspath(out)
+    print(f"\nreport in {where}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
+    checkout = _source_checkout(out)
+    if checkout is not None:
+        _warn(f"the report is inside rnnkit's source checkout {checkout}; --out names a "
+              "folder elsewhere")  # fmt: skip
+
+
 def _write_out(write, *args):
     """Write a report; an OSError (a full disk, a folder changed meanwhile) in one line."""
     try:
@@ -706,12 +717,7 @@ def run(args):
         print(f"\n{report.note(transform, args.horizon)}")
     if rule:
         print(RULE_OF_THUMB)
-    where = os.path.abspath(args.out)
-    print(f"\nreport in {where}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
-    checkout = _source_checkout(args.out)
-    if checkout is not None:
-        _warn(f"the report is inside rnnkit's source checkout {checkout}; --out names a "
-              "folder elsewhere")  # fmt: skip
+    _say_where(args.out, files, start)
 
 
 def experiments(args):
@@ -732,12 +738,7 @@ def experiments(args):
     start = time.perf_counter()
     results = runner.run_all(only=only, quick=args.quick, progress=progress)
     files = _write_out(runner.write_report, args.out, results, runner.TITLE, args.overwrite)
-    where = os.path.abspath(args.out)
-    print(f"\nreport in {where}/: {', '.join(files)} ({time.perf_counter() - start:.0f} s)")
-    checkout = _source_checkout(args.out)
-    if checkout is not None:
-        _warn(f"the report is inside rnnkit's source checkout {checkout}; --out names a "
-              "folder elsewhere")  # fmt: skip
+    _say_where(args.out, files, start)
 
 
 def main(argv=None):

@@ -15,9 +15,10 @@ import warnings
 VARIABLES = ("RNNKIT_NUM_THREADS", "OMP_NUM_THREADS")
 MAX_THREADS = 4096  # what set_num_threads accepts
 CGROUP_ROOT = "/sys/fs/cgroup"
+MEMBERSHIP = "/proc/self/cgroup"  # which cgroups this process is in
 
 
-def cgroup_quota(root=CGROUP_ROOT, membership="/proc/self/cgroup"):
+def cgroup_quota(root=CGROUP_ROOT, membership=MEMBERSHIP):
     """The CPU quota of this process's cgroup in whole cores (rounded up), or None.
 
     cgroup v2 writes it as ``"<quota> <period>"`` in ``cpu.max`` ("max" for none); v1 as
@@ -66,7 +67,7 @@ def _cores(quota, period):
     return max(1, math.ceil(quota / period))
 
 
-def available_cores(root=CGROUP_ROOT, membership="/proc/self/cgroup"):
+def available_cores(root=CGROUP_ROOT, membership=MEMBERSHIP):
     """(cores this process may run on, where that number came from)."""
     try:
         cores, source = len(os.sched_getaffinity(0)), "CPU affinity"
@@ -78,7 +79,7 @@ def available_cores(root=CGROUP_ROOT, membership="/proc/self/cgroup"):
     return cores, source
 
 
-def default_threads(environ=None, root=CGROUP_ROOT, membership="/proc/self/cgroup"):
+def default_threads(environ=None, root=CGROUP_ROOT, membership=MEMBERSHIP):
     """(threads the core starts with, where that number came from)."""
     environ = os.environ if environ is None else environ
     for name in VARIABLES:

@@ -804,7 +804,10 @@ class WindowPipeline:
             ``y`` and ``y_raw`` are None; ``origin`` holds the time of each window's last
             row for pandas input. Needs ``lookback`` rows (``lookback + 1`` with returns).
         """
-        values, index = self.table(series, missing)
+        return self.forecast_windows(*self.table(series, missing))
+
+    def forecast_windows(self, values, index):
+        """:meth:`windows` of a table as :meth:`table` returns it (checked already)."""
         block = self._cut(values, index, targets=False)
         if len(block.X) == 0:
             needed = self.lookback + self.spent_rows

@@ -376,14 +376,13 @@ class Forecaster(Estimator):
         self._check_fitted()
         from . import inspect as _inspect
 
-        missing = self._params_at_fit["missing"]
-        block = self.pipeline_.windows(series, missing)
+        values, index = self.pipeline_.table(series, self._params_at_fit["missing"])
+        block = self.pipeline_.forecast_windows(values, index)
         window = _forecast_position(block, at)
         x = block.X[window]
-        if block.origin is not None:
+        if index is not None:
             import pandas as pd
 
-            _, index = self.pipeline_.table(series, missing)
             x = pd.DataFrame(x, index=self.pipeline_.window_index(index, window))
         return _inspect.gates(self.model_, x)
 

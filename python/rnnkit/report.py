@@ -14,25 +14,31 @@ FORECASTING = {
     "volatility": "volatility: the absolute log return, in percent",
 }
 SKILL = "skill = 1 - RMSE / RMSE of the naive forecast (above 0 beats it)"
+# What a run forecasts, "price" or "volatility", and in which units its errors and its
+# pictures' axes are
+ERRORS = {"price": "the series' units", "volatility": "percentage points of absolute log return"}
+AXES = {"price": "price", "volatility": "absolute log return, %"}
 NOTES = {
     "price": (
-        f"Prices in the series' units; {SKILL}. Naive forecasts no change, so its "
+        f"Prices in {ERRORS['price']}; {SKILL}. Naive forecasts no change, so its "
         "directional accuracy counts only the steps where the price did not move."
     ),
     "volatility": (
-        "Errors in percentage points of absolute log return, 100 |log(p_t / p_t-1)|; "
-        f"{SKILL}, which forecasts today's absolute return again. Directional accuracy: "
-        "how often a model says rightly whether the absolute return rises or falls."
+        f"Errors in {ERRORS['volatility']}, 100 |log(p_t / p_t-1)|; {SKILL}, which "
+        "forecasts today's absolute return again. Directional accuracy: how often a "
+        "model says rightly whether the absolute return rises or falls."
     ),
 }
 
 
-UNITS = {"volatility": "absolute log return, %"}  # the y axis of forecasts; else "price"
+def target_of(transform):
+    """What a run with Forecaster ``transform`` forecasts: "volatility" or "price"."""
+    return "volatility" if transform == "volatility" else "price"
 
 
 def note(transform, horizon=1):
     """What the numbers of a run with ``transform`` and ``horizon`` are, in one paragraph."""
-    text = NOTES["volatility" if transform == "volatility" else "price"]
+    text = NOTES[target_of(transform)]
     if horizon > 1:
         text += (
             f" Each forecast covers {horizon} steps: its errors are averaged over all of "
@@ -158,13 +164,8 @@ BACKTEST_FILES = ("backtest.csv", "README.md")
 
 def backtest_note(transform):
     """What the numbers of a walk-forward table are."""
-    units = (
-        "percentage points of absolute log return"
-        if transform == "volatility"
-        else "the series' units"
-    )
     return (
-        f"RMSE in {units}; mean skill: the mean over the folds of 1 - RMSE / RMSE of the "
+        f"RMSE in {ERRORS[target_of(transform)]}; mean skill: the mean over the folds of 1 - RMSE / RMSE of the "
         "naive forecast (above 0 beats it). backtest.csv has every metric of every fold."
     )
 
@@ -205,7 +206,7 @@ def write_report(out, table, forecasters, title, overwrite=False):
     horizon = first.pipeline_.horizon
     _output.check_folder(out, report_files(horizon), overwrite)
     frame = _test_frame(forecasters, step=1)
-    units = UNITS.get(first.transform, "price")
+    units = AXES[target_of(first.transform)]
     figures = {
         "loss_curves.png": plot.loss_curves({n: f.history_ for n, f in forecasters.items()}),
         "predictions.png": plot.predictions(frame, units=units),
