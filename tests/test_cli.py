@@ -572,3 +572,13 @@ def test_errors_of_the_api_are_spelled_as_options(tmp_path, capsys, more, said):
     assert said in line
     assert "use --transform none for series" in line
     assert "transform='" not in line
+
+
+def test_rows_without_a_price_are_counted_and_what_happens_to_them_said(tmp_path, capsys):
+    prices = [f"{p:.2f}" for p in walk(80)]
+    prices[10] = prices[20] = "."
+    path = daily_csv(tmp_path, prices)
+    assert run_csv(path, tmp_path) == 0
+    assert "78 rows with prices (2 without: dropped)" in capsys.readouterr().out
+    assert run_csv(path, tmp_path, "--missing", "ffill", "--overwrite") == 0
+    assert "(2 without: filled with the price before)" in capsys.readouterr().out

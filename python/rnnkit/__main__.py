@@ -663,8 +663,13 @@ def run(args):
         title = "WTI crude oil, daily spot price (FRED DCOILWTICO)"
     target = args.target_column or getattr(series, "columns", [None])[0]
     complete = series.notna() if series.ndim == 1 else series.notna().all(axis=1)
+    gaps = len(series) - int(complete.sum())
+    # what happens to the rows without a price, said rather than done silently
+    treated = {"drop": "dropped", "ffill": "filled with the price before", "raise": "refused"}
+    without = f" ({gaps} without: {treated[args.missing]})" if gaps else ""
     print(
-        f"{title}: {int(complete.sum())} rows with prices, {time_label(series.index[0])} to "
+        f"{title}: {int(complete.sum())} rows with prices{without}, "
+        f"{time_label(series.index[0])} to "
         f"{time_label(series.index[-1])}; forecasting "
         + (f"{target}'s " if series.ndim == 2 else "")
         + report.FORECASTING[transform]
