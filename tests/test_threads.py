@@ -24,12 +24,21 @@ from rnnkit import core
 from rnnkit.models import SequenceRegressor
 from rnnkit.train import fit, mse_loss
 
+OPENMP = core.build_info()["openmp"]
+
 
 @pytest.fixture
 def restore_threads():
-    before = core.num_threads()
+    before, dynamic = core.num_threads(), core.dynamic()
     yield
     core.set_num_threads(before)
+    core.set_dynamic(dynamic)
+
+
+def fixed_threads(n):
+    """n threads in every region above the threshold of work, whatever ran faster lately."""
+    core.set_num_threads(n)
+    core.set_dynamic(False)
 
 
 def training_step(cell, problem, grads):
@@ -54,7 +63,7 @@ def test_set_num_threads_round_trips(restore_threads):
 # columns, step by step (weights too large for one core's cache), and the batch
 # split by rows through all steps (small weights, I <= 4 and I > 4, and an odd
 # batch). Each is large enough that the regions really fork.
-SPLITS = [(4, 256, 8, 256), (6, 64, 3, 32), (5, 34, 9, 20), (3, 131, 4, 64)]
+SPLITS = [(4, 256, 8, 256), (6, 64, 3, 32), (5, 34, 9, 64), (3, 131, 4, 64)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -66,10 +75,74 @@ def test_one_and_two_threads_agree_bitwise(cell, dtype, T, B, I, H, restore_thre
     rng = np.random.default_rng(7)
     problem = make_problem(rng, cell, T, B, I, H, dtype)
     grads = make_output_grads(rng, cell, T, B, H, dtype)
-    core.set_num_threads(1)
+    fixed_threads(1)
+    serial = training_step(cell, problem, grads)
+    fixed_threads(2)
+    core._core._busy_threads_peak(reset=True)
+    assert_identical(training_step(cell, problem, grads), serial)
+    assert core._core._busy_threads_peak() == (2 if OPENMP else 1)  # a second thread did run
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_regions_that_choose_their_threads_agree_bitwise(cell, restore_threads):
+    # With dynamic threads each region runs on one thread or two, whichever was
+    # faster lately, which may change from call to call: never the results.
+    rng = np.random.default_rng(9)
+    problem = make_problem(rng, cell, 12, 64, 4, 128, np.float32)
+    grads = make_output_grads(rng, cell, 12, 64, 128, np.float32)
+    fixed_threads(1)
     serial = training_step(cell, problem, grads)
     core.set_num_threads(2)
-    assert_identical(training_step(cell, problem, grads), serial)
+    core.set_dynamic(True)
+    for _ in range(30):
+        assert_identical(training_step(cell, problem, grads), serial)
+
+
+def test_set_dynamic_takes_a_bool_only(restore_threads):
+    for bad in (1, 0, "yes", None):
+        with pytest.raises(TypeError, match="set_dynamic: on must be True or False, got"):
+            core.set_dynamic(bad)
+    core.set_dynamic(False)
+    assert core.dynamic() is False
+    core.set_dynamic(True)
+    assert core.dynamic() is OPENMP  # always False in a serial build
+
+
+# ---------------------------------------------------------------------------- nested
+
+
+def _threads_at_once(callers, threads):
+    """The most threads that ran kernels at once while `callers` Python threads each ran
+    large LSTM steps together, with `threads` per region and no dynamic choice."""
+    rng = np.random.default_rng(3)
+    problem = make_problem(rng, "lstm", 8, 64, 4, 128, np.float32)
+    grads = make_output_grads(rng, "lstm", 8, 64, 128, np.float32)
+    fixed_threads(threads)
+    start = threading.Barrier(callers)
+
+    def caller(_):
+        start.wait()
+        for _ in range(5):
+            training_step("lstm", problem, grads)
+
+    core._core._busy_threads_peak(reset=True)
+    with ThreadPoolExecutor(max_workers=callers) as pool:
+        list(pool.map(caller, range(callers)))
+    return core._core._busy_threads_peak()
+
+
+def test_one_caller_gets_every_thread(restore_threads):
+    assert _threads_at_once(1, 2) == (2 if OPENMP else 1)
+
+
+@pytest.mark.parametrize("callers", [2, 3])
+def test_python_threads_calling_at_once_never_run_more_threads_than_set(callers, restore_threads):
+    # The rule: the threads running kernels (callers and their helpers) never
+    # exceed set_num_threads(); a caller is never refused, so callers beyond it
+    # run on their own thread each, with no helpers. Without the budget, two
+    # callers with two threads each would run four.
+    assert _threads_at_once(callers, 2) <= max(2, callers)
+    assert _threads_at_once(callers, 4) <= max(4, callers)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -331,9 +404,9 @@ def _forward_sum(_=None):
 def test_a_forked_child_runs_the_kernels_without_hanging_and_the_parent_goes_on():
     import multiprocessing
 
-    before = core.num_threads()
+    before, dynamic = core.num_threads(), core.dynamic()
     try:
-        core.set_num_threads(2)
+        fixed_threads(2)
         parent, _, _ = _forward_sum()  # the parent's OpenMP threads exist from here on
         with multiprocessing.get_context("fork").Pool(2) as pool:
             children = pool.map_async(_forward_sum, range(4)).get(timeout=60)
@@ -342,6 +415,7 @@ def test_a_forked_child_runs_the_kernels_without_hanging_and_the_parent_goes_on(
             if core.build_info()["openmp"]:
                 assert (threads, source) == (1, "fork")
         assert _forward_sum()[0] == parent
-        assert core.num_threads() == 2 or not core.build_info()["openmp"]
+        assert core.num_threads() == 2 or not OPENMP
     finally:
         core.set_num_threads(before)
+        core.set_dynamic(dynamic)

@@ -23,6 +23,12 @@ void set_num_threads(py::handle n) {
   rnnkit::set_num_threads(static_cast<int>(value));
 }
 
+void set_dynamic(py::handle on) {
+  if (!py::isinstance<py::bool_>(on))
+    throw py::type_error("set_dynamic: on must be True or False, got " + type_name(on));
+  rnnkit::set_dynamic(on.cast<bool>());
+}
+
 void set_simd_path(const std::string& name) {
   if (!rnnkit::set_simd_path(name.c_str())) {
     std::string supported;
@@ -67,8 +73,19 @@ void register_runtime(py::module_& m) {
         "forked after the kernels had started threads).");
   m.def("_serial_after_fork", &rnnkit::serial_after_fork,
         "True in a child of fork() whose parent's kernels had started OpenMP threads.");
+  m.def("_busy_threads_peak", &rnnkit::busy_threads_peak, py::arg("reset") = false,
+        "The most threads that ran kernels at once (callers and the helpers of their parallel "
+        "regions) since the last reset; reset=True returns it and starts again.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Set the threads the kernels use, for every Python thread (no effect without OpenMP).");
+  m.def("dynamic", &rnnkit::dynamic,
+        "Whether a parallel region may run on fewer threads than num_threads() where that is "
+        "faster lately, as when another program keeps a core busy (always False without "
+        "OpenMP).");
+  m.def("set_dynamic", &set_dynamic, py::arg("on"),
+        "Let parallel regions choose fewer threads where that is faster (True, the default), or "
+        "give every region num_threads() threads, as OpenMP would (False): for benchmarks of a "
+        "fixed thread count. Results are the same either way.");
   m.def("simd_path", &rnnkit::simd_path,
         "The instruction set of the matrix product: 'avx512', 'avx2' or 'portable'.\n\n"
         "The best this CPU runs, unless the environment variable RNNKIT_SIMD named a lower "

@@ -284,7 +284,8 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
                   const Real* b, index_t ldb, Op op_b, const Real* packed, index_t m, index_t n,
                   index_t k, Update update, Real* ap, Real* pack_b_space) {
   constexpr index_t nr = NR<Real>;
-  const int nt = threads_for(double(m) * double(n) * double(k));
+  const Team team(Site::product, double(m) * double(n) * double(k));
+  const int nt = team.size();
   for (index_t jc = 0; jc < n; jc += kNC) {
     const index_t nc = smaller(kNC, n - jc);
     const index_t n_panels = ceil_div(nc, nr);
@@ -299,15 +300,14 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
       // threads. The shares are explicit, not OpenMP worksharing, because a
       // product on one thread may run inside another region (a batch split
       // by over_batch_rows), whose team must not share its loops.
+      Barrier meet(nt);
       const auto slice = [&](index_t rank, index_t size) {
         const auto share = [=](index_t count, const auto& body) {
           for (index_t i = count * rank / size; i < count * (rank + 1) / size; ++i) body(i);
         };
         // Keeps a packed block whole until every tile that reads it is done.
-        const auto barrier = [=] {
-          if (size > 1) {
-#pragma omp barrier
-          }
+        const auto barrier = [&] {
+          if (size > 1) meet.arrive_and_wait();
         };
         if (packed == nullptr) {
           share(n_panels, [&](index_t jp) {
@@ -336,7 +336,7 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
       if (nt > 1) {
 #pragma omp parallel num_threads(nt)
         {
-          const DenormalsAreZero flush;
+          const InRegion in_region;
           slice(team_rank(), team_size());
         }
       } else {

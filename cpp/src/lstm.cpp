@@ -26,7 +26,7 @@ template <class Real>
 void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const Real* x,
                   const Real* h0, const Real* c0, const Real* w_ih, const Real* w_hh,
                   const Real* b_ih, const Real* b_hh, index_t T, index_t B, index_t I, index_t H) {
-  const DenormalsAreZero flush;
+  const KernelScope scope;
   const index_t BH = B * H, GH = 4 * H;
   const detail::StepWeights<Real> weights(w_ih, w_hh, b_ih, b_hh, I, H, GH);
   const auto cell = detail::path_of(weights.packed()).lstm_cell_forward;
@@ -66,7 +66,7 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
                    const Real* h0, const Real* c0, const Real* w_ih, const Real* w_hh,
                    const Real* dy, const Real* dh_n, const Real* dc_n, index_t T, index_t B,
                    index_t I, index_t H) {
-  const DenormalsAreZero flush;
+  const KernelScope scope;
   const index_t BH = B * H, GH = 4 * H;
   // dg (T*B, 4H): dL/d(pre-activation) of every gate and step, for dW_hh
   // after the loop; every value is written before it is read.

@@ -25,7 +25,7 @@ template <class Real>
 void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* w_ih,
                  const Real* w_hh, const Real* b_ih, const Real* b_hh, index_t T, index_t B,
                  index_t I, index_t H, Nonlinearity act) {
-  const DenormalsAreZero flush;
+  const KernelScope scope;
   const index_t BH = B * H;
   const detail::StepWeights<Real> weights(w_ih, w_hh, b_ih, b_hh, I, H, H);
   const auto activate = detail::path_of(weights.packed()).activate;
@@ -56,7 +56,7 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
                   const Real* y, const Real* x, const Real* h0, const Real* w_ih, const Real* w_hh,
                   const Real* dy, const Real* dh_n, index_t T, index_t B, index_t I, index_t H,
                   Nonlinearity act) {
-  const DenormalsAreZero flush;
+  const KernelScope scope;
   const index_t BH = B * H;
   // dz (T*B, H): dL/d(pre-activation) of every step, for dW_hh after the
   // loop; every value is written before it is read.

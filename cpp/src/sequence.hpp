@@ -174,16 +174,22 @@ template <class Body>
 bool over_batch_rows(index_t B, double work, std::size_t weight_bytes, const Body& body) {
   constexpr index_t kMinRows = 8;                      // a tile's height per thread
   constexpr std::size_t kMaxWeightBytes = 512 * 1024;  // half of a 1 MB L2
-  const int nt = threads_for(work);
-  if (nt < 2 || B < kMinRows * nt || weight_bytes > kMaxWeightBytes) {
+  if (weight_bytes > kMaxWeightBytes) {
     body(index_t(0), B);
     return false;
   }
-#pragma omp parallel num_threads(nt)
+  const Team team(Site::rows, work, static_cast<int>(std::min<index_t>(B / kMinRows, 1 << 30)));
+  if (team.size() < 2) {
+    body(index_t(0), B);
+    return false;
+  }
+  Barrier done(team.size());
+#pragma omp parallel num_threads(team.size())
   {
-    const DenormalsAreZero flush;
+    const InRegion in_region;
     const int n = team_size(), k = team_rank();
     body(B * k / n, B * (k + 1) / n);
+    done.arrive_and_wait();
   }
   return true;
 }

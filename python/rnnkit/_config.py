@@ -11,7 +11,9 @@ from . import core
 def _threads_line(openmp):
     if not openmp:
         return "1 (a serial build)"
-    return f"{core.num_threads()} (from {core.threads_source()})"
+    line = f"{core.num_threads()} (from {core.threads_source()})"
+    # dynamic: each parallel region runs on one thread where that is faster lately
+    return line + (", fewer where faster" if core.dynamic() else ", fixed")
 
 
 def show_config() -> None:
