@@ -96,11 +96,16 @@ constexpr double kHalfLifeNs = 500'000'000.0;
 
 namespace {
 
-// How long a waiting thread spins before it naps, and how long a nap is asked
-// to last (the system adds its timer slack, some 50 microseconds). The spin
-// outlasts the waits of a quiet machine, where the threads of a team arrive
-// within microseconds of each other.
-constexpr long long kSpinNs = 100'000;
+// How a thread waits for another: it spins for kSpinNs, which outlasts the
+// waits of a quiet machine, where the threads of a team arrive within
+// microseconds of each other; then it yields its core to any thread ready to
+// run there until kYieldNs, which is often the very thread it waits for,
+// queued behind it; then it naps (the system adds its timer slack, some 50
+// microseconds, to kNap), leaving its core idle, for the scheduler to move a
+// paused thread there. Napping at once costs more than it saves on a virtual
+// machine, whose idle processor the hypervisor may take away for a while.
+constexpr long long kSpinNs = 50'000;
+constexpr long long kYieldNs = 250'000;
 constexpr auto kNap = std::chrono::microseconds(20);
 
 void relax() {
@@ -119,16 +124,21 @@ long long clock_ns() {
 
 // Returns once done() is true: spins, then naps, giving the core away (see
 // Barrier).
+// Returns once done() is true, waiting as described at kSpinNs.
 template <class Done>
 void wait_until(const Done& done) {
   const long long start = clock_ns();
   // The clock is read once every 64 spins: a read costs some 20 ns.
-  for (int spin = 1; !done(); ++spin) {
+  for (int spin = 1;; ++spin) {
+    if (done()) return;
     relax();
-    if (spin % 64 == 0 && clock_ns() - start > kSpinNs) {
-      while (!done()) std::this_thread::sleep_for(kNap);
-      return;
-    }
+    if (spin % 64 == 0 && clock_ns() - start > kSpinNs) break;
+  }
+  while (!done()) {
+    if (clock_ns() - start < kYieldNs)
+      std::this_thread::yield();
+    else
+      std::this_thread::sleep_for(kNap);
   }
 }
 
@@ -275,6 +285,7 @@ struct Team::Record {
   std::atomic<int> trying{kFull};
   std::atomic<int> try_left{kTryRuns};
   std::atomic<double> try_per_work[kTryRuns - 1] = {0.0, 0.0, 0.0};
+  std::atomic<double> try_seconds{0.0};  // of all its runs: what it cost
 
   bool measured(int size) const { return work[size].load(std::memory_order_relaxed) > 0; }
 
@@ -307,15 +318,22 @@ struct Team::Record {
     return {trying.load(std::memory_order_relaxed), kTryRuns - left + 1};
   }
 
-  // The wait before `size` is tried again, once it lost `lost` seconds to
-  // the other size: twice the last wait, and at least 50 times what it lost,
-  // so that tries cost at most some 2% of the time even where a paused thread
-  // holds a team up for many milliseconds.
-  void wait_after_losing(double lost) {
-    const long long wait =
-        std::max(2 * retry_ns.load(std::memory_order_relaxed), static_cast<long long>(50e9 * lost));
-    retry_ns.store(std::min(wait, kLastRetryNs), std::memory_order_relaxed);
+  // 50 times `lost` seconds, up to the last wait: a try that may cost that
+  // much waits that long, so that tries cost at most some 2% of the time even
+  // where a paused thread holds a team up for many milliseconds.
+  static long long wait_for(double lost) {
+    return static_cast<long long>(std::min(50e9 * lost, double(kLastRetryNs)));
   }
+
+  // The wait before the slower size is tried again, once it lost `lost`
+  // seconds to the other: twice the last wait, and at least wait_for(lost).
+  void wait_after_losing(double lost) {
+    const long long twice = std::min(2 * retry_ns.load(std::memory_order_relaxed), kLastRetryNs);
+    retry_ns.store(std::max(twice, wait_for(lost)), std::memory_order_relaxed);
+  }
+
+  // How much less the best size takes per multiply-add than the other.
+  double lead() const { return std::abs(per_work(kFull) - per_work(kOne)); }
 
   void add(int size, int try_run, double run_seconds, double run_work, long long now) {
     const long long last = run_ns[size].exchange(now, std::memory_order_relaxed);
@@ -334,6 +352,9 @@ struct Team::Record {
                           per_work(1 - size) * work[size].load(std::memory_order_relaxed));
       return;
     }
+    try_seconds.store(
+        run_seconds + (try_run == 1 ? 0.0 : try_seconds.load(std::memory_order_relaxed)),
+        std::memory_order_relaxed);
     if (try_run == 1) return;
     try_per_work[try_run - 2].store(run_seconds / run_work, std::memory_order_relaxed);
     if (try_run < kTryRuns) return;
@@ -345,10 +366,12 @@ struct Team::Record {
     seconds[size].store(timed[(kTryRuns - 1) / 2] * run_work, std::memory_order_relaxed);
     work[size].store(run_work, std::memory_order_relaxed);
     if (!measured(1 - size)) return;  // the first try of all: nothing to compare with yet
-    if (best() == size)
-      retry_ns.store(kFirstRetryNs, std::memory_order_relaxed);
+    if (best() == size)  // the other size lost its lead: its next try may cost that much
+      retry_ns.store(std::max(kFirstRetryNs, wait_for(lead() * run_work * kTryRuns)),
+                     std::memory_order_relaxed);
     else
-      wait_after_losing((per_work(size) - per_work(1 - size)) * run_work * kTryRuns);
+      wait_after_losing(try_seconds.load(std::memory_order_relaxed) -
+                        per_work(1 - size) * run_work * kTryRuns);
   }
 };
 
