@@ -175,14 +175,16 @@ def check_against_reference(cell, T, B, I, H, dtype, with_state, with_dy, seed):
         assert_close(value, expected[name], dtype, f"d{name}")
 
 
-def run_python(script, env=None):
+def run_python(script, env=None, timeout=None):
     """Run ``script`` in a fresh Python (``env``: its environment, default ours); the
-    finished process, whose exit status must be 0 (else its stderr is the failure)."""
+    finished process, whose exit status must be 0 (else its stderr is the failure).
+    ``timeout`` seconds, for a script that might hang, raise subprocess.TimeoutExpired."""
     import subprocess
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-c", script], check=False, capture_output=True, text=True, env=env
-    )
+        [sys.executable, "-c", script],
+        check=False, capture_output=True, text=True, env=env, timeout=timeout,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done

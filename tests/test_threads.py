@@ -108,6 +108,32 @@ def test_set_dynamic_takes_a_bool_only(restore_threads):
     assert core.dynamic() is OPENMP  # always False in a serial build
 
 
+def test_a_team_smaller_than_asked_for_neither_hangs_nor_changes_results():
+    # OMP_THREAD_LIMIT=1 makes OpenMP run every region on one thread whatever
+    # num_threads asks: the threads that wait for each other must count the
+    # team that runs.
+    import os
+
+    script = (
+        "import numpy as np, rnnkit\n"
+        "from rnnkit import core\n"
+        "rng = np.random.default_rng(0)\n"
+        "x = rng.standard_normal((20, 64, 4)).astype(np.float32)\n"
+        "w_ih = (0.1 * rng.standard_normal((512, 4))).astype(np.float32)\n"
+        "w_hh = (0.1 * rng.standard_normal((512, 128))).astype(np.float32)\n"
+        "b = np.zeros(512, np.float32)\n"
+        "def run():\n"
+        "    y, h, c, g, s = core.lstm_forward(x, None, None, w_ih, w_hh, b, b)\n"
+        "    return y.tobytes() + core.lstm_backward(x, None, None, w_ih, w_hh, y, g, s, y,"
+        " None, None)[3].tobytes()\n"
+        "core.set_num_threads(1); one = run()\n"
+        "core.set_num_threads(2); core.set_dynamic(False)\n"
+        "print(run() == one)\n"
+    )
+    done = run_python(script, env={**os.environ, "OMP_THREAD_LIMIT": "1"}, timeout=60)
+    assert done.stdout.strip() == "True"
+
+
 # ---------------------------------------------------------------------------- nested
 
 

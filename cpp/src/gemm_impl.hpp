@@ -300,14 +300,14 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
       // threads. The shares are explicit, not OpenMP worksharing, because a
       // product on one thread may run inside another region (a batch split
       // by over_batch_rows), whose team must not share its loops.
-      Barrier meet(nt);
+      Barrier meet;
       const auto slice = [&](index_t rank, index_t size) {
         const auto share = [=](index_t count, const auto& body) {
           for (index_t i = count * rank / size; i < count * (rank + 1) / size; ++i) body(i);
         };
         // Keeps a packed block whole until every tile that reads it is done.
         const auto barrier = [&] {
-          if (size > 1) meet.arrive_and_wait();
+          if (size > 1) meet.arrive_and_wait(static_cast<int>(size));
         };
         if (packed == nullptr) {
           share(n_panels, [&](index_t jp) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -49,7 +50,9 @@ constexpr double kMinParallelWork = 524288.0;
 
 // The threads running kernels: callers in a KernelScope (the low 16 bits)
 // and the helpers that teams claimed (the high 16 bits), in one word so that
-// both change together. The budget of Team and KernelScope.
+// both change together. The budget of Team and KernelScope. Helpers are at
+// most 4095 (set_num_threads' limit); callers, Python threads in kernels at
+// once, far fewer than 65536.
 std::atomic<unsigned> g_busy{0};
 constexpr unsigned kOneHelper = 1u << 16;
 int callers_in(unsigned busy) { return static_cast<int>(busy & (kOneHelper - 1)); }
@@ -92,10 +95,6 @@ constexpr long long kLastRetryNs = 10'000'000'000;
 constexpr double kHalfLifeNs = 500'000'000.0;
 #endif
 
-}  // namespace
-
-namespace {
-
 // How a thread waits for another: it spins for kSpinNs, which outlasts the
 // waits of a quiet machine, where the threads of a team arrive within
 // microseconds of each other; then it yields its core to any thread ready to
@@ -122,8 +121,6 @@ long long clock_ns() {
       .count();
 }
 
-// Returns once done() is true: spins, then naps, giving the core away (see
-// Barrier).
 // Returns once done() is true, waiting as described at kSpinNs.
 template <class Done>
 void wait_until(const Done& done) {
@@ -210,17 +207,18 @@ DenormalsAreZero::DenormalsAreZero() : saved_(0) {}
 DenormalsAreZero::~DenormalsAreZero() = default;
 #endif
 
-// A caller is never refused: it waits only while helpers fill the budget, for
-// their region to end (microseconds to milliseconds), and then counts even
-// beyond num_threads(). So the threads running kernels never exceed the
-// larger of num_threads() and the callers.
+// A caller is never refused: it counts at once, so that no region claims
+// helpers beyond the budget from then on, and waits only while helpers that
+// were claimed before it came fill the budget, for their regions to end. So
+// the threads running kernels never exceed the larger of num_threads() and
+// the callers.
 KernelScope::KernelScope() : counted_(!t_in_kernel) {
   if (!counted_) return;
   t_in_kernel = true;
+  g_busy.fetch_add(1, std::memory_order_relaxed);
   wait_until([] {
-    unsigned busy = g_busy.load(std::memory_order_relaxed);
-    const bool room = helpers_in(busy) == 0 || callers_in(busy) + helpers_in(busy) < num_threads();
-    return room && g_busy.compare_exchange_strong(busy, busy + 1, std::memory_order_relaxed);
+    const unsigned busy = g_busy.load(std::memory_order_relaxed);
+    return helpers_in(busy) == 0 || callers_in(busy) + helpers_in(busy) <= num_threads();
   });
   start_running();
 }
@@ -240,9 +238,9 @@ InRegion::~InRegion() {
   if (helper_) stop_running();
 }
 
-void Barrier::arrive_and_wait() {
+void Barrier::arrive_and_wait(int size) {
   const unsigned generation = generation_.load(std::memory_order_acquire);
-  if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == size_) {
+  if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == size) {
     arrived_.store(0, std::memory_order_relaxed);
     generation_.store(generation + 1, std::memory_order_release);
     return;
@@ -258,120 +256,114 @@ int busy_threads_peak(bool reset) {
 
 #ifdef RNNKIT_WITH_OPENMP
 // What a site has measured for one size of work (a power of two of
-// multiply-adds). The threads of several calls may update it at once: each
-// value is an atomic of its own, and a lost update costs one sample.
+// multiply-adds), and the tries under way. The threads of several calls may
+// use it at once: a lock, held for a few dozen nanoseconds per region of ten
+// microseconds or more, keeps a try's runs together.
 struct Team::Record {
   static constexpr int kOne = 0, kFull = 1;
   // A try runs a size this many times in a row. Its first run is not timed:
   // it wakes threads that slept meanwhile (a millisecond on some virtual
-  // machines), which a team that keeps running does not pay. The median of
-  // the others is the try's measure, so that one run held up by an
-  // interrupt or a hypervisor does not decide it.
+  // machines), which a team that keeps running does not pay. The fastest of
+  // the others is the try's measure, so that runs held up by an interrupt or
+  // a hypervisor do not decide it; a size that wins a try by luck loses its
+  // lead within a few runs, and waits as after a lost try (see add).
   static constexpr int kTryRuns = 4;
 
+  std::mutex lock;
   // Per size, its seconds and its multiply-adds, each run's weighed by how
   // recent it is (halving every kHalfLifeNs), and when it last ran. Their
   // ratio is the size's mean seconds per multiply-add lately: the mean, since
   // what a team must beat on a busy machine is its mean (most of its runs are
   // fast and a few wait milliseconds for a paused thread), and over half a
   // second, so that one such wait on a quiet machine does not swap the sizes.
-  std::atomic<double> seconds[2] = {0.0, 0.0};
-  std::atomic<double> work[2] = {0.0, 0.0};
-  std::atomic<long long> run_ns[2] = {0, 0};
-  std::atomic<long long> retry_ns{kFirstRetryNs};
-  // The size of the try under way and its runs still to start (0: none). The
-  // first try, of a full team, is under way from the start; one thread's
-  // follows.
-  std::atomic<int> trying{kFull};
-  std::atomic<int> try_left{kTryRuns};
-  std::atomic<double> try_per_work[kTryRuns - 1] = {0.0, 0.0, 0.0};
-  std::atomic<double> try_seconds{0.0};  // of all its runs: what it cost
+  double seconds[2] = {0, 0};
+  double work[2] = {0, 0};
+  long long run_ns[2] = {0, 0};
+  long long retry_ns = kFirstRetryNs;
+  // The try under way: its size, the runs of it started and finished (0: no
+  // try), the seconds per multiply-add of its timed runs and what it cost.
+  int trying = kFull;    // the first try of all, of a full team
+  long long try_id = 0;  // counts the tries, so that a dropped try's runs are known
+  int try_started = 0;
+  int try_done = 0;
+  double try_per_work[kTryRuns - 1] = {};
+  double try_seconds = 0;
 
-  bool measured(int size) const { return work[size].load(std::memory_order_relaxed) > 0; }
-
-  double per_work(int size) const {
-    return seconds[size].load(std::memory_order_relaxed) /
-           work[size].load(std::memory_order_relaxed);
-  }
-
-  // Meaningful once both are measured.
+  bool measured(int size) const { return work[size] > 0; }
+  double per_work(int size) const { return seconds[size] / work[size]; }
+  // Once both are measured.
   int best() const { return per_work(kFull) <= per_work(kOne) ? kFull : kOne; }
 
   // The size to run now, and which run of a try it is (0: not a try): a try
   // of each size first, then the faster, and a try of the slower again once
-  // its wait is over.
+  // its wait is over. Called with the lock held.
   std::pair<int, int> choose(long long now) {
-    if (try_left.load(std::memory_order_relaxed) == 0) {
-      int next = kOne;  // not measured yet: the full team's first try is over
+    if (try_started == 0) {
       if (measured(kOne)) {
-        next = 1 - best();
-        const long long since = now - run_ns[next].load(std::memory_order_relaxed);
-        if (since < retry_ns.load(std::memory_order_relaxed)) return {best(), 0};
+        const int other = 1 - best();
+        if (now - run_ns[other] < retry_ns) return {best(), 0};
+        trying = other;
+      } else if (measured(kFull)) {
+        trying = kOne;  // the full team's first try is over
       }
-      trying.store(next, std::memory_order_relaxed);
-      try_left.store(kTryRuns, std::memory_order_relaxed);
     }
-    int left = try_left.load(std::memory_order_relaxed);
-    while (left > 0 && !try_left.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) {
-    }
-    if (left <= 0) return {best(), 0};  // another thread took the try's last run
-    return {trying.load(std::memory_order_relaxed), kTryRuns - left + 1};
+    if (try_started == kTryRuns) return {best(), 0};  // its last runs are under way
+    if (try_started == 0) try_id += 1;
+    try_started += 1;
+    return {trying, try_started};
+  }
+
+  // A try's run that could not take its team (the budget was full): the try
+  // is dropped, and the size tried again after the wait.
+  void drop_try(int size, long long now) {
+    run_ns[size] = now;
+    try_started = try_done = 0;
   }
 
   // 50 times `lost` seconds, up to the last wait: a try that may cost that
   // much waits that long, so that tries cost at most some 2% of the time even
   // where a paused thread holds a team up for many milliseconds.
   static long long wait_for(double lost) {
-    return static_cast<long long>(std::min(50e9 * lost, double(kLastRetryNs)));
+    return static_cast<long long>(std::clamp(50e9 * lost, 0.0, double(kLastRetryNs)));
   }
 
   // The wait before the slower size is tried again, once it lost `lost`
   // seconds to the other: twice the last wait, and at least wait_for(lost).
   void wait_after_losing(double lost) {
-    const long long twice = std::min(2 * retry_ns.load(std::memory_order_relaxed), kLastRetryNs);
-    retry_ns.store(std::max(twice, wait_for(lost)), std::memory_order_relaxed);
+    retry_ns = std::max(std::min(2 * retry_ns, kLastRetryNs), wait_for(lost));
   }
 
-  // How much less the best size takes per multiply-add than the other.
-  double lead() const { return std::abs(per_work(kFull) - per_work(kOne)); }
-
-  void add(int size, int try_run, double run_seconds, double run_work, long long now) {
-    const long long last = run_ns[size].exchange(now, std::memory_order_relaxed);
+  // Called with the lock held.
+  void add(int size, int try_run, long long id, double run_seconds, double run_work,
+           long long now) {
+    if (try_run > 0 && id != try_id) return;  // a run of a dropped try
+    const long long last = run_ns[size];
+    run_ns[size] = now;
     if (try_run == 0) {
       const bool was_best = best() == size;
       const double keep = std::exp2(-double(now - last) / kHalfLifeNs);
-      seconds[size].store(seconds[size].load(std::memory_order_relaxed) * keep + run_seconds,
-                          std::memory_order_relaxed);
-      work[size].store(work[size].load(std::memory_order_relaxed) * keep + run_work,
-                       std::memory_order_relaxed);
+      seconds[size] = seconds[size] * keep + run_seconds;
+      work[size] = work[size] * keep + run_work;
       // A size that won its try and then lost its lead waits as after a lost
-      // try, so that a team whose median is fast on a busy machine, and whose
-      // mean is not, is not tried every few milliseconds.
+      // try, so that a team whose fastest runs are fast on a busy machine, and
+      // whose mean is not, is not tried every few milliseconds.
       if (was_best && best() != size)
-        wait_after_losing(seconds[size].load(std::memory_order_relaxed) -
-                          per_work(1 - size) * work[size].load(std::memory_order_relaxed));
+        wait_after_losing(seconds[size] - per_work(1 - size) * work[size]);
       return;
     }
-    try_seconds.store(
-        run_seconds + (try_run == 1 ? 0.0 : try_seconds.load(std::memory_order_relaxed)),
-        std::memory_order_relaxed);
-    if (try_run == 1) return;
-    try_per_work[try_run - 2].store(run_seconds / run_work, std::memory_order_relaxed);
-    if (try_run < kTryRuns) return;
-    double timed[kTryRuns - 1];
-    for (int i = 0; i < kTryRuns - 1; ++i)
-      timed[i] = try_per_work[i].load(std::memory_order_relaxed);
-    std::nth_element(timed, timed + (kTryRuns - 1) / 2, timed + kTryRuns - 1);
+    try_seconds = (try_run == 1 ? 0 : try_seconds) + run_seconds;
+    if (try_run > 1) try_per_work[try_run - 2] = run_seconds / run_work;
+    if (++try_done < kTryRuns) return;
+    try_started = try_done = 0;
     // The try measures its size afresh: what it measured before is stale.
-    seconds[size].store(timed[(kTryRuns - 1) / 2] * run_work, std::memory_order_relaxed);
-    work[size].store(run_work, std::memory_order_relaxed);
+    seconds[size] = *std::min_element(try_per_work, try_per_work + kTryRuns - 1) * run_work;
+    work[size] = run_work;
     if (!measured(1 - size)) return;  // the first try of all: nothing to compare with yet
     if (best() == size)  // the other size lost its lead: its next try may cost that much
-      retry_ns.store(std::max(kFirstRetryNs, wait_for(lead() * run_work * kTryRuns)),
-                     std::memory_order_relaxed);
+      retry_ns = std::max(kFirstRetryNs,
+                          wait_for((per_work(1 - size) - per_work(size)) * run_work * kTryRuns));
     else
-      wait_after_losing(try_seconds.load(std::memory_order_relaxed) -
-                        per_work(1 - size) * run_work * kTryRuns);
+      wait_after_losing(try_seconds - per_work(1 - size) * run_work * kTryRuns);
   }
 };
 
@@ -384,7 +376,7 @@ Team::Record g_records[kSites][kWorkSizes];
 Team::Team([[maybe_unused]] Site site, [[maybe_unused]] double work,
            [[maybe_unused]] int max_size) {
 #ifdef RNNKIT_WITH_OPENMP
-  if (work < kMinParallelWork || omp_in_parallel()) return;
+  if (!(work >= kMinParallelWork) || omp_in_parallel()) return;  // NaN work too
   const int largest = std::min(num_threads(), max_size);
   if (largest < 2) return;
   if (!dynamic()) {
@@ -392,18 +384,24 @@ Team::Team([[maybe_unused]] Site site, [[maybe_unused]] double work,
     if (helpers_ > 0) g_pool_started.store(true, std::memory_order_relaxed);
     return;
   }
-  Record& record = g_records[static_cast<int>(site)][std::min(std::ilogb(work), kWorkSizes - 1)];
+  Record& record =
+      g_records[static_cast<int>(site)][std::clamp(std::ilogb(work), 0, kWorkSizes - 1)];
   const long long now = clock_ns();
+  const std::lock_guard<std::mutex> hold(record.lock);
   const auto [size, try_run] = record.choose(now);
   if (size == Record::kFull) {
     helpers_ = claim_helpers(largest - 1);
+    if (helpers_ > 0) g_pool_started.store(true, std::memory_order_relaxed);
     // A team the budget cut short measures neither size.
-    if (helpers_ < largest - 1) return;
-    g_pool_started.store(true, std::memory_order_relaxed);
+    if (helpers_ < largest - 1) {
+      if (try_run > 0) record.drop_try(size, now);
+      return;
+    }
   }
   record_ = &record;
   choice_ = size;
   try_run_ = try_run;
+  try_id_ = record.try_id;
   work_ = work;
   start_ns_ = now;
 #endif
@@ -413,7 +411,8 @@ Team::~Team() {
 #ifdef RNNKIT_WITH_OPENMP
   if (record_ != nullptr) {
     const long long now = clock_ns();
-    record_->add(choice_, try_run_, double(now - start_ns_) * 1e-9, work_, now);
+    const std::lock_guard<std::mutex> hold(record_->lock);
+    record_->add(choice_, try_run_, try_id_, double(now - start_ns_) * 1e-9, work_, now);
   }
   g_busy.fetch_sub(helpers_ * kOneHelper, std::memory_order_relaxed);
 #endif
@@ -444,6 +443,7 @@ void after_fork_in_child() {
     g_serial_after_fork.store(true, std::memory_order_relaxed);
   g_busy.store(0, std::memory_order_relaxed);
   g_running.store(0, std::memory_order_relaxed);
+  g_running_peak.store(0, std::memory_order_relaxed);
 }
 }  // namespace
 #endif

@@ -183,13 +183,13 @@ bool over_batch_rows(index_t B, double work, std::size_t weight_bytes, const Bod
     body(index_t(0), B);
     return false;
   }
-  Barrier done(team.size());
+  Barrier done;
 #pragma omp parallel num_threads(team.size())
   {
     const InRegion in_region;
     const int n = team_size(), k = team_rank();
     body(B * k / n, B * (k + 1) / n);
-    done.arrive_and_wait();
+    done.arrive_and_wait(n);
   }
   return true;
 }

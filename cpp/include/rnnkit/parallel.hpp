@@ -64,7 +64,9 @@ class KernelScope {
 };
 
 // The sites of parallel regions. Each learns on its own which team size
-// runs it faster (see Team).
+// runs it faster (see Team). Where a rows region runs on one thread, the
+// products inside it are regions of their own and may take a team: for rows,
+// one thread means "not split by rows".
 enum class Site { loop, rows, product };
 
 // The threads of one parallel region of `work` multiply-adds at `site`, at
@@ -105,8 +107,9 @@ class Team {
  private:
   Record* record_ = nullptr;  // where the region's time goes; null: not timed
   int helpers_ = 0;
-  int choice_ = 0;   // Record::kOne or Record::kFull
-  int try_run_ = 0;  // which run of a try this is, from 1; 0: not a try
+  int choice_ = 0;        // Record::kOne or Record::kFull
+  int try_run_ = 0;       // which run of a try this is, from 1; 0: not a try
+  long long try_id_ = 0;  // which try
   double work_ = 0;
   long long start_ns_ = 0;
 };
@@ -140,15 +143,16 @@ int busy_threads_peak(bool reset);
 // milliseconds) holds that thread up for as long.
 class Barrier {
  public:
-  explicit Barrier(int size) : size_(size) {}
+  Barrier() = default;
   Barrier(const Barrier&) = delete;
   Barrier& operator=(const Barrier&) = delete;
 
-  // Every write a thread made before arriving is seen by every thread after.
-  void arrive_and_wait();
+  // Returns once `size` threads have arrived: the team that runs, which
+  // OpenMP may make smaller than the one asked for (OMP_THREAD_LIMIT). Every
+  // write a thread made before arriving is seen by every thread after.
+  void arrive_and_wait(int size);
 
  private:
-  const int size_;
   std::atomic<int> arrived_{0};
   std::atomic<unsigned> generation_{0};
 };
@@ -167,13 +171,13 @@ void parallel_for(index_t n, double work, const Body& body) {
     for (index_t i = 0; i < n; ++i) body(i);
     return;
   }
-  Barrier done(team.size());
+  Barrier done;
 #pragma omp parallel num_threads(team.size())
   {
     const InRegion in_region;
 #pragma omp for schedule(static) nowait
     for (index_t i = 0; i < n; ++i) body(i);
-    done.arrive_and_wait();
+    done.arrive_and_wait(team_size());
   }
 }
 
