@@ -96,15 +96,18 @@ constexpr double kHalfLifeNs = 500'000'000.0;
 #endif
 
 // How a thread waits for another: it spins for kSpinNs, which outlasts the
-// waits of a quiet machine, where the threads of a team arrive within
-// microseconds of each other; then it yields its core to any thread ready to
-// run there until kYieldNs, which is often the very thread it waits for,
-// queued behind it; then it naps (the system adds its timer slack, some 50
-// microseconds, to kNap), leaving its core idle, for the scheduler to move a
-// paused thread there. Napping at once costs more than it saves on a virtual
-// machine, whose idle processor the hypervisor may take away for a while.
-constexpr long long kSpinNs = 50'000;
-constexpr long long kYieldNs = 250'000;
+// waits of a quiet machine (a team's threads reach a barrier within a small
+// share of a region of a millisecond, and a virtual machine's processor may
+// pause for a few hundred microseconds); then it yields its core to any
+// thread ready to run there until kYieldNs, which is often the very thread it
+// waits for, queued behind it; then it naps (the system adds its timer
+// slack, some 50 microseconds, to kNap), leaving its core idle, for the
+// scheduler to move a paused thread there. Spinning for less cost 10% at
+// H = 512 on a quiet 2-core virtual machine. On a busy machine it is the tries
+// of a team that wait here, now and then (see Team): the regions run on one
+// thread otherwise.
+constexpr long long kSpinNs = 1'000'000;
+constexpr long long kYieldNs = 2'000'000;
 constexpr auto kNap = std::chrono::microseconds(20);
 
 void relax() {

@@ -136,11 +136,10 @@ int busy_threads_peak(bool reset);
 
 // Where the threads of a team wait for each other: inside a region, and once
 // more at its end, so that OpenMP's own join finds them all there. A thread
-// waiting here spins for a while and then gives its core away, first by
+// waiting here spins for a millisecond and then gives its core away, first by
 // yielding, then in short naps (kSpinNs in parallel.cpp): on a busy machine
 // the thread it waits for may be paused, ready to run, with no core free, and
-// a waiter that keeps spinning (as GNU OpenMP's barriers do, for
-// milliseconds) holds that thread up for as long.
+// a waiter that keeps spinning holds that thread up for as long.
 class Barrier {
  public:
   Barrier() = default;
