@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from . import _jobs
 from . import baselines as _baselines
 from . import data as _data
 from . import metrics as _metrics
@@ -450,13 +451,22 @@ class Forecaster(Estimator):
             )
         return _metrics.as_table(table, as_frame)
 
-    def backtest(self, series, folds=5, return_models=False):
+    def backtest(
+        self, series, folds=5, return_models=False, n_jobs=1, backend=None, threads_per_job=None
+    ):
         """Expanding-window walk-forward evaluation.
 
         The last ``test`` fraction of the series is cut into ``folds`` consecutive
         blocks; for each, a fresh Forecaster with these parameters fits the scaler,
         the network and the baselines on everything before it only, and is scored on it.
         This Forecaster is left as it was (fitted or not): the folds are its clones.
+
+        The folds are independent jobs: ``n_jobs`` of them at once through joblib, on
+        its default process backend or on ``backend`` ("threading", "dask" with a
+        ``dask.distributed`` Client, "ray"), each job shipped only the rows it fits on.
+        A job in another process runs the kernels on ``threads_per_job`` threads (by
+        default the cores divided among the jobs). The table is the same, bit for bit,
+        however the folds run.
 
         Returns
         -------
@@ -482,16 +492,15 @@ class Forecaster(Estimator):
                 f"test={self.test} of {n} rows is {test_rows} rows: too few for {folds} folds "
                 f"of horizon {horizon}"
             )
-        rows, models = [], []
-        for k, (start, end) in enumerate(zip(ends[:-1].tolist(), ends[1:].tolist(), strict=True)):
-            past = series.iloc[:end] if hasattr(series, "iloc") else series[:end]
-            fold = type(self)(**self.get_params(deep=False))
-            fold.set_params(test=(end - start) / end, val=val * (n - test_rows) / end)
-            fold.fit(past)
-            times = fold._test_block().times
-            when = {} if times is None else {"test_start": times[0, 0], "test_end": times[-1, -1]}
-            rows += [{"fold": k, **when, **row} for row in fold.evaluate(as_frame=False)]
-            models.append(fold)
+        params = self.get_params(deep=False)
+        jobs = [
+            (type(self), params, series.iloc[:end] if hasattr(series, "iloc") else series[:end],
+             (end - start) / end, val * (n - test_rows) / end, k, return_models)
+            for k, (start, end) in enumerate(zip(ends[:-1].tolist(), ends[1:].tolist(), strict=True))
+        ]  # fmt: skip
+        done = _jobs.run(_fit_fold, jobs, n_jobs, backend, threads_per_job)
+        rows = [row for fold_rows, _ in done for row in fold_rows]
+        models = [model for _, model in done]
         try:
             import pandas as pd
         except ImportError:
@@ -682,3 +691,16 @@ def _index_from_state(meta, values):
     if meta["tz"] is not None:
         index = index.tz_localize("UTC").tz_convert(meta["tz"])
     return index
+
+
+def _fit_fold(cls, params, past, test, val, fold, return_model):
+    """One walk-forward fold, as a job: a ``cls`` (a Forecaster) of ``params`` fitted on
+    ``past`` with its last ``test`` share as the fold's test block; (its evaluate rows,
+    the model or None)."""
+    forecaster = cls(**params)
+    forecaster.set_params(test=test, val=val)
+    forecaster.fit(past)
+    times = forecaster._test_block().times
+    when = {} if times is None else {"test_start": times[0, 0], "test_end": times[-1, -1]}
+    rows = [{"fold": fold, **when, **row} for row in forecaster.evaluate(as_frame=False)]
+    return rows, forecaster if return_model else None

@@ -1,0 +1,99 @@
+"""Many independent jobs (walk-forward folds, configurations, series) on an engine.
+
+The jobs run through joblib, never a pool of rnnkit's own: ``joblib.Parallel`` inside
+``joblib.parallel_config(backend=...)``, so that the process backend of one machine
+("loky"), "threading" (the kernels release the GIL) and the engines that plug into joblib
+(Dask's "dask" with a ``dask.distributed`` Client, Ray's "ray") all work the same way.
+joblib is optional: without it, and for ``n_jobs=1`` with no backend, the jobs run in a
+plain loop in this process.
+
+Kernel threads: a job that runs in another process sets the kernels to
+``threads_per_job`` threads (by default the cores this process may run on divided among
+the jobs, at least 1), so that jobs times threads never exceed the cores. Jobs in this
+process (the threading backend, the loop) share its threads instead: rnnkit's budget
+already keeps the threads of concurrent calls within ``set_num_threads()``.
+"""
+
+import os
+
+from ._checks import check_int, is_int
+
+BACKENDS = ("loky", "multiprocessing", "threading", "dask", "ray")
+
+
+def check_n_jobs(n_jobs):
+    """``n_jobs`` as a positive int; -1 means one job per core this process may use."""
+    if is_int(n_jobs) and n_jobs == -1:
+        return _cores()
+    return check_int("n_jobs", n_jobs)
+
+
+def check_backend(backend):
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend must be None or one of {', '.join(BACKENDS)}, got {backend!r}")
+    return backend
+
+
+def _cores():
+    from . import _threads
+
+    return _threads.available_cores()[0]
+
+
+def _joblib():
+    try:
+        import joblib
+    except ImportError:
+        raise ImportError(
+            "running jobs in parallel needs joblib: pip install 'rnnkit[parallel]' (or pass "
+            "n_jobs=1 and no backend to run them one after another)"
+        ) from None
+    return joblib
+
+
+def _in_job(function, parent, threads, args):
+    """Run ``function(*args)`` as one job; in another process, on ``threads`` threads."""
+    if os.getpid() != parent:
+        from . import core
+
+        core.set_num_threads(threads)
+    return function(*args)
+
+
+def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None):
+    """``[function(*args) for args in jobs]``, the jobs spread over ``n_jobs`` workers.
+
+    Parameters
+    ----------
+    function : callable
+        A module-level function (the process backends pickle it by name).
+    jobs : list of tuple
+        Each job's arguments: what it needs and nothing more, since the process
+        backends ship them to the workers.
+    n_jobs : int
+        Workers at once; -1 for one per core this process may use.
+    backend : str or None
+        A joblib backend (see ``BACKENDS``); None: joblib's default (processes, "loky").
+    threads_per_job : int or None
+        Kernel threads of a job run in another process; None: cores // n_jobs, at
+        least 1.
+
+    Returns
+    -------
+    list
+        The results, in the order of ``jobs``.
+    """
+    n_jobs = check_n_jobs(n_jobs)
+    backend = check_backend(backend)
+    if threads_per_job is None:
+        threads_per_job = max(1, _cores() // n_jobs)
+    threads_per_job = check_int("threads_per_job", threads_per_job)
+    if n_jobs == 1 and backend is None:
+        return [function(*args) for args in jobs]
+    joblib = _joblib()
+    parent = os.getpid()
+    engine = {"n_jobs": n_jobs} if backend is None else {"n_jobs": n_jobs, "backend": backend}
+    with joblib.parallel_config(**engine):
+        return joblib.Parallel()(
+            joblib.delayed(_in_job)(function, parent, threads_per_job, args) for args in jobs
+        )
