@@ -17,6 +17,7 @@ from ._config import show_config
 from .core import num_threads, set_num_threads
 from .forecaster import Forecaster, ThinDataWarning
 from .io import load, save
+from .sweeps import rank, sweep
 
 _threadpool.register()  # threadpoolctl, when installed, sees and limits the kernels' threads
 
@@ -53,9 +54,11 @@ __all__ = [
     "metrics",
     "models",
     "num_threads",
+    "rank",
     "reference",
     "save",
     "set_num_threads",
     "show_config",
+    "sweep",
     "train",
 ]

@@ -477,6 +477,24 @@ class Forecaster(Estimator):
         models : list of Forecaster
             Only with ``return_models=True``: the fold's fitted Forecasters, in order.
         """
+        jobs = [
+            (type(self), params, past, test, val, k, return_models)
+            for k, (params, past, test, val) in enumerate(self._folds(series, folds))
+        ]
+        done = _jobs.run(_fit_fold, jobs, n_jobs, backend, threads_per_job)
+        rows = [row for fold_rows, _ in done for row in fold_rows]
+        models = [model for _, model in done]
+        try:
+            import pandas as pd
+        except ImportError:
+            table = rows
+        else:
+            table = pd.DataFrame(rows)
+        return (table, models) if return_models else table
+
+    def _folds(self, series, folds):
+        """The walk-forward folds of ``series``: per fold, (parameters, the rows before
+        its block's end, the block's share of them as ``test``, the matching ``val``)."""
         folds = check_int("folds", folds)
         horizon, test = check_int("horizon", self.horizon), check_fraction("test", self.test)
         val = check_fraction("val", self.val)
@@ -493,21 +511,11 @@ class Forecaster(Estimator):
                 f"of horizon {horizon}"
             )
         params = self.get_params(deep=False)
-        jobs = [
-            (type(self), params, series.iloc[:end] if hasattr(series, "iloc") else series[:end],
-             (end - start) / end, val * (n - test_rows) / end, k, return_models)
-            for k, (start, end) in enumerate(zip(ends[:-1].tolist(), ends[1:].tolist(), strict=True))
+        return [
+            (params, series.iloc[:end] if hasattr(series, "iloc") else series[:end],
+             (end - start) / end, val * (n - test_rows) / end)
+            for start, end in zip(ends[:-1].tolist(), ends[1:].tolist(), strict=True)
         ]  # fmt: skip
-        done = _jobs.run(_fit_fold, jobs, n_jobs, backend, threads_per_job)
-        rows = [row for fold_rows, _ in done for row in fold_rows]
-        models = [model for _, model in done]
-        try:
-            import pandas as pd
-        except ImportError:
-            table = rows
-        else:
-            table = pd.DataFrame(rows)
-        return (table, models) if return_models else table
 
     # ------------------------------------------------------------------ state
 
@@ -693,14 +701,22 @@ def _index_from_state(meta, values):
     return index
 
 
-def _fit_fold(cls, params, past, test, val, fold, return_model):
-    """One walk-forward fold, as a job: a ``cls`` (a Forecaster) of ``params`` fitted on
-    ``past`` with its last ``test`` share as the fold's test block; (its evaluate rows,
-    the model or None)."""
+def fit_fold(cls, params, past, test, val):
+    """A ``cls`` (a Forecaster) of ``params`` fitted on ``past``, its last ``test`` share
+    the fold's block; and the times of the block's first and last target (empty for a
+    series without an index)."""
     forecaster = cls(**params)
     forecaster.set_params(test=test, val=val)
     forecaster.fit(past)
     times = forecaster._test_block().times
-    when = {} if times is None else {"test_start": times[0, 0], "test_end": times[-1, -1]}
+    return forecaster, {} if times is None else {
+        "test_start": times[0, 0],
+        "test_end": times[-1, -1],
+    }
+
+
+def _fit_fold(cls, params, past, test, val, fold, return_model):
+    """One walk-forward fold, as a job: (the rows of its evaluate, the model or None)."""
+    forecaster, when = fit_fold(cls, params, past, test, val)
     rows = [{"fold": fold, **when, **row} for row in forecaster.evaluate(as_frame=False)]
     return rows, forecaster if return_model else None

@@ -1,0 +1,119 @@
+"""rnnkit.sweep: every configuration on walk-forward validation folds, chosen without the
+held-out test share, the same table however the jobs run."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rnnkit
+from rnnkit import Forecaster, sweeps
+from rnnkit.datasets import garch_series
+
+TINY = {"epochs": [2], "verbose": [0], "batch_size": [32]}
+GRID = {"hidden_size": [4, 6], "lookback": [10, 15], **TINY}
+
+
+def price_series(n=500, seed=4):
+    prices = garch_series(n, seed=seed)
+    return pd.Series(prices, index=pd.date_range("2020-01-01", periods=n, freq="B"), name="p")
+
+
+@pytest.fixture(scope="module")
+def swept():
+    series = price_series()
+    return series, rnnkit.sweep(series, GRID, folds=2)
+
+
+def test_a_row_per_configuration_and_fold_with_the_network_and_the_naive_scores(swept):
+    _, table = swept
+    assert len(table) == 4 * 2
+    assert sorted(table.groupby(["hidden_size", "lookback"]).size()) == [2, 2, 2, 2]
+    for column in ("rmse", "skill", "naive_rmse", "train_seconds", "epochs_run", "val_end"):
+        assert np.isfinite(table[column].astype(float)).all() if column != "val_end" else True
+    assert (table["epochs_run"] == 2).all()
+
+
+def test_validation_blocks_end_before_the_held_out_test_share(swept):
+    series, table = swept
+    held_out = series.index[len(sweeps.development(series, 0.2))]
+    assert (table["val_end"] < held_out).all()
+    # the folds tile the end of the development part: the last fold ends with it
+    assert table["val_end"].max() == sweeps.development(series, 0.2).index[-1]
+
+
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+def test_the_table_is_the_same_on_threads_and_processes(swept, backend):
+    pytest.importorskip("joblib")
+    series, serial = swept
+    table = rnnkit.sweep(series, GRID, folds=2, n_jobs=2, backend=backend)
+    drop = ["train_seconds"]
+    pd.testing.assert_frame_equal(table.drop(columns=drop), serial.drop(columns=drop))
+
+
+def test_rank_orders_by_mean_validation_score(swept):
+    _, table = swept
+    ranked = rnnkit.rank(table)
+    means = table.groupby(["hidden_size", "lookback"])["rmse"].mean()
+    assert ranked["rmse"].is_monotonic_increasing
+    assert ranked["rmse"].iloc[0] == means.min()
+    assert (ranked["folds"] == 2).all()
+    assert rnnkit.rank(table, "skill")["skill"].is_monotonic_decreasing
+    with pytest.raises(ValueError, match="metric must be one of rmse, mae"):
+        rnnkit.rank(table, "train_seconds")
+
+
+def test_the_best_configuration_is_scored_on_the_held_out_share_apart(swept):
+    series, table = swept
+    config, scores = sweeps.score_best(series, table)
+    first = rnnkit.rank(table).iloc[0]
+    assert config["hidden_size"] == first["hidden_size"]
+    assert isinstance(config["lookback"], int)
+    assert {"LSTM", "Naive"} <= set(scores.index)
+
+
+def test_grids_as_scikit_learn_writes_them():
+    assert sweeps.configurations({"cell": ["rnn", "lstm"], "hidden_size": [8]}) == [
+        {"cell": "rnn", "hidden_size": 8},
+        {"cell": "lstm", "hidden_size": 8},
+    ]
+    union = sweeps.configurations([{"cell": ["rnn"]}, {"cell": ["lstm"], "lookback": [5, 9]}])
+    assert union == [
+        {"cell": "rnn"},
+        {"cell": "lstm", "lookback": 5},
+        {"cell": "lstm", "lookback": 9},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("grid", "error", "message"),
+    [
+        ({}, ValueError, "grid is empty"),
+        ([], ValueError, "grid is empty"),
+        ({"hiden_size": [8]}, ValueError, "Forecaster has no parameter 'hiden_size'; its "),
+        ({"hidden_size": 8}, TypeError, r"grid\['hidden_size'\] must be a non-empty list"),
+        ({"hidden_size": []}, TypeError, r"grid\['hidden_size'\] must be a non-empty list"),
+        ({"test": [0.1]}, ValueError, "'test' is the held-out share"),
+        ("hidden_size", TypeError, "grid must be a dict of lists or a list of dicts"),
+    ],
+)
+def test_bad_grids_are_refused_before_any_fit(grid, error, message, monkeypatch):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a configuration was fitted")
+
+    monkeypatch.setattr(Forecaster, "fit", no_fit)
+    with pytest.raises(error, match=message):
+        rnnkit.sweep(price_series(), grid)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [({"n_jobs": 0}, "n_jobs must be"), ({"backend": "spark"}, "backend must be"),
+     ({"folds": 0}, "folds must be")],
+)  # fmt: skip
+def test_bad_job_settings_are_refused_before_any_fit(settings, message, monkeypatch):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a configuration was fitted")
+
+    monkeypatch.setattr(Forecaster, "fit", no_fit)
+    with pytest.raises(ValueError, match=message):
+        rnnkit.sweep(price_series(), GRID, **settings)
