@@ -117,3 +117,81 @@ def test_bad_job_settings_are_refused_before_any_fit(settings, message, monkeypa
     monkeypatch.setattr(Forecaster, "fit", no_fit)
     with pytest.raises(ValueError, match=message):
         rnnkit.sweep(price_series(), GRID, **settings)
+
+
+# ---------------------------------------------------------------------------- results file
+
+
+def fits_counted(monkeypatch):
+    """A list that grows by one per Forecaster.fit from here on."""
+    calls, fit = [], Forecaster.fit
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Forecaster, "fit", counting)
+    return calls
+
+
+def test_a_rerun_reads_every_finished_job_back_and_fits_nothing(swept, tmp_path, monkeypatch):
+    series, serial = swept
+    path = tmp_path / "sweep.csv"
+    first = rnnkit.sweep(series, GRID, folds=2, results=path)
+    assert len(path.read_text().splitlines()) == 1 + 8
+    calls = fits_counted(monkeypatch)
+    again = rnnkit.sweep(series, GRID, folds=2, results=path)
+    assert calls == []
+    pd.testing.assert_frame_equal(again, first)  # every float back bit for bit
+    pd.testing.assert_frame_equal(
+        first.drop(columns="train_seconds"), serial.drop(columns="train_seconds")
+    )
+
+
+def test_an_interrupted_sweep_resumes_where_it_stopped(swept, tmp_path, monkeypatch):
+    series, serial = swept
+    path = tmp_path / "sweep.csv"
+    rnnkit.sweep(series, GRID, folds=2, results=path)
+    lines = path.read_text().splitlines(keepends=True)
+    # three jobs finished, and the fourth was cut off while its line was written
+    path.write_text("".join(lines[:4]) + lines[4][:25])
+    calls = fits_counted(monkeypatch)
+    table = rnnkit.sweep(series, GRID, folds=2, results=path)
+    assert len(calls) == 8 - 3
+    drop = ["train_seconds"]
+    pd.testing.assert_frame_equal(table.drop(columns=drop), serial.drop(columns=drop))
+    rows = pd.read_csv(path)
+    assert len(rows) == 8
+    assert rows["job"].is_unique
+
+
+def test_a_results_file_of_another_sweep_or_of_someone_else_is_refused(swept, tmp_path):
+    series, _ = swept
+    path = tmp_path / "sweep.csv"
+    rnnkit.sweep(series, {"hidden_size": [4], **TINY}, folds=2, results=path)
+    with pytest.raises(ValueError, match="holds another sweep"):
+        rnnkit.sweep(series, {"hidden_size": [4], **TINY}, folds=3, results=path)
+    theirs = tmp_path / "prices.csv"
+    theirs.write_text("date,price\n2020-01-01,1.0\n")
+    with pytest.raises(ValueError, match="is not this sweep's results file"):
+        rnnkit.sweep(series, GRID, folds=2, results=theirs)
+    assert theirs.read_text() == "date,price\n2020-01-01,1.0\n"
+
+
+def test_a_failing_job_is_a_row_with_its_error_and_the_others_go_on(tmp_path):
+    series = price_series()
+    # a lookback longer than the first fold's training part cannot be fitted
+    grid = {"lookback": [10, 400], "hidden_size": [4], **TINY}
+    path = tmp_path / "sweep.csv"
+    table = rnnkit.sweep(series, grid, folds=2, results=path)
+    failed = table[table["error"] != ""]
+    assert set(failed["lookback"]) == {400}
+    assert failed["rmse"].isna().all()
+    assert failed["error"].str.contains("lookback").all()
+    assert (table.loc[table["lookback"] == 10, "error"] == "").all()
+    ranked = rnnkit.rank(table)
+    assert ranked.iloc[0]["lookback"] == 10
+    assert ranked.set_index("lookback").loc[400, "failed"] == 2
+    # the failures are kept too: a rerun does not retry them
+    again = rnnkit.sweep(series, grid, folds=2, results=path)
+    assert list(again["error"]) == list(table["error"])

@@ -51,16 +51,17 @@ def _joblib():
     return joblib
 
 
-def _in_job(function, parent, threads, args):
-    """Run ``function(*args)`` as one job; in another process, on ``threads`` threads."""
+def _in_job(function, parent, threads, k, args):
+    """Run ``function(*args)`` as job ``k``: (k, its result); in another process, on
+    ``threads`` threads."""
     if os.getpid() != parent:
         from . import core
 
         core.set_num_threads(threads)
-    return function(*args)
+    return k, function(*args)
 
 
-def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None):
+def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None, on_result=None):
     """``[function(*args) for args in jobs]``, the jobs spread over ``n_jobs`` workers.
 
     Parameters
@@ -77,6 +78,9 @@ def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None):
     threads_per_job : int or None
         Kernel threads of a job run in another process; None: cores // n_jobs, at
         least 1.
+    on_result : callable or None
+        Called here as ``on_result(k, result)`` as each job finishes, in the order they
+        finish: to keep each result the moment it exists.
 
     Returns
     -------
@@ -88,12 +92,25 @@ def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None):
     if threads_per_job is None:
         threads_per_job = max(1, _cores() // n_jobs)
     threads_per_job = check_int("threads_per_job", threads_per_job)
-    if n_jobs == 1 and backend is None:
-        return [function(*args) for args in jobs]
-    joblib = _joblib()
     parent = os.getpid()
+    if n_jobs == 1 and backend is None:
+        finished = (_in_job(function, parent, threads_per_job, k, a) for k, a in enumerate(jobs))
+        return _collect(finished, len(jobs), on_result)
+    joblib = _joblib()
     engine = {"n_jobs": n_jobs} if backend is None else {"n_jobs": n_jobs, "backend": backend}
     with joblib.parallel_config(**engine):
-        return joblib.Parallel()(
-            joblib.delayed(_in_job)(function, parent, threads_per_job, args) for args in jobs
+        finished = joblib.Parallel(return_as="generator_unordered")(
+            joblib.delayed(_in_job)(function, parent, threads_per_job, k, args)
+            for k, args in enumerate(jobs)
         )
+        return _collect(finished, len(jobs), on_result)
+
+
+def _collect(finished, n, on_result):
+    """The results of (k, result) pairs in job order, each passed to on_result first."""
+    results = [None] * n
+    for k, result in finished:
+        if on_result is not None:
+            on_result(k, result)
+        results[k] = result
+    return results

@@ -28,6 +28,10 @@ __all__ = [
 ]
 
 
+# The scores of each row of evaluate, in its order.
+SCORES = ("rmse", "mae", "mape", "smape", "directional_accuracy", "skill")
+
+
 def _pair(y_true, y_pred, names=("y_true", "y_pred")):
     """Both arrays as float64, checked to be finite, non-empty and of one shape."""
     truth, pred = finite_array(names[0], y_true), finite_array(names[1], y_pred)

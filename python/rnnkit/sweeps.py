@@ -11,11 +11,18 @@ The (configuration, fold) jobs run through joblib like :meth:`Forecaster.backtes
 (``n_jobs``, ``backend``, ``threads_per_job``; see ``rnnkit._jobs``).
 """
 
+import csv
+import hashlib
 import itertools
+import json
+import os
+
+import numpy as np
 
 from . import _jobs
 from ._checks import check_fraction
 from .forecaster import Forecaster, fit_fold
+from .metrics import SCORES
 
 # Scores where more is better; every other metric of evaluate is an error.
 HIGHER_IS_BETTER = ("directional_accuracy", "skill")
@@ -60,14 +67,26 @@ def development(series, test):
 
 
 def _sweep_job(config, past, test, val, fold):
-    """One configuration on one validation fold, as a job: its row of the sweep."""
+    """One configuration on one validation fold, as a job: its row of the sweep. A job
+    that raises is a row too, with its error, so that the others go on."""
+    key = {**config, "fold": fold, "job": job_key(config, fold)}
+    try:
+        return {**key, **_scores(config, past, test, val), "error": ""}
+    except Exception as err:  # noqa: BLE001 - any failure of one configuration is its row
+        return {**key, "error": f"{type(err).__name__}: {err}"}
+
+
+def job_key(config, fold):
+    """What names a job in a results file: its configuration and fold, as JSON."""
+    return json.dumps({"config": config, "fold": fold}, sort_keys=True)
+
+
+def _scores(config, past, test, val):
     forecaster, when = fit_fold(Forecaster, config, past, test, val)
     rows = {row["model"]: row for row in forecaster.evaluate(as_frame=False)}
     scores = {k: v for k, v in rows[forecaster.name].items() if k not in ("model", "parameters")}
     naive = {f"naive_{k}": v for k, v in rows["Naive"].items() if k not in _NOT_SCORES}
     return {
-        **config,
-        "fold": fold,
         **{k.replace("test_", "val_"): v for k, v in when.items()},
         **scores,
         **naive,
@@ -78,7 +97,10 @@ def _sweep_job(config, past, test, val, fold):
 _NOT_SCORES = ("model", "parameters", "train_seconds", "epochs_run")
 
 
-def sweep(series, grid, *, folds=3, test=0.2, n_jobs=1, backend=None, threads_per_job=None):
+def sweep(
+    series, grid, *, folds=3, test=0.2, n_jobs=1, backend=None, threads_per_job=None,
+    results=None,
+):  # fmt: skip
     """Every configuration of ``grid`` on ``folds`` walk-forward validation folds.
 
     Parameters
@@ -95,6 +117,11 @@ def sweep(series, grid, *, folds=3, test=0.2, n_jobs=1, backend=None, threads_pe
         :func:`score_best`).
     n_jobs, backend, threads_per_job
         How the (configuration, fold) jobs run: see :meth:`Forecaster.backtest`.
+    results : str or path-like or None
+        A CSV file that keeps every finished job's row, appended (and flushed to disk)
+        the moment the job ends. A rerun of the same sweep (the same data, folds and
+        test share) skips the jobs already there, so an interrupted sweep resumes where
+        it stopped; a file of another sweep, or one rnnkit did not write, is refused.
 
     Returns
     -------
@@ -102,8 +129,9 @@ def sweep(series, grid, *, folds=3, test=0.2, n_jobs=1, backend=None, threads_pe
         One row per configuration and fold: the configuration's parameters, ``fold``,
         the block's first and last target times (``val_start``, ``val_end``) for a
         series with an index, every metric of :meth:`Forecaster.evaluate` for the
-        network and, prefixed ``naive_``, for the naive forecast, ``train_seconds`` and
-        ``epochs_run``. A DataFrame when pandas is installed.
+        network and, prefixed ``naive_``, for the naive forecast, ``train_seconds``,
+        ``epochs_run``, ``error`` (empty, or why the job failed: its scores are then
+        missing) and ``job`` (its configuration and fold as JSON). A DataFrame when pandas is installed.
     """
     configs = configurations(grid)
     dev = development(series, test)
@@ -114,18 +142,124 @@ def sweep(series, grid, *, folds=3, test=0.2, n_jobs=1, backend=None, threads_pe
             Forecaster(**config, test=test)._folds(dev, folds)
         )
     ]
-    rows = _jobs.run(_sweep_job, jobs, n_jobs, backend, threads_per_job)
+    _jobs.check_n_jobs(n_jobs)
+    _jobs.check_backend(backend)
+    kept = {}
+    on_result = None
+    if results is not None:
+        names = sorted({name for config in configs for name in config})
+        store = ResultsFile(results, fingerprint(series, folds, test), names)
+        kept = store.rows()
+        on_result = lambda k, row: store.append(row)
+    todo = [job for job in jobs if job_key(job[0], job[4]) not in kept]
+    new = {row["job"]: row for row in _jobs.run(_sweep_job, todo, n_jobs, backend,
+                                                  threads_per_job, on_result)}  # fmt: skip
+    # each row's parameters in the grid's order, whether it ran now or was read back
+    rows = [{**j[0], **(new.get(key) or kept[key])} for j in jobs for key in [job_key(j[0], j[4])]]
     try:
         import pandas as pd
     except ImportError:
         return rows
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # a results file keeps times as text: dates again, as the series has them
+    if isinstance(getattr(series, "index", None), pd.DatetimeIndex):
+        for column in ("val_start", "val_end"):
+            table[column] = pd.to_datetime(table[column])
+    return table
+
+
+def fingerprint(series, folds, test):
+    """What makes two sweeps the same sweep: the data (values and index), the folds and
+    the held-out share; a short hex digest."""
+    digest = hashlib.sha256(json.dumps({"folds": folds, "test": test}).encode())
+    if hasattr(series, "to_numpy"):
+        import pandas as pd
+
+        digest.update(pd.util.hash_pandas_object(series, index=True).to_numpy().tobytes())
+    else:
+        values = np.ascontiguousarray(np.asarray(series))
+        digest.update(f"{values.dtype}{values.shape}".encode() + values.tobytes())
+    return digest.hexdigest()[:16]
+
+
+class ResultsFile:
+    """A sweep's rows in a CSV file: a header, then one line per finished job, each
+    appended and flushed to disk as the job ends, so that a crash loses at most the
+    line being written (a line cut short is ignored and its job runs again)."""
+
+    def __init__(self, path, sweep_id, params):
+        self.path = os.fspath(path)
+        self.sweep_id = sweep_id
+        scores = [*SCORES, "train_seconds", *(f"naive_{s}" for s in SCORES), "epochs_run"]
+        self.columns = ["sweep", "job", *params, "fold", "val_start", "val_end", *scores, "error"]
+
+    def rows(self):
+        """The finished jobs' rows already in the file, by job key ({} for a new file)."""
+        if not os.path.exists(self.path):
+            return {}
+        with open(self.path, newline="", encoding="utf-8") as f:
+            text = f.read()
+        lines = text.splitlines(keepends=True)
+        if not lines or next(csv.reader(lines[:1])) != self.columns:
+            raise ValueError(
+                f"results={self.path!r} is not this sweep's results file (its header is not "
+                f"{','.join(self.columns)}): rnnkit leaves it alone; give another path"
+            )
+        if not text.endswith("\n"):
+            # a line cut short by a crash: dropped, so that the next row starts a line
+            with open(self.path, "r+b") as f:
+                f.truncate(len(text[: text.rfind("\n") + 1].encode("utf-8")))
+        kept = {}
+        for line in lines[1:]:
+            fields = next(csv.reader([line]), [])
+            if not line.endswith("\n") or len(fields) != len(self.columns):
+                continue  # cut short by a crash: its job runs again
+            row = dict(zip(self.columns, fields, strict=True))
+            if row.pop("sweep") != self.sweep_id:
+                raise ValueError(
+                    f"results={self.path!r} holds another sweep (other data, folds or test "
+                    "share): give another path, or delete the file to start afresh"
+                )
+            kept[row["job"]] = self._typed(row)
+        return kept
+
+    def _typed(self, row):
+        """A row read back: the configuration from its job key, scores as floats."""
+        job = json.loads(row["job"])
+        typed = {**job["config"], "fold": job["fold"], "job": row["job"]}
+        for name in self.columns[self.columns.index("val_start") : -1]:
+            if row[name] != "":
+                typed[name] = row[name] if name.startswith("val_") else float(row[name])
+        if typed.get("epochs_run") is not None:
+            typed["epochs_run"] = int(typed["epochs_run"])
+        typed["error"] = row["error"]
+        return typed
+
+    def append(self, row):
+        new = not os.path.exists(self.path)
+        with open(self.path, "a", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(self.columns)
+            cells = {**row, "sweep": self.sweep_id}
+            writer.writerow([_cell(cells.get(name)) for name in self.columns])
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _cell(value):
+    """A value as the file keeps it: floats exactly (repr), missing as empty."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float | np.floating):
+        return repr(float(value))
+    return str(value)
 
 
 def rank(table, metric="rmse"):
     """The configurations of a :func:`sweep` table, best first by their mean ``metric``
-    over the validation folds, with its spread (std), the naive forecast's mean and the
-    folds counted. Needs pandas."""
+    over the validation folds, with its spread (std), the naive forecast's mean, the
+    folds scored and the folds whose job failed. Needs pandas."""
     import pandas as pd
 
     table = pd.DataFrame(table)
@@ -139,7 +273,8 @@ def rank(table, metric="rmse"):
             metric: by[metric].mean(),
             f"{metric}_std": by[metric].std(),
             f"naive_{metric}": by[f"naive_{metric}"].mean(),
-            "folds": by.size(),
+            "folds": by[metric].count(),
+            "failed": by.size() - by[metric].count(),
         }
     ).reset_index()
     best_first = metric not in HIGHER_IS_BETTER
