@@ -195,3 +195,65 @@ def test_a_failing_job_is_a_row_with_its_error_and_the_others_go_on(tmp_path):
     # the failures are kept too: a rerun does not retry them
     again = rnnkit.sweep(series, grid, folds=2, results=path)
     assert list(again["error"]) == list(table["error"])
+
+
+# ---------------------------------------------------------------------------- Dask
+
+
+@pytest.fixture
+def dask_client():
+    """A Client of a LocalCluster of 2 worker processes of one thread, started and
+    stopped here (no service outside the test)."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_the_table_is_the_same_on_a_dask_cluster(swept, dask_client):
+    series, serial = swept
+    table = rnnkit.sweep(series, GRID, folds=2, n_jobs=2, backend="dask")
+    drop = ["train_seconds"]
+    pd.testing.assert_frame_equal(table.drop(columns=drop), serial.drop(columns=drop))
+
+
+def test_a_killed_dask_worker_loses_no_row_and_a_rerun_completes(dask_client, tmp_path):
+    import os
+    import signal
+    import threading
+    import time
+
+    series = price_series()
+    grid = {"hidden_size": [4, 5, 6, 7], "lookback": [10, 12], "epochs": [6], "verbose": [0]}
+    path = tmp_path / "sweep.csv"
+    worker = next(iter(dask_client.run(os.getpid).values()))
+    killed = []
+
+    def kill_a_worker_after_the_first_row():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if path.exists() and len(path.read_text().splitlines()) >= 2:
+                os.kill(worker, signal.SIGKILL)
+                killed.append(worker)
+                return
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_a_worker_after_the_first_row)
+    killer.start()
+    try:
+        rnnkit.sweep(series, grid, folds=2, n_jobs=2, backend="dask", results=path)
+        outcome = "finished"  # Dask ran the lost job again on a worker that lives
+    except Exception as err:  # noqa: BLE001 - or it gave up, saying why
+        outcome = f"{type(err).__name__}: {err}"
+    killer.join()
+    assert killed  # the worker died in the middle of the sweep
+    assert outcome == "finished" or "worker" in outcome.lower(), outcome
+    table = rnnkit.sweep(series, grid, folds=2, results=path)  # the rerun, here
+    kept = pd.read_csv(path)
+    assert len(kept) == len(table) == 8 * 2
+    assert kept["job"].is_unique
+    assert (table["error"] == "").all()
