@@ -101,3 +101,10 @@ def test_jobs_keep_their_order():
     squares = _jobs.run(pow, [(k, 2) for k in range(6)], n_jobs=2, backend="threading")
     assert squares == [k * k for k in range(6)]
     assert np.all(np.diff(squares) > 0)
+
+
+def test_the_ray_backend_without_ray_says_what_to_install(monkeypatch):
+    pytest.importorskip("joblib")
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)
+    with pytest.raises(ImportError, match=r"backend='ray' needs Ray: pip install 'ray\[default\]'"):
+        _jobs.run(pow, [(2, 3)], n_jobs=2, backend="ray")

@@ -257,3 +257,55 @@ def test_a_killed_dask_worker_loses_no_row_and_a_rerun_completes(dask_client, tm
     assert len(kept) == len(table) == 8 * 2
     assert kept["job"].is_unique
     assert (table["error"] == "").all()
+
+
+# ---------------------------------------------------------------------------- many series
+
+
+def assets(n=3):
+    index = pd.date_range("2020-01-01", periods=500, freq="B")
+    return pd.DataFrame({f"asset{k}": garch_series(500, seed=10 + k) for k in range(n)}, index)
+
+
+FIT = {"hidden_size": 4, "epochs": 2, "verbose": 0, "lookback": 10}
+
+
+def test_fit_many_fits_one_forecaster_per_column_the_same_on_processes():
+    frame = assets()
+    models, table = rnnkit.fit_many(frame, **FIT)
+    assert sorted(models) == list(frame.columns)
+    for name, model in models.items():
+        mine = Forecaster(**FIT).fit(frame[name]).evaluate()
+        assert model.evaluate().loc["LSTM", "rmse"] == mine.loc["LSTM", "rmse"]
+    assert set(table["series"]) == set(frame.columns)
+    pytest.importorskip("joblib")
+    _, on_processes = rnnkit.fit_many(frame, n_jobs=2, **FIT)
+    drop = ["train_seconds"]
+    pd.testing.assert_frame_equal(on_processes.drop(columns=drop), table.drop(columns=drop))
+
+
+def test_fit_many_takes_a_dict_and_keeps_going_past_a_series_it_cannot_fit():
+    frame = assets(2)
+    data = {"long": frame["asset0"], "short": frame["asset1"].iloc[:12]}
+    models, table = rnnkit.fit_many(data, **FIT)
+    assert list(models) == ["long"]
+    failed = table[table["error"] != ""]
+    assert list(failed["series"]) == ["short"]
+    assert failed["error"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("data", "params", "error", "message"),
+    [
+        ({}, {}, TypeError, "data must be a non-empty DataFrame or dict"),
+        ([1.0, 2.0], {}, TypeError, "data must be a non-empty DataFrame or dict"),
+        (None, {"hiden_size": 4}, TypeError, "hiden_size"),
+    ],
+)
+def test_fit_many_refuses_bad_input_before_any_fit(data, params, error, message, monkeypatch):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a series was fitted")
+
+    monkeypatch.setattr(Forecaster, "fit", no_fit)
+    with pytest.raises(error, match=message):
+        rnnkit.fit_many(assets() if data is None else data, **params)

@@ -17,7 +17,7 @@ from ._config import show_config
 from .core import num_threads, set_num_threads
 from .forecaster import Forecaster, ThinDataWarning
 from .io import load, save
-from .sweeps import rank, sweep
+from .sweeps import fit_many, rank, sweep
 
 _threadpool.register()  # threadpoolctl, when installed, sees and limits the kernels' threads
 
@@ -50,6 +50,7 @@ __all__ = [
     "core",
     "data",
     "datasets",
+    "fit_many",
     "load",
     "metrics",
     "models",

@@ -51,6 +51,15 @@ def _joblib():
     return joblib
 
 
+def _register_ray():
+    """Ray's joblib backend, which Ray registers on request."""
+    try:
+        from ray.util.joblib import register_ray
+    except ImportError:
+        raise ImportError("backend='ray' needs Ray: pip install 'ray[default]'") from None
+    register_ray()
+
+
 def _in_job(function, parent, threads, k, args):
     """Run ``function(*args)`` as job ``k``: (k, its result); in another process, on
     ``threads`` threads."""
@@ -97,6 +106,8 @@ def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None, on_result=
         finished = (_in_job(function, parent, threads_per_job, k, a) for k, a in enumerate(jobs))
         return _collect(finished, len(jobs), on_result)
     joblib = _joblib()
+    if backend == "ray":
+        _register_ray()
     engine = {"n_jobs": n_jobs} if backend is None else {"n_jobs": n_jobs, "backend": backend}
     with joblib.parallel_config(**engine):
         finished = joblib.Parallel(return_as="generator_unordered")(

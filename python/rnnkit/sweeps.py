@@ -256,6 +256,55 @@ def _cell(value):
     return str(value)
 
 
+def _fit_one(name, series, params):
+    """One series as a job: (its fitted Forecaster or None, its rows of evaluate, each
+    with the series' name, or one row with the error that stopped it)."""
+    try:
+        forecaster = Forecaster(**params).fit(series)
+    except Exception as err:  # noqa: BLE001 - one series that fails is its row
+        return None, [{"series": name, "error": f"{type(err).__name__}: {err}"}]
+    rows = forecaster.evaluate(as_frame=False)
+    return forecaster, [{"series": name, **row, "error": ""} for row in rows]
+
+
+def fit_many(data, *, n_jobs=1, backend=None, threads_per_job=None, **params):
+    """One Forecaster of ``params`` per series, fitted as joblib jobs: for many assets.
+
+    Parameters
+    ----------
+    data : pandas DataFrame or dict
+        A DataFrame's columns (each a price series on the shared index), or a dict of
+        name -> series (any input :meth:`Forecaster.fit` takes). Each job is shipped
+        its own series only.
+    n_jobs, backend, threads_per_job
+        How the jobs run: see :meth:`Forecaster.backtest`.
+    **params
+        Forecaster parameters, the same for every series.
+
+    Returns
+    -------
+    models : dict
+        name -> fitted Forecaster, for every series that could be fitted.
+    table
+        The rows of :meth:`Forecaster.evaluate` of every series, with a ``series``
+        column and an ``error`` column (empty, or why that series could not be fitted).
+    """
+    if hasattr(data, "columns"):
+        data = {name: data[name] for name in data.columns}
+    if not isinstance(data, dict) or not data:
+        raise TypeError(f"data must be a non-empty DataFrame or dict of series, got {data!r}")
+    Forecaster(**params)  # an unknown parameter is refused here, before any job
+    jobs = [(name, series, params) for name, series in data.items()]
+    done = _jobs.run(_fit_one, jobs, n_jobs, backend, threads_per_job)
+    models = {name: model for (name, _, _), (model, _) in zip(jobs, done, strict=True) if model}
+    rows = [row for _, fold_rows in done for row in fold_rows]
+    try:
+        import pandas as pd
+    except ImportError:
+        return models, rows
+    return models, pd.DataFrame(rows)
+
+
 def rank(table, metric="rmse"):
     """The configurations of a :func:`sweep` table, best first by their mean ``metric``
     over the validation folds, with its spread (std), the naive forecast's mean, the
