@@ -82,7 +82,8 @@ def job_key(config, fold):
 
 
 def _scores(config, past, test, val):
-    forecaster, when = fit_fold(Forecaster, config, past, test, val)
+    # many jobs at once: silent, unless the grid asks for progress
+    forecaster, when = fit_fold(Forecaster, {"verbose": 0, **config}, past, test, val)
     rows = {row["model"]: row for row in forecaster.evaluate(as_frame=False)}
     scores = {k: v for k, v in rows[forecaster.name].items() if k not in ("model", "parameters")}
     naive = {f"naive_{k}": v for k, v in rows["Naive"].items() if k not in _NOT_SCORES}
