@@ -22,9 +22,10 @@ BACKENDS = ("loky", "multiprocessing", "threading", "dask", "ray")
 
 
 def check_n_jobs(n_jobs):
-    """``n_jobs`` as a positive int; -1 means one job per core this process may use."""
+    """``n_jobs`` as a positive int, or -1: as many as the engine has workers (this
+    machine's cores for the process backend, a cluster's workers for Dask)."""
     if is_int(n_jobs) and n_jobs == -1:
-        return _cores()
+        return -1
     return check_int("n_jobs", n_jobs)
 
 
@@ -81,12 +82,12 @@ def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None, on_result=
         Each job's arguments: what it needs and nothing more, since the process
         backends ship them to the workers.
     n_jobs : int
-        Workers at once; -1 for one per core this process may use.
+        Workers at once; -1 for all the engine has.
     backend : str or None
         A joblib backend (see ``BACKENDS``); None: joblib's default (processes, "loky").
     threads_per_job : int or None
-        Kernel threads of a job run in another process; None: cores // n_jobs, at
-        least 1.
+        Kernel threads of a job run in another process; None: this machine's cores //
+        n_jobs, at least 1 (1 for n_jobs=-1).
     on_result : callable or None
         Called here as ``on_result(k, result)`` as each job finishes, in the order they
         finish: to keep each result the moment it exists.
@@ -98,8 +99,8 @@ def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None, on_result=
     """
     n_jobs = check_n_jobs(n_jobs)
     backend = check_backend(backend)
-    if threads_per_job is None:
-        threads_per_job = max(1, _cores() // n_jobs)
+    if threads_per_job is None:  # n_jobs=-1: a job per core, each on one thread
+        threads_per_job = max(1, _cores() // n_jobs) if n_jobs > 0 else 1
     threads_per_job = check_int("threads_per_job", threads_per_job)
     parent = os.getpid()
     if n_jobs == 1 and backend is None:
