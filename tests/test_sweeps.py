@@ -200,18 +200,47 @@ def test_a_failing_job_is_a_row_with_its_error_and_the_others_go_on(tmp_path):
 # ---------------------------------------------------------------------------- Dask
 
 
+def local_cluster(trim):
+    """A LocalCluster of 2 worker processes of one thread (no service outside the test),
+    its workers started with Dask's MALLOC_TRIM_THRESHOLD_ (trim) or without."""
+    import dask
+
+    distributed = pytest.importorskip("distributed")
+    environ = {} if trim else {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+    with dask.config.set(environ):
+        return distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+
+
 @pytest.fixture
 def dask_client():
-    """A Client of a LocalCluster of 2 worker processes of one thread, started and
-    stopped here (no service outside the test)."""
+    """A Client of a local_cluster as rnnkit asks Dask's workers to be started."""
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    cluster = local_cluster(trim=False)
     client = distributed.Client(cluster)
     yield client
     client.close()
     cluster.close()
+
+
+def test_dask_workers_that_trim_memory_get_a_warning_with_the_fix(swept):
+    import os
+
+    distributed = pytest.importorskip("distributed")
+    series, _ = swept
+    had = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    try:
+        with (
+            local_cluster(trim=True) as cluster,
+            distributed.Client(cluster),
+            pytest.warns(RuntimeWarning, match=r"2 Dask worker\(s\) run with MALLOC_TRIM_THRES"),
+        ):
+            rnnkit.sweep(series, {"hidden_size": [4], **TINY}, folds=2, n_jobs=2, backend="dask")
+    finally:
+        # Dask's nanny sets the variable in this process too, for every later child
+        if had is None:
+            os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
 
 
 def test_the_table_is_the_same_on_a_dask_cluster(swept, dask_client):

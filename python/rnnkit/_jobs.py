@@ -15,6 +15,7 @@ already keeps the threads of concurrent calls within ``set_num_threads()``.
 """
 
 import os
+import warnings
 
 from ._checks import check_int, is_int
 
@@ -50,6 +51,29 @@ def _joblib():
             "n_jobs=1 and no backend to run them one after another)"
         ) from None
     return joblib
+
+
+# What Dask's nanny sets in its workers by default, and what it costs rnnkit there: with a
+# trim threshold set, glibc stops raising its mmap threshold, so every array above 128 KB
+# (a batch's activations and gradients) is mapped and unmapped afresh: fits ran 2x slower.
+TRIM = "MALLOC_TRIM_THRESHOLD_"
+
+
+def warn_if_dask_workers_trim():
+    """A RuntimeWarning when the current Dask Client's workers run with TRIM set."""
+    from distributed import get_client
+
+    trimming = [w for w, v in get_client().run(os.environ.get, TRIM).items() if v is not None]
+    if trimming:
+        warnings.warn(
+            f"{len(trimming)} Dask worker(s) run with {TRIM} set (Dask's default), which "
+            "makes rnnkit's training about 2x slower there: start the workers without it, "
+            "e.g. dask.config.set({'distributed.nanny.pre-spawn-environ."
+            f"{TRIM}': None}}) before the cluster, or MALLOC_MMAP_THRESHOLD_=33554432 "
+            "beside it (see the README, 'Beyond one machine')",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _register_ray():
@@ -109,6 +133,8 @@ def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None, on_result=
     joblib = _joblib()
     if backend == "ray":
         _register_ray()
+    if backend == "dask":
+        warn_if_dask_workers_trim()
     engine = {"n_jobs": n_jobs} if backend is None else {"n_jobs": n_jobs, "backend": backend}
     with joblib.parallel_config(**engine):
         finished = joblib.Parallel(return_as="generator_unordered")(
