@@ -338,3 +338,56 @@ def test_fit_many_refuses_bad_input_before_any_fit(data, params, error, message,
     monkeypatch.setattr(Forecaster, "fit", no_fit)
     with pytest.raises(error, match=message):
         rnnkit.fit_many(assets() if data is None else data, **params)
+
+
+# ---------------------------------------------------------------------------- review cases
+
+
+def test_with_missing_dropped_no_validation_block_reaches_the_held_out_share():
+    series = price_series()
+    series.iloc[380:420] = np.nan  # a gap in the development part
+    grid = {"missing": ["drop"], "hidden_size": [4], **TINY}
+    table = rnnkit.sweep(series, grid, folds=2)
+    dev = sweeps.development(series, 0.2, "drop")
+    assert table["val_end"].max() == dev.index[-1]
+    _, scores = sweeps.score_best(series, table)
+    assert {"LSTM", "Naive"} <= set(scores.index)
+
+
+def test_score_best_needs_the_table_of_a_sweep(swept):
+    series, table = swept
+    with pytest.raises(ValueError, match="table must be a DataFrame returned by sweep"):
+        sweeps.score_best(series, pd.DataFrame(table.to_dict("records")))
+
+
+def test_grids_of_numpy_values_and_overlapping_grids():
+    assert sweeps.configurations({"hidden_size": np.arange(4, 6)}) == [
+        {"hidden_size": 4},
+        {"hidden_size": 5},
+    ]
+    assert type(sweeps.configurations({"hidden_size": np.arange(4, 5)})[0]["hidden_size"]) is int
+    overlapping = [{"hidden_size": [8, 16]}, {"hidden_size": [8]}]
+    assert sweeps.configurations(overlapping) == [{"hidden_size": 8}, {"hidden_size": 16}]
+
+
+def test_an_error_with_line_breaks_and_commas_comes_back_on_one_line(tmp_path):
+    store = sweeps.ResultsFile(tmp_path / "r.csv", "abc", ["hidden_size"])
+    key = sweeps.job_key({"hidden_size": 4}, 0)
+    store.append({"hidden_size": 4, "fold": 0, "job": key, "error": 'E: a, "b"\nc\u2028d'})
+    (row,) = store.rows().values()
+    assert row["error"] == 'E: a, "b" c d'
+
+
+def test_another_sweeps_file_with_a_cut_line_is_refused_untouched(swept, tmp_path):
+    series, _ = swept
+    path = tmp_path / "sweep.csv"
+    rnnkit.sweep(series, {"hidden_size": [4], **TINY}, folds=2, results=path)
+    with path.open("ab") as f:
+        f.write("half a line, é".encode()[:-1])  # cut inside a character
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="holds another sweep"):
+        rnnkit.sweep(series, {"hidden_size": [4], **TINY}, folds=3, results=path)
+    assert path.read_bytes() == before
+    # its own sweep drops the cut line and goes on
+    rnnkit.sweep(series, {"hidden_size": [4, 5], **TINY}, folds=2, results=path)
+    assert len(pd.read_csv(path)) == 4

@@ -13,6 +13,7 @@ The (configuration, fold) jobs run through joblib like :meth:`Forecaster.backtes
 
 import csv
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -20,6 +21,7 @@ import os
 import numpy as np
 
 from . import _jobs
+from . import data as _data
 from ._checks import check_fraction
 from .forecaster import Forecaster, fit_fold
 from .metrics import SCORES
@@ -45,23 +47,35 @@ def configurations(grid):
                 )
             if name == "test":
                 raise ValueError("grid: 'test' is the held-out share: pass it to sweep(test=)")
-            if not isinstance(values, list | tuple) or not values:
+            if not isinstance(values, list | tuple | np.ndarray) or len(values) == 0:
                 raise TypeError(
                     f"grid[{name!r}] must be a non-empty list of values, got {values!r}"
                 )
         if not g:
             continue  # no parameter: no configuration (not one of all defaults)
         names = list(g)
-        configs += [
-            dict(zip(names, combo, strict=True)) for combo in itertools.product(*g.values())
-        ]
+        values = [[_plain(v) for v in g[name]] for name in names]
+        configs += [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
     if not configs:
         raise ValueError("grid is empty: give at least one parameter with one value")
-    return configs
+    # a configuration listed twice (by overlapping grids) is one configuration
+    first = {}
+    for config in configs:
+        first.setdefault(json.dumps(config, sort_keys=True), config)
+    return list(first.values())
 
 
-def development(series, test):
-    """``series`` without its last ``test`` share: where configurations are chosen."""
+def _plain(value):
+    """A NumPy scalar (from np.arange, say) as the Python value it holds."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def development(series, test, missing=None):
+    """``series`` without its last ``test`` share, counted as a Forecaster's fit counts it
+    (after its ``missing`` policy): where configurations are chosen."""
+    if missing is None:
+        missing = Forecaster().missing
+    series = _data.handle_missing(series, missing)
     cut = len(series) - round(len(series) * check_fraction("test", test))
     return series.iloc[:cut] if hasattr(series, "iloc") else series[:cut]
 
@@ -135,12 +149,13 @@ def sweep(
         missing) and ``job`` (its configuration and fold as JSON). A DataFrame when pandas is installed.
     """
     configs = configurations(grid)
-    dev = development(series, test)
     jobs = [
         (config, past, fold_test, val, k)
         for config in configs
         for k, (_, past, fold_test, val) in enumerate(
-            Forecaster(**config, test=test)._folds(dev, folds)
+            Forecaster(**config, test=test)._folds(
+                development(series, test, config.get("missing")), folds
+            )
         )
     ]
     _jobs.check_n_jobs(n_jobs)
@@ -162,6 +177,7 @@ def sweep(
     except ImportError:
         return rows
     table = pd.DataFrame(rows)
+    table.attrs["test"] = test  # the held-out share, for score_best
     # a results file keeps times as text: dates again, as the series has them
     if isinstance(getattr(series, "index", None), pd.DatetimeIndex):
         for column in ("val_start", "val_end"):
@@ -195,26 +211,25 @@ class ResultsFile:
         self.columns = ["sweep", "job", *params, "fold", "val_start", "val_end", *scores, "error"]
 
     def rows(self):
-        """The finished jobs' rows already in the file, by job key ({} for a new file)."""
+        """The finished jobs' rows already in the file, by job key ({} for a new file).
+        Every row is one line (the writer keeps line breaks out of its cells), so a line
+        without its end was cut short by a crash: it is dropped from the file, once the
+        file is known to be this sweep's, and its job runs again."""
         if not os.path.exists(self.path):
             return {}
-        with open(self.path, newline="", encoding="utf-8") as f:
-            text = f.read()
-        lines = text.splitlines(keepends=True)
-        if not lines or next(csv.reader(lines[:1])) != self.columns:
+        with open(self.path, "rb") as f:
+            data = f.read()
+        whole = data[: data.rfind(b"\n") + 1]  # bytes, so that a cut character is cut too
+        records = list(csv.reader(io.StringIO(whole.decode("utf-8", "replace"), newline="")))
+        if not records or records[0] != self.columns:
             raise ValueError(
                 f"results={self.path!r} is not this sweep's results file (its header is not "
                 f"{','.join(self.columns)}): rnnkit leaves it alone; give another path"
             )
-        if not text.endswith("\n"):
-            # a line cut short by a crash: dropped, so that the next row starts a line
-            with open(self.path, "r+b") as f:
-                f.truncate(len(text[: text.rfind("\n") + 1].encode("utf-8")))
         kept = {}
-        for line in lines[1:]:
-            fields = next(csv.reader([line]), [])
-            if not line.endswith("\n") or len(fields) != len(self.columns):
-                continue  # cut short by a crash: its job runs again
+        for fields in records[1:]:
+            if len(fields) != len(self.columns):
+                continue  # not a row this writer wrote whole: its job runs again
             row = dict(zip(self.columns, fields, strict=True))
             if row.pop("sweep") != self.sweep_id:
                 raise ValueError(
@@ -222,6 +237,9 @@ class ResultsFile:
                     "share): give another path, or delete the file to start afresh"
                 )
             kept[row["job"]] = self._typed(row)
+        if len(whole) < len(data):
+            with open(self.path, "r+b") as f:
+                f.truncate(len(whole))
         return kept
 
     def _typed(self, row):
@@ -249,12 +267,13 @@ class ResultsFile:
 
 
 def _cell(value):
-    """A value as the file keeps it: floats exactly (repr), missing as empty."""
+    """A value as the file keeps it: floats exactly (repr), missing as empty, and text
+    on one line (an error message's line breaks as spaces)."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, float | np.floating):
         return repr(float(value))
-    return str(value)
+    return " ".join(str(value).splitlines())
 
 
 def _fit_one(name, series, params):
@@ -295,7 +314,8 @@ def fit_many(data, *, n_jobs=1, backend=None, threads_per_job=None, **params):
     if not isinstance(data, dict) or not data:
         raise TypeError(f"data must be a non-empty DataFrame or dict of series, got {data!r}")
     Forecaster(**params)  # an unknown parameter is refused here, before any job
-    jobs = [(name, series, params) for name, series in data.items()]
+    # many jobs at once: silent, unless asked for progress
+    jobs = [(name, series, {"verbose": 0, **params}) for name, series in data.items()]
     done = _jobs.run(_fit_one, jobs, n_jobs, backend, threads_per_job)
     models = {name: model for (name, _, _), (model, _) in zip(jobs, done, strict=True) if model}
     rows = [row for _, fold_rows in done for row in fold_rows]
@@ -316,8 +336,9 @@ def rank(table, metric="rmse"):
     if metric not in table.columns or metric in _NOT_SCORES or metric.startswith("naive_"):
         scores = [c for c in table.columns if f"naive_{c}" in table.columns]
         raise ValueError(f"metric must be one of {', '.join(scores)}, got {metric!r}")
-    params = [c for c in table.columns if c in Forecaster().get_params(deep=False)]
-    by = table.groupby(params, dropna=False, sort=False)
+    # one group per configuration, whatever its values (lists, None, missing parameters)
+    config = table["job"].map(lambda job: json.dumps(json.loads(job)["config"], sort_keys=True))
+    by = table.groupby(config, sort=False)
     ranked = pd.DataFrame(
         {
             metric: by[metric].mean(),
@@ -326,21 +347,23 @@ def rank(table, metric="rmse"):
             "folds": by[metric].count(),
             "failed": by.size() - by[metric].count(),
         }
-    ).reset_index()
-    best_first = metric not in HIGHER_IS_BETTER
-    return ranked.sort_values(metric, ascending=best_first, kind="stable").reset_index(drop=True)
+    )
+    ranked.index.name = "config"
+    ranked = ranked.reset_index()
+    params = pd.DataFrame([json.loads(c) for c in ranked["config"]], index=ranked.index)
+    ranked = pd.concat([params, ranked], axis=1)
+    # a configuration with a failed fold is never chosen over one that ran them all
+    ascending = [True, metric not in HIGHER_IS_BETTER]
+    ranked = ranked.sort_values(["failed", metric], ascending=ascending, kind="stable")
+    return ranked.reset_index(drop=True)
 
 
-def score_best(series, table, metric="rmse", test=0.2):
-    """The best configuration of :func:`rank` refitted on the development part and scored
-    on the held-out test share: (its parameters, :meth:`Forecaster.evaluate`'s table)."""
-    best = rank(table, metric).head(1).to_dict("records")[0]  # each column keeps its type
-    params = set(Forecaster().get_params(deep=False))
-    config = {k: _plain(v) for k, v in best.items() if k in params}
-    forecaster = Forecaster(**config, test=test).fit(series)
+def score_best(series, table, metric="rmse"):
+    """The best configuration of :func:`rank` refitted on everything before the held-out
+    test share of the :func:`sweep` that made ``table`` and scored on that share: (its
+    parameters, :meth:`Forecaster.evaluate`'s table)."""
+    if "test" not in getattr(table, "attrs", {}):
+        raise ValueError("table must be a DataFrame returned by sweep (it records its test share)")
+    config = json.loads(rank(table, metric)["config"].iloc[0])
+    forecaster = Forecaster(**config, test=table.attrs["test"]).fit(series)
     return config, forecaster.evaluate()
-
-
-def _plain(value):
-    """A NumPy scalar from a DataFrame as the Python value a Forecaster expects."""
-    return value.item() if hasattr(value, "item") else value
