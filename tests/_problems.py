@@ -188,3 +188,13 @@ def run_python(script, env=None, timeout=None):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done
+
+
+def dated_prices(n, seed):
+    """A GARCH price series of ``n`` business days from 2020-01-01, as pandas reads a CSV."""
+    import pandas as pd
+
+    from rnnkit.datasets import garch_series
+
+    prices = garch_series(n, seed=seed)
+    return pd.Series(prices, index=pd.date_range("2020-01-01", periods=n, freq="B"), name="p")

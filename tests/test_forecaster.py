@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from _problems import dated_prices
 
 from rnnkit import Forecaster
 from rnnkit.datasets import garch_series
@@ -11,8 +12,7 @@ FAST = {"hidden_size": 8, "epochs": 3, "lookback": 10, "verbose": 0, "batch_size
 
 
 def price_series(n=400, seed=0):
-    prices = garch_series(n, seed=seed)
-    return pd.Series(prices, index=pd.date_range("2020-01-01", periods=n, freq="B"), name="p")
+    return dated_prices(n, seed)
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,15 @@ processes give the same table, bit for bit; bad settings are refused before any 
 import numpy as np
 import pandas as pd
 import pytest
-from _problems import run_python
+from _problems import dated_prices, run_python
 
 from rnnkit import Forecaster, _jobs, core
-from rnnkit.datasets import garch_series
 
 FAST = {"hidden_size": 8, "epochs": 3, "lookback": 10, "verbose": 0, "batch_size": 32}
 
 
 def price_series(n=500, seed=3):
-    prices = garch_series(n, seed=seed)
-    return pd.Series(prices, index=pd.date_range("2020-01-01", periods=n, freq="B"), name="p")
+    return dated_prices(n, seed)
 
 
 def metrics(table):

@@ -4,6 +4,7 @@ held-out test share, the same table however the jobs run."""
 import numpy as np
 import pandas as pd
 import pytest
+from _problems import dated_prices
 
 import rnnkit
 from rnnkit import Forecaster, sweeps
@@ -14,8 +15,7 @@ GRID = {"hidden_size": [4, 6], "lookback": [10, 15], **TINY}
 
 
 def price_series(n=500, seed=4):
-    prices = garch_series(n, seed=seed)
-    return pd.Series(prices, index=pd.date_range("2020-01-01", periods=n, freq="B"), name="p")
+    return dated_prices(n, seed)
 
 
 @pytest.fixture(scope="module")

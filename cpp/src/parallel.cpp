@@ -76,14 +76,17 @@ void start_running() {
 void stop_running() { g_running.fetch_sub(1, std::memory_order_relaxed); }
 
 #ifdef RNNKIT_WITH_OPENMP
-// Up to `want` helpers that the budget allows.
+// Up to `want` helpers that the budget allows; with any, the pool has started
+// (see g_pool_started).
 int claim_helpers(int want) {
   unsigned busy = g_busy.load(std::memory_order_relaxed);
   for (;;) {
     const int take = std::clamp(num_threads() - callers_in(busy) - helpers_in(busy), 0, want);
     if (take == 0) return 0;
-    if (g_busy.compare_exchange_weak(busy, busy + take * kOneHelper, std::memory_order_relaxed))
+    if (g_busy.compare_exchange_weak(busy, busy + take * kOneHelper, std::memory_order_relaxed)) {
+      g_pool_started.store(true, std::memory_order_relaxed);
       return take;
+    }
   }
 }
 
@@ -384,7 +387,6 @@ Team::Team([[maybe_unused]] Site site, [[maybe_unused]] double work,
   if (largest < 2) return;
   if (!dynamic()) {
     helpers_ = claim_helpers(largest - 1);
-    if (helpers_ > 0) g_pool_started.store(true, std::memory_order_relaxed);
     return;
   }
   Record& record =
@@ -394,7 +396,6 @@ Team::Team([[maybe_unused]] Site site, [[maybe_unused]] double work,
   const auto [size, try_run] = record.choose(now);
   if (size == Record::kFull) {
     helpers_ = claim_helpers(largest - 1);
-    if (helpers_ > 0) g_pool_started.store(true, std::memory_order_relaxed);
     // A team the budget cut short measures neither size.
     if (helpers_ < largest - 1) {
       if (try_run > 0) record.drop_try(size, now);

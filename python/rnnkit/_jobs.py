@@ -30,10 +30,15 @@ def check_n_jobs(n_jobs):
     return check_int("n_jobs", n_jobs)
 
 
-def check_backend(backend):
+def check_engine(n_jobs, backend, threads_per_job):
+    """How jobs are to run, checked: (n_jobs, backend, threads_per_job), the last worked
+    out when None (see :func:`run`)."""
+    n_jobs = check_n_jobs(n_jobs)
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be None or one of {', '.join(BACKENDS)}, got {backend!r}")
-    return backend
+    if threads_per_job is None:  # n_jobs=-1: a job per core, each on one thread
+        threads_per_job = max(1, _cores() // n_jobs) if n_jobs > 0 else 1
+    return n_jobs, backend, check_int("threads_per_job", threads_per_job)
 
 
 def _cores():
@@ -121,11 +126,7 @@ def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None, on_result=
     list
         The results, in the order of ``jobs``.
     """
-    n_jobs = check_n_jobs(n_jobs)
-    backend = check_backend(backend)
-    if threads_per_job is None:  # n_jobs=-1: a job per core, each on one thread
-        threads_per_job = max(1, _cores() // n_jobs) if n_jobs > 0 else 1
-    threads_per_job = check_int("threads_per_job", threads_per_job)
+    n_jobs, backend, threads_per_job = check_engine(n_jobs, backend, threads_per_job)
     parent = os.getpid()
     if n_jobs == 1 and backend is None:
         finished = (_in_job(function, parent, threads_per_job, k, a) for k, a in enumerate(jobs))

@@ -99,17 +99,13 @@ def _scores(config, past, test, val):
     # many jobs at once: silent, unless the grid asks for progress
     forecaster, when = fit_fold(Forecaster, {"verbose": 0, **config}, past, test, val)
     rows = {row["model"]: row for row in forecaster.evaluate(as_frame=False)}
-    scores = {k: v for k, v in rows[forecaster.name].items() if k not in ("model", "parameters")}
-    naive = {f"naive_{k}": v for k, v in rows["Naive"].items() if k not in _NOT_SCORES}
+    network, naive = rows[forecaster.name], rows["Naive"]
     return {
         **{k.replace("test_", "val_"): v for k, v in when.items()},
-        **scores,
-        **naive,
+        **{k: network[k] for k in (*SCORES, "train_seconds")},
+        **{f"naive_{k}": naive[k] for k in SCORES},
         "epochs_run": len(forecaster.history_.train_loss),
     }
-
-
-_NOT_SCORES = ("model", "parameters", "train_seconds", "epochs_run")
 
 
 def sweep(
@@ -158,8 +154,7 @@ def sweep(
             )
         )
     ]
-    _jobs.check_n_jobs(n_jobs)
-    _jobs.check_backend(backend)
+    _jobs.check_engine(n_jobs, backend, threads_per_job)  # before the results file is read
     kept = {}
     on_result = None
     if results is not None:
@@ -333,9 +328,8 @@ def rank(table, metric="rmse"):
     import pandas as pd
 
     table = pd.DataFrame(table)
-    if metric not in table.columns or metric in _NOT_SCORES or metric.startswith("naive_"):
-        scores = [c for c in table.columns if f"naive_{c}" in table.columns]
-        raise ValueError(f"metric must be one of {', '.join(scores)}, got {metric!r}")
+    if metric not in SCORES:
+        raise ValueError(f"metric must be one of {', '.join(SCORES)}, got {metric!r}")
     # one group per configuration, whatever its values (lists, None, missing parameters)
     config = table["job"].map(lambda job: json.dumps(json.loads(job)["config"], sort_keys=True))
     by = table.groupby(config, sort=False)
