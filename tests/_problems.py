@@ -198,3 +198,11 @@ def dated_prices(n, seed):
 
     prices = garch_series(n, seed=seed)
     return pd.Series(prices, index=pd.date_range("2020-01-01", periods=n, freq="B"), name="p")
+
+
+def error_line(capsys):
+    """The one line a command wrote to stderr for a user's error."""
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rnnkit: error: ")
+    assert len(err.splitlines()) == 1
+    return err

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from _problems import error_line
 
 from rnnkit.__main__ import main, read_csv_series
 from rnnkit.datasets import garch_series, random_walk
@@ -116,13 +117,6 @@ def walk(n=60):
 
 def run_csv(path, tmp_path, *more):
     return main(["run", "--csv", path, "--out", str(tmp_path / "r"), *TINY, *more])
-
-
-def error_line(capsys):
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("rnnkit: error: ")
-    assert len(err.splitlines()) == 1
-    return err
 
 
 @pytest.mark.parametrize(

@@ -178,23 +178,97 @@ def test_a_results_file_of_another_sweep_or_of_someone_else_is_refused(swept, tm
     assert theirs.read_text() == "date,price\n2020-01-01,1.0\n"
 
 
-def test_a_failing_job_is_a_row_with_its_error_and_the_others_go_on(tmp_path):
+def test_a_failing_job_is_a_row_with_its_error_and_the_others_go_on(tmp_path, monkeypatch):
     series = price_series()
-    # a lookback longer than the first fold's training part cannot be fitted
-    grid = {"lookback": [10, 400], "hidden_size": [4], **TINY}
+    grid = {"lookback": [10, 12], "hidden_size": [4], **TINY}
+    fit = Forecaster.fit
+
+    def failing(self, past):  # what fails only once training runs, as a full disk might
+        if self.lookback == 12:
+            raise OSError("No space left on device")
+        return fit(self, past)
+
+    monkeypatch.setattr(Forecaster, "fit", failing)
     path = tmp_path / "sweep.csv"
     table = rnnkit.sweep(series, grid, folds=2, results=path)
     failed = table[table["error"] != ""]
-    assert set(failed["lookback"]) == {400}
+    assert set(failed["lookback"]) == {12}
     assert failed["rmse"].isna().all()
-    assert failed["error"].str.contains("lookback").all()
+    assert (failed["error"] == "OSError: No space left on device").all()
     assert (table.loc[table["lookback"] == 10, "error"] == "").all()
     ranked = rnnkit.rank(table)
     assert ranked.iloc[0]["lookback"] == 10
-    assert ranked.set_index("lookback").loc[400, "failed"] == 2
+    assert ranked.set_index("lookback").loc[12, "failed"] == 2
     # the failures are kept too: a rerun does not retry them
     again = rnnkit.sweep(series, grid, folds=2, results=path)
     assert list(again["error"]) == list(table["error"])
+
+
+@pytest.mark.parametrize(
+    ("grid", "error", "message"),
+    [
+        ({"hidden_size": ["fifty"]}, TypeError, "hidden_size must be an int >= 1, got str"),
+        (
+            {"lookback": [10, 400]},
+            ValueError,
+            r"'lookback': 400, .*\} on the first fold's 360 rows: the series is too short",
+        ),
+        ({"dropout": [0.1, 1.5]}, ValueError, "dropout must be a probability"),
+        ({"lr": [-1.0]}, ValueError, "lr must be a positive"),
+        ({"cell": ["lstm", "gru"]}, ValueError, "cell must be 'lstm' or 'rnn', got 'gru'"),
+    ],
+)
+def test_values_that_cannot_be_right_are_refused_before_any_fit(grid, error, message, monkeypatch):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a configuration was fitted")
+
+    monkeypatch.setattr(Forecaster, "fit", no_fit)
+    with pytest.raises(error, match=message):
+        rnnkit.sweep(price_series(), {**grid, **TINY}, folds=2)
+
+
+def test_jobs_in_other_processes_warn_here_as_jobs_here_do():
+    pytest.importorskip("joblib")
+    series = price_series()
+    grid = {"hidden_size": [40], **TINY}  # more parameters than windows: thin data
+    for n_jobs in (1, 2):
+        with pytest.warns(rnnkit.ThinDataWarning, match="fewer than the network's"):
+            rnnkit.sweep(series, grid, folds=2, n_jobs=n_jobs)
+
+
+def test_the_costliest_jobs_start_first_and_come_back_in_order():
+    from rnnkit import _jobs
+
+    started = []
+    results = _jobs.run(started.append, [(1,), (3,), (2,)], costs=[1.0, 3.0, 2.0])
+    assert started == [3, 2, 1]
+    assert results == [None, None, None]  # in the order of the jobs
+    assert _jobs.run(abs, [(-1,), (-3,), (-2,)], costs=[1, 3, 2]) == [1, 3, 2]
+    series = price_series()
+    costs = [sweeps._cost(c, series) for c in sweeps.configurations(
+        {"cell": ["rnn", "lstm"], "hidden_size": [4, 16]})]  # fmt: skip
+    rnn_4, rnn_16, lstm_4, lstm_16 = costs  # an LSTM's step costs four RNN steps
+    assert rnn_4 < lstm_4 < rnn_16 < lstm_16
+
+
+def test_threads_per_job_share_the_cores_among_the_jobs_that_run_at_once():
+    from rnnkit import _jobs
+
+    cores = _jobs._cores()
+    assert _jobs.check_engine(2, None, None)[2] == max(1, cores // 2)
+    assert _jobs.check_engine(2, None, None, jobs=1)[2] == cores  # one job: every core
+    assert _jobs.check_engine(-1, None, None, jobs=5)[2] == 1
+    assert _jobs.check_engine(2, None, 3, jobs=1)[2] == 3
+
+
+def test_a_progress_bar_or_a_line_per_job(capsys, monkeypatch):
+    from rnnkit import _jobs, _progress
+
+    _jobs.run(abs, [(-1,), (-2,)], progress="sweep")
+    assert "2/2" in capsys.readouterr().err
+    monkeypatch.setattr(_progress, "bar", lambda *args: None)  # as without tqdm
+    _jobs.run(abs, [(-1,), (-2,)], progress="sweep")
+    assert capsys.readouterr().err.splitlines() == ["sweep: 1/2 jobs done", "sweep: 2/2 jobs done"]
 
 
 # ---------------------------------------------------------------------------- Dask
@@ -391,3 +465,88 @@ def test_another_sweeps_file_with_a_cut_line_is_refused_untouched(swept, tmp_pat
     # its own sweep drops the cut line and goes on
     rnnkit.sweep(series, {"hidden_size": [4, 5], **TINY}, folds=2, results=path)
     assert len(pd.read_csv(path)) == 4
+
+
+# ---------------------------------------------------------------------------- results files
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        pd.date_range("2020-01-01", periods=500, freq="h", tz="Europe/Berlin"),
+        pd.RangeIndex(1000, 1500),
+        pd.Index(np.arange(500) * 0.5),
+        None,  # a NumPy array: no times
+    ],
+    ids=["tz-aware hours", "integers", "floats", "numpy"],
+)
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_rerun_gives_back_the_same_table_whatever_the_index_and_format(index, suffix, tmp_path):
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    values = price_series().to_numpy()
+    series = values if index is None else pd.Series(values, index=index)
+    grid = {"hidden_size": [4], "lookback": [10, 12], **TINY}
+    path = tmp_path / f"sweep{suffix}"
+    first = rnnkit.sweep(series, grid, folds=2, results=path)
+    again = rnnkit.sweep(series, grid, folds=2, results=path)
+    pd.testing.assert_frame_equal(again, first)
+    if index is not None:
+        assert first["val_start"].iloc[0] in index
+    if suffix == ".parquet":
+        stored = pd.read_parquet(path)
+        assert len(stored) == 4
+        assert stored["rmse"].dtype == np.float64
+        # in the order the jobs finished
+        assert stored.set_index("job")["rmse"].loc[first["job"]].tolist() == list(first["rmse"])
+
+
+def test_a_parquet_file_keeps_every_finished_row_and_refuses_another_sweep(tmp_path, monkeypatch):
+    pytest.importorskip("pyarrow")
+    series = price_series()
+    path = tmp_path / "sweep.parquet"
+    grid = {"hidden_size": [4, 5], **TINY}
+    fit, seen = Forecaster.fit, []
+
+    def interrupted(self, past):  # Ctrl-C during the third job
+        seen.append(1)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return fit(self, past)
+
+    monkeypatch.setattr(Forecaster, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        rnnkit.sweep(series, grid, folds=2, results=path)
+    assert len(pd.read_parquet(path)) == 2
+    monkeypatch.setattr(Forecaster, "fit", fit)
+    calls = fits_counted(monkeypatch)
+    table = rnnkit.sweep(series, grid, folds=2, results=path)
+    assert len(calls) == 2
+    assert len(pd.read_parquet(path)) == 4 == len(table)
+    with pytest.raises(ValueError, match="holds another sweep"):
+        rnnkit.sweep(series, grid, folds=3, results=path)
+    theirs = tmp_path / "theirs.parquet"
+    pd.DataFrame({"price": [1.0, 2.0]}).to_parquet(theirs)
+    before = theirs.read_bytes()
+    with pytest.raises(ValueError, match="is not this sweep's results file"):
+        rnnkit.sweep(series, grid, folds=2, results=theirs)
+    not_parquet = tmp_path / "notes.parquet"
+    not_parquet.write_text("my notes")
+    with pytest.raises(ValueError, match="is not this sweep's results file"):
+        rnnkit.sweep(series, grid, folds=2, results=not_parquet)
+    assert theirs.read_bytes() == before
+    assert not_parquet.read_text() == "my notes"
+
+
+def test_a_results_file_must_say_its_format_and_another_rnnkit_is_another_sweep(
+    tmp_path, monkeypatch
+):
+    series = price_series()
+    grid = {"hidden_size": [4], **TINY}
+    with pytest.raises(ValueError, match=r"must end in \.csv or \.parquet"):
+        rnnkit.sweep(series, grid, folds=2, results=tmp_path / "sweep.txt")
+    path = tmp_path / "sweep.csv"
+    rnnkit.sweep(series, grid, folds=2, results=path)
+    monkeypatch.setattr(rnnkit, "__version__", "99.0")  # its numbers may differ
+    with pytest.raises(ValueError, match="rnnkit version"):
+        rnnkit.sweep(series, grid, folds=2, results=path)

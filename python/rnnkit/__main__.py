@@ -8,15 +8,18 @@ import sys
 import time
 import warnings
 
-from . import demo
+from . import _jobs, demo, sweeps
 from ._config import show_config
 from ._estimator import defaults
+from ._jobs import BACKENDS
 from .data import MISSING_MODES, SCALERS, TRANSFORMS
 from .forecaster import RULE_OF_THUMB, Forecaster, ThinDataWarning
+from .metrics import SCORES
 from .models import CELLS
 from .train import LOSSES, OPTIMIZERS
 
 _FORECASTER = defaults(Forecaster)
+_SWEEP = defaults(sweeps.sweep)
 
 
 class CommandError(Exception):
@@ -135,30 +138,20 @@ RUN_OPTIONS = (
 )  # fmt: skip
 
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="rnnkit", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    run = commands.add_parser(
-        "run",
-        help="train an RNN and an LSTM against baselines on a price series",
-        description="Train an RNN and an LSTM on a price series (by default the bundled daily "
-        "WTI crude oil price), compare them with naive, drift, moving-average, EWMA and "
-        "linear-regression forecasts on the same test block, print one table and write a "
-        "report folder with plots.",
-    )
-    run.add_argument("--csv", help="a CSV file with a price column (default: bundled WTI)")
-    run.add_argument(
+def _add_data_options(command):
+    """The options that say which series to read (run and sweep share them)."""
+    command.add_argument("--csv", help="a CSV file with a price column (default: bundled WTI)")
+    command.add_argument(
         "--column",
         help="the price column of the CSV (default: Adj Close, Close or Price if there is "
         "one, else the last numeric column that is not a volume), or several separated by "
         "commas: the networks read them all and forecast --target-column",
     )
-    run.add_argument(
+    command.add_argument(
         "--target-column",
         help="the column to forecast among several --column (default: the first)",
     )
-    run.add_argument(
+    command.add_argument(
         "--target",
         choices=TARGETS,
         default="price",
@@ -166,34 +159,53 @@ def _parser():
         "return in percent, against naive, rolling-mean, RiskMetrics, linear and (with the "
         "arch package) GARCH(1,1) forecasts",
     )
-    run.add_argument("--date-column", help="the CSV's date column (default: the first column)")
-    run.add_argument(
+    command.add_argument("--date-column", help="the CSV's date column (default: the first column)")
+    command.add_argument(
         "--date-unit",
         choices=DATE_UNITS,
         help="the unit of a date column that holds numbers (seconds... since 1970)",
     )
-    run.add_argument(
+    command.add_argument(
         "--date-format",
         help="the dates' format when pandas cannot infer one for them all, as strftime "
         "writes it (such as %%d.%%m.%%y for 04.01.21)",
     )
-    run.add_argument(
+    command.add_argument(
         "--sep", help="the CSV's column separator (default: found from the header line)"
     )
-    run.add_argument(
+    command.add_argument(
         "--decimal",
         choices=tuple(_NUMBER),
         metavar="{.|,}",
         help="the prices' decimal mark; the other one is then a thousands separator "
         "(default: found from the prices)",
     )
-    run.add_argument(
-        "--cells", default="rnn,lstm", help="comma-separated: rnn, lstm (default: rnn,lstm)"
+
+
+def _add_network_options(command, grid=False):
+    """The network and training options: one value each (``run``), or with ``grid`` a
+    list of values each, separated by commas, for a sweep to try every combination of."""
+    network = command.add_argument_group(
+        "network and training",
+        "as rnnkit.Forecaster takes them, with the same defaults"
+        + (": give several values separated by commas to try each" if grid else ""),
     )
-    network = run.add_argument_group(
-        "network and training", "as rnnkit.Forecaster takes them, with the same defaults"
-    )
-    for flag, name, kind, text in RUN_OPTIONS:
+    options = [o for o in RUN_OPTIONS if o[1] != "test"] if grid else RUN_OPTIONS
+    if grid:
+        options = [("--cell", "cell", CELLS, "recurrent cell"), *options]
+    for flag, name, kind, text in options:
+        if grid:
+            # the parameter's own name as a flag too: --hidden-size beside --hidden
+            spelled = "--" + name.replace("_", "-")
+            flags = [spelled] if spelled == flag else [spelled, flag]
+            network.add_argument(
+                *flags,
+                dest=name,
+                type=_values(kind),
+                metavar="V[,V...]",
+                help=f"{text} (default: {_FORECASTER[name]})",
+            )
+            continue
         choices = kind if isinstance(kind, tuple) else None
         network.add_argument(
             flag,
@@ -210,11 +222,52 @@ def _parser():
         help="what to do with rows without a price: a CSV's empty cells are holidays, so the "
         f"default is drop (the Python API's is {_FORECASTER['missing']}: it makes you choose)",
     )
-    network.add_argument(
-        "--threads",
-        type=_positive_int,
-        help="threads of rnnkit's core (default: the cores this process may use)",
+    if not grid:  # a sweep's jobs set their own: --threads-per-job
+        network.add_argument(
+            "--threads",
+            type=_positive_int,
+            help="threads of rnnkit's core (default: the cores this process may use)",
+        )
+
+
+def _values(kind):
+    """An option's reader of values separated by commas, each read as ``kind`` reads
+    one (a function, or a tuple of the choices)."""
+
+    def read(text):
+        values = []
+        for item in (part.strip() for part in text.split(",")):
+            if isinstance(kind, tuple):
+                if item not in kind:
+                    raise argparse.ArgumentTypeError(f"{item!r} is not one of {', '.join(kind)}")
+                values.append(item)
+                continue
+            try:
+                values.append(kind(item))
+            except ValueError as err:  # int("x") and such: say which value
+                raise argparse.ArgumentTypeError(f"{item!r}: {err}") from None
+        return list(dict.fromkeys(values))  # a value given twice is tried once
+
+    return read
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="rnnkit", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="train an RNN and an LSTM against baselines on a price series",
+        description="Train an RNN and an LSTM on a price series (by default the bundled daily "
+        "WTI crude oil price), compare them with naive, drift, moving-average, EWMA and "
+        "linear-regression forecasts on the same test block, print one table and write a "
+        "report folder with plots.",
     )
+    _add_data_options(run)
+    run.add_argument(
+        "--cells", default="rnn,lstm", help="comma-separated: rnn, lstm (default: rnn,lstm)"
+    )
+    _add_network_options(run)
     run.add_argument(
         "--backtest",
         type=_positive_int,
@@ -229,6 +282,63 @@ def _parser():
     )
     run.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="train many configurations on walk-forward folds and rank them on validation",
+        description="Train every combination of the values given (such as --lookback "
+        "20,40,60 --hidden-size 50,100 --cell rnn,lstm) on walk-forward validation folds "
+        "of a price series, print them ranked by their mean validation score, score the "
+        "best on the held-out test share, which nothing before has seen, and write a report "
+        "folder with the tables and a heatmap of the score over two parameters.",
+    )
+    _add_data_options(sweep)
+    _add_network_options(sweep, grid=True)
+    how = sweep.add_argument_group("the sweep")
+    how.add_argument(
+        "--folds", type=_positive_int, default=_SWEEP["folds"],
+        help=f"validation folds (default: {_SWEEP['folds']})",
+    )  # fmt: skip
+    how.add_argument(
+        "--test", type=_nonnegative_float, default=_SWEEP["test"],
+        help="share of the rows held out for the test of the best configuration (default: "
+        f"{_SWEEP['test']}); the validation folds are cut from the same share of the rest",
+    )  # fmt: skip
+    how.add_argument(
+        "--metric", choices=SCORES, default="rmse",
+        help="the validation score that ranks the configurations (default: rmse)",
+    )  # fmt: skip
+    how.add_argument(
+        "--heatmap", metavar="X,Y",
+        help="the two parameters of the heatmap (default: the two with the most values)",
+    )  # fmt: skip
+    how.add_argument(
+        "--jobs", type=int,
+        help="jobs at once (default: 1; -1: one per core, or per Dask worker with --scheduler)",
+    )  # fmt: skip
+    how.add_argument(
+        "--backend", choices=BACKENDS,
+        help="the joblib backend of the jobs (default: processes, loky)",
+    )  # fmt: skip
+    how.add_argument(
+        "--threads-per-job", type=_positive_int,
+        help="kernel threads of each job (default: the cores divided among the jobs)",
+    )  # fmt: skip
+    how.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="a Dask scheduler to run the jobs on, such as tcp://host:8786",
+    )  # fmt: skip
+    how.add_argument(
+        "--results", metavar="FILE",
+        help="a .csv (or .parquet) file that keeps each job's row as it finishes: the same "
+        "command again resumes an interrupted sweep",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--out", default="rnnkit-sweep",
+        help="report folder, made if missing (default: rnnkit-sweep in the working folder)",
+    )  # fmt: skip
+    sweep.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
 
     experiments = commands.add_parser(
         "experiments",
@@ -616,20 +726,22 @@ def _mostly_numeric(text, decimal):
     return max(_numbers(text, d).notna().mean() for d in marks) > 0.9
 
 
-def run(args):
+def _check_target(args, transform_given):
+    """--target volatility fixes the transform: refuse a --transform beside it."""
+    if args.target == "volatility" and transform_given:
+        raise CommandError(
+            f"--transform {args.transform} is for --target price; --target volatility "
+            "forecasts absolute log returns"
+        )
+
+
+def _read_series(args, transforms):
+    """The series of --csv (or the bundled WTI) and its title, once a line has said what
+    it holds and what the networks forecast of it (with ``transforms``)."""
     from . import report
     from .datasets import load_wti
     from .inspect import time_label
 
-    cells = tuple(c.strip() for c in args.cells.split(","))
-    if not cells or any(c not in CELLS for c in cells):
-        raise CommandError(f"--cells takes rnn and/or lstm, got {args.cells!r}")
-    files = report.BACKTEST_FILES if args.backtest else report.report_files(args.horizon)
-    _check_out(args.out, files, args.overwrite)
-    if args.threads is not None:
-        from .core import set_num_threads
-
-        set_num_threads(args.threads)
     columns = args.column
     if columns and "," in columns:
         columns = [name.strip() for name in columns.split(",")]
@@ -640,12 +752,6 @@ def run(args):
             f"--target-column {args.target_column!r} must be one of the --column names, "
             f"got --column {args.column!r}"
         )
-    if args.target == "volatility" and args.transform != _FORECASTER["transform"]:
-        raise CommandError(
-            f"--transform {args.transform} is for --target price; --target volatility "
-            "forecasts absolute log returns"
-        )
-    transform = TARGETS[args.target] or args.transform
     if args.csv:
         series = read_csv_series(
             args.csv,
@@ -672,8 +778,41 @@ def run(args):
         f"{time_label(series.index[0])} to "
         f"{time_label(series.index[-1])}; forecasting "
         + (f"{target}'s " if series.ndim == 2 else "")
-        + report.FORECASTING[transform]
+        + " or ".join(report.FORECASTING[t] for t in transforms)
     )
+    return series, title
+
+
+def _say_warnings(caught):
+    """Warnings caught in training, said: thin data once per network in rnnkit's words,
+    others as Python shows them. Whether the rule of thumb applies (said below the table)."""
+    thin = {}  # network -> its first (thinnest) warning: a backtest warns once a fold
+    for w in caught:
+        if w.category is ThinDataWarning:
+            thin.setdefault(str(w.message).split(":")[0], str(w.message))
+    for message in thin.values():
+        _warn(message.replace(f" {RULE_OF_THUMB}", ""))
+    for w in caught:
+        if w.category is not ThinDataWarning:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return any(RULE_OF_THUMB in message for message in thin.values())
+
+
+def run(args):
+    from . import report
+
+    cells = tuple(c.strip() for c in args.cells.split(","))
+    if not cells or any(c not in CELLS for c in cells):
+        raise CommandError(f"--cells takes rnn and/or lstm, got {args.cells!r}")
+    files = report.BACKTEST_FILES if args.backtest else report.report_files(args.horizon)
+    _check_out(args.out, files, args.overwrite)
+    if args.threads is not None:
+        from .core import set_num_threads
+
+        set_num_threads(args.threads)
+    _check_target(args, args.transform != _FORECASTER["transform"])
+    transform = TARGETS[args.target] or args.transform
+    series, title = _read_series(args, [transform])
     forecaster_args = {name: getattr(args, name) for _, name, _, _ in RUN_OPTIONS}
     forecaster_args |= {"missing": args.missing, "target": args.target_column}
     forecaster_args["transform"] = transform
@@ -692,18 +831,9 @@ def run(args):
                 )
     except ValueError as err:
         raise CommandError(_in_cli_words(str(err))) from None
-    # Thin data is said once (every network's fit finds it), in rnnkit's words, with the
-    # rule of thumb beside the table; other warnings go out as Python shows them.
-    thin = {}  # network -> its first (thinnest) warning: a backtest warns once a fold
-    for w in caught:
-        if w.category is ThinDataWarning:
-            thin.setdefault(str(w.message).split(":")[0], str(w.message))
-    for message in thin.values():
-        _warn(message.replace(f" {RULE_OF_THUMB}", ""))
-    rule = any(RULE_OF_THUMB in message for message in thin.values())
-    for w in caught:
-        if w.category is not ThinDataWarning:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    # Thin data is said once (every network's fit finds it), with the rule of thumb beside
+    # the table.
+    rule = _say_warnings(caught)
     print()
     if args.backtest:
         folds = f"{args.backtest} fold{'s' if args.backtest > 1 else ''}"
@@ -720,6 +850,122 @@ def run(args):
         print(report.format_table(table))
         files = _write_out(report.write_report, args.out, table, forecasters, title, args.overwrite)
         print(f"\n{report.note(transform, args.horizon)}")
+    if rule:
+        print(RULE_OF_THUMB)
+    _say_where(args.out, files, start)
+
+
+# Seconds to wait for a --scheduler to answer before saying it does not
+SCHEDULER_TIMEOUT = 10
+
+
+def _connect(address):
+    """A dask.distributed Client of the scheduler at ``address``, or a CommandError
+    within SCHEDULER_TIMEOUT seconds."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CommandError(
+            "--scheduler needs Dask's distributed: pip install 'rnnkit[parallel]'"
+        ) from None
+    try:
+        return Client(address, timeout=SCHEDULER_TIMEOUT)
+    except Exception as err:  # noqa: BLE001 - OSError, TimeoutError, ValueError (address)
+        raise CommandError(
+            f"--scheduler {address}: no Dask scheduler answered within {SCHEDULER_TIMEOUT} s "
+            f"({type(err).__name__}: {err})"
+        ) from None
+
+
+def _heatmap_axes(text, grid):
+    """The heatmap's (x, y) parameters: --heatmap's, or the two with the most values;
+    None when no parameter has more than one."""
+    if text is None:
+        several = sorted((n for n, v in grid.items() if len(v) > 1), key=lambda n: -len(grid[n]))
+        return tuple(several[:2]) + (None,) * (2 - len(several[:2])) if several else None
+    names = [name.strip().replace("-", "_") for name in text.split(",")]
+    if len(names) != 2 or names[0] == names[1] or not set(names) <= set(grid):
+        raise CommandError(
+            f"--heatmap takes two parameters of the sweep separated by a comma (of "
+            f"{', '.join(grid)}), got {text!r}"
+        )
+    return tuple(names)
+
+
+def sweep(args):
+    from . import plot, report
+
+    names = ["cell", *(name for _, name, _, _ in RUN_OPTIONS if name != "test")]
+    grid = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    _check_target(args, args.transform is not None)
+    if args.target == "volatility":
+        grid["transform"] = ["volatility"]
+    if args.target_column is not None:
+        grid["target"] = [args.target_column]
+    if not grid:  # one configuration: the Forecaster's defaults
+        grid = {"cell": [_FORECASTER["cell"]]}
+    axes = _heatmap_axes(args.heatmap, grid)
+    if args.scheduler is not None and args.backend not in (None, "dask"):
+        raise CommandError(f"--scheduler runs the jobs on Dask; --backend {args.backend} cannot")
+    backend = "dask" if args.scheduler is not None else args.backend
+    n_jobs = args.jobs if args.jobs is not None else (-1 if args.scheduler is not None else 1)
+    try:
+        _jobs.check_engine(n_jobs, backend, args.threads_per_job)
+        configs = sweeps.configurations(grid)
+    except (TypeError, ValueError) as err:
+        raise CommandError(str(err).replace("n_jobs", "--jobs")) from None
+    _check_out(args.out, report.SWEEP_FILES, args.overwrite)
+    transforms = grid.get("transform", [_FORECASTER["transform"]])
+    series, title = _read_series(args, transforms)
+    client = _connect(args.scheduler) if args.scheduler is not None else None
+    where = f"{args.folds} walk-forward validation folds before the last {args.test:.0%}"
+    print(f"{len(configs)} configurations x {where}: {len(configs) * args.folds} jobs")
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ThinDataWarning)
+            table = sweeps.sweep(
+                series, {**grid, "missing": [args.missing]}, folds=args.folds, test=args.test,
+                n_jobs=n_jobs, backend=backend, threads_per_job=args.threads_per_job,
+                results=args.results, progress=not args.quiet,
+            )  # fmt: skip
+            ranked = sweeps.rank(table, args.metric)
+            best, tested = sweeps.score_best(
+                series, table, args.metric, verbose=0 if args.quiet else 1
+            )
+    except (TypeError, ValueError) as err:
+        raise CommandError(_in_cli_words(str(err))) from None
+    except KeyboardInterrupt:
+        if args.results is not None:
+            print(f"rnnkit: the finished jobs are in {args.results}: the same command "
+                  "resumes the sweep", file=sys.stderr)  # fmt: skip
+        raise
+    finally:
+        if client is not None:
+            client.close()
+    rule = _say_warnings(caught)
+    params = sweeps.varying(table)
+    fixed = {name: values[0] for name, values in grid.items() if name not in params}
+    failed = int((table["error"] != "").sum())
+    lines = [
+        f"Ranked by mean validation {args.metric} over {args.folds} folds"
+        + (f" (fixed: {', '.join(f'{k}={v}' for k, v in fixed.items())})" if fixed else "")
+        + (f"; {failed} jobs failed (their errors: sweep.csv)" if failed else "")
+        + ":",
+        report.format_ranked(ranked, args.metric, params),
+        "",
+        "Best on validation: "
+        + ", ".join(f"{k}={v}" for k, v in best.items() if k in params or not params)
+        + f"; refitted on everything before the held-out {args.test:.0%} and tested there:",
+        report.format_table(tested),
+    ]
+    text = "\n".join(lines)
+    print()
+    print(text)
+    heatmap = None if axes is None else plot.sweep_heatmap(table, *axes, metric=args.metric)
+    files = _write_out(
+        report.write_sweep, args.out, table, ranked, title, text, heatmap, args.overwrite
+    )
     if rule:
         print(RULE_OF_THUMB)
     _say_where(args.out, files, start)
@@ -752,6 +998,8 @@ def main(argv=None):
     try:
         if args.command == "run":
             run(args)
+        elif args.command == "sweep":
+            sweep(args)
         elif args.command == "experiments":
             experiments(args)
         elif args.command == "demo":

@@ -15,8 +15,10 @@ already keeps the threads of concurrent calls within ``set_num_threads()``.
 """
 
 import os
+import sys
 import warnings
 
+from . import _progress
 from ._checks import check_int, is_int
 
 BACKENDS = ("loky", "multiprocessing", "threading", "dask", "ray")
@@ -30,14 +32,15 @@ def check_n_jobs(n_jobs):
     return check_int("n_jobs", n_jobs)
 
 
-def check_engine(n_jobs, backend, threads_per_job):
+def check_engine(n_jobs, backend, threads_per_job, jobs=None):
     """How jobs are to run, checked: (n_jobs, backend, threads_per_job), the last worked
-    out when None (see :func:`run`)."""
+    out when None (see :func:`run`) for ``jobs`` jobs (None: as many as n_jobs)."""
     n_jobs = check_n_jobs(n_jobs)
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be None or one of {', '.join(BACKENDS)}, got {backend!r}")
     if threads_per_job is None:  # n_jobs=-1: a job per core, each on one thread
-        threads_per_job = max(1, _cores() // n_jobs) if n_jobs > 0 else 1
+        at_once = n_jobs if jobs is None else min(n_jobs, max(jobs, 1))
+        threads_per_job = max(1, _cores() // at_once) if n_jobs > 0 else 1
     return n_jobs, backend, check_int("threads_per_job", threads_per_job)
 
 
@@ -91,16 +94,28 @@ def _register_ray():
 
 
 def _in_job(function, parent, threads, k, args):
-    """Run ``function(*args)`` as job ``k``: (k, its result); in another process, on
-    ``threads`` threads."""
-    if os.getpid() != parent:
-        from . import core
+    """Run ``function(*args)`` as job ``k``: (k, its result, the warnings it gave).
 
-        core.set_num_threads(threads)
-    return k, function(*args)
+    In another process the job runs on ``threads`` threads, and its warnings travel back
+    with its result to be given again here, as the same job run here would give them.
+    A job in this process (the loop, the threading backend) warns as any code does:
+    catching warnings changes process-wide state that concurrent threads would share.
+    """
+    if os.getpid() == parent:
+        return k, function(*args), []
+    from . import core
+
+    core.set_num_threads(threads)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = function(*args)
+    return k, result, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
 
 
-def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None, on_result=None):
+def run(
+    function, jobs, n_jobs=1, backend=None, threads_per_job=None, on_result=None, costs=None,
+    progress=None,
+):  # fmt: skip
     """``[function(*args) for args in jobs]``, the jobs spread over ``n_jobs`` workers.
 
     Parameters
@@ -115,22 +130,29 @@ def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None, on_result=
     backend : str or None
         A joblib backend (see ``BACKENDS``); None: joblib's default (processes, "loky").
     threads_per_job : int or None
-        Kernel threads of a job run in another process; None: this machine's cores //
-        n_jobs, at least 1 (1 for n_jobs=-1).
+        Kernel threads of a job run in another process; None: this machine's cores
+        divided among the jobs that run at once (n_jobs, or fewer jobs), at least 1 (1
+        for n_jobs=-1).
     on_result : callable or None
         Called here as ``on_result(k, result)`` as each job finishes, in the order they
         finish: to keep each result the moment it exists.
+    costs : list of float or None
+        Each job's expected cost, in any unit: the costliest jobs start first, so that
+        the last job to finish is a short one and no worker waits long for it.
+    progress : str or None
+        A label: show a progress bar over the jobs (a line per job without tqdm).
 
     Returns
     -------
     list
         The results, in the order of ``jobs``.
     """
-    n_jobs, backend, threads_per_job = check_engine(n_jobs, backend, threads_per_job)
+    n_jobs, backend, threads_per_job = check_engine(n_jobs, backend, threads_per_job, len(jobs))
+    order = range(len(jobs)) if costs is None else sorted(range(len(jobs)), key=lambda k: -costs[k])
     parent = os.getpid()
     if n_jobs == 1 and backend is None:
-        finished = (_in_job(function, parent, threads_per_job, k, a) for k, a in enumerate(jobs))
-        return _collect(finished, len(jobs), on_result)
+        finished = (_in_job(function, parent, threads_per_job, k, jobs[k]) for k in order)
+        return _collect(finished, len(jobs), on_result, progress)
     joblib = _joblib()
     if backend == "ray":
         _register_ray()
@@ -139,17 +161,28 @@ def run(function, jobs, n_jobs=1, backend=None, threads_per_job=None, on_result=
     engine = {"n_jobs": n_jobs} if backend is None else {"n_jobs": n_jobs, "backend": backend}
     with joblib.parallel_config(**engine):
         finished = joblib.Parallel(return_as="generator_unordered")(
-            joblib.delayed(_in_job)(function, parent, threads_per_job, k, args)
-            for k, args in enumerate(jobs)
+            joblib.delayed(_in_job)(function, parent, threads_per_job, k, jobs[k]) for k in order
         )
-        return _collect(finished, len(jobs), on_result)
+        return _collect(finished, len(jobs), on_result, progress)
 
 
-def _collect(finished, n, on_result):
-    """The results of (k, result) pairs in job order, each passed to on_result first."""
+def _collect(finished, n, on_result, progress):
+    """The results of (k, result, warnings) triples in job order, each passed to
+    on_result first and its warnings given here."""
     results = [None] * n
-    for k, result in finished:
-        if on_result is not None:
-            on_result(k, result)
-        results[k] = result
+    bar = _progress.bar(n, progress, "job") if progress else None
+    try:
+        for done, (k, result, caught) in enumerate(finished, start=1):
+            for message, category, filename, lineno in caught:
+                warnings.warn_explicit(message, category, filename, lineno)
+            if on_result is not None:
+                on_result(k, result)
+            results[k] = result
+            if bar is not None:
+                bar.update(1)
+            elif progress:
+                print(f"{progress}: {done}/{n} jobs done", file=sys.stderr)
+    finally:
+        if bar is not None:
+            bar.close()
     return results

@@ -241,34 +241,8 @@ class Forecaster(Estimator):
         -------
         self
         """
-        self._check_training_params()
-        split = _data.split_windows(
-            series,
-            check_int("lookback", self.lookback),
-            check_int("horizon", self.horizon),
-            target=self.target,
-            inputs=self.inputs,
-            transform=self.transform,
-            scaler=self.scaler,
-            val=self.val,
-            test=self.test,
-            missing=self.missing,
-            unscaled=self.unscaled,
-        )
+        split, model, params = self._prepare(series)
         pipeline = split.pipeline
-        model = SequenceRegressor(
-            cell=self.cell,
-            input_size=pipeline.n_inputs,
-            hidden_size=self.hidden_size,
-            output_size=pipeline.horizon,
-            num_layers=self.num_layers,
-            dropout=self.dropout,
-            forget_bias=self.forget_bias if self.cell == "lstm" else 0.0,
-            dtype=self.dtype,
-            seed=self.seed,
-        )
-        params = self._saved_params()
-        _check_saveable(split)
         train, val = split.train, split.val
         _warn_if_thin(model.cell.upper(), len(train.X), model.num_parameters(), pipeline.lookback)
         chosen = (
@@ -306,6 +280,41 @@ class Forecaster(Estimator):
             raise
         self._set_fitted(split, model, history, baselines, start, params)
         return self
+
+    def _prepare(self, series):
+        """Every parameter checked, and what a fit trains: (the split, the untrained
+        network, the parameters as a saved model keeps them). Nothing is trained."""
+        self._check_training_params()
+        _train.check_settings(self.epochs, self.batch_size, self.optimizer, self.lr, self.loss,
+                              self.clip_norm, self.patience, self.verbose)  # fmt: skip
+        split = _data.split_windows(
+            series,
+            check_int("lookback", self.lookback),
+            check_int("horizon", self.horizon),
+            target=self.target,
+            inputs=self.inputs,
+            transform=self.transform,
+            scaler=self.scaler,
+            val=self.val,
+            test=self.test,
+            missing=self.missing,
+            unscaled=self.unscaled,
+        )
+        pipeline = split.pipeline
+        model = SequenceRegressor(
+            cell=self.cell,
+            input_size=pipeline.n_inputs,
+            hidden_size=self.hidden_size,
+            output_size=pipeline.horizon,
+            num_layers=self.num_layers,
+            dropout=self.dropout,
+            forget_bias=self.forget_bias if self.cell == "lstm" else 0.0,
+            dtype=self.dtype,
+            seed=self.seed,
+        )
+        params = self._saved_params()
+        _check_saveable(split)
+        return split, model, params
 
     def _set_fitted(self, split, model, history, baselines, start, params):
         """Every fitted attribute at once: a fit is all there or not at all."""

@@ -624,7 +624,7 @@ class SequenceRegressor:
             name: check_int(name, meta[name])
             for name in ("input_size", "hidden_size", "output_size", "num_layers")
         }
-        gates = (LSTM if check_choice("cell", meta["cell"], CELLS) == "lstm" else RNN)._gates
+        gates = cell_class(meta["cell"])._gates
         if len(arrays) != 4 * sizes["num_layers"] + 2:  # before listing num_layers' shapes
             raise ValueError(
                 f"the arrays do not fit the configuration: {sizes['num_layers']} layers need "
@@ -654,3 +654,8 @@ class SequenceRegressor:
         cfg = self.config()
         args = ", ".join(f"{k}={v!r}" for k, v in cfg.items() if k != "seed")
         return f"SequenceRegressor({args})"
+
+
+def cell_class(cell):
+    """The layer class of ``cell`` (one of CELLS)."""
+    return LSTM if check_choice("cell", cell, CELLS) == "lstm" else RNN

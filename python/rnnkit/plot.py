@@ -207,3 +207,76 @@ def error_by_model(table, metric="rmse"):
     ax.set_xlim(0, ordered[metric].max() * 1.35)
     ax.set_title("Error by model on the same test windows")
     return fig
+
+
+def sweep_heatmap(table, x, y=None, metric="rmse"):
+    """A sweep's mean validation score over two of its parameters, the best cell framed.
+
+    Each cell is the best configuration with those two values (the best mean over the
+    folds, whatever the other parameters); without ``y``, one row over ``x``.
+
+    Parameters
+    ----------
+    table : pandas DataFrame
+        :func:`rnnkit.sweep`'s rows.
+    x, y : str
+        Parameters of the sweep: the columns and the rows of the map.
+    metric : str
+        The score (see :func:`rnnkit.rank`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import pandas as pd
+
+    from ._table import decimals
+    from .sweeps import HIGHER_IS_BETTER, rank, varying
+
+    ranked = rank(table, metric)
+    ranked = ranked[ranked["failed"] == 0]  # a configuration with a failed fold has no score
+    axes = [y, x] if y is not None else [x]
+    labels = {name: pd.unique(table[name].map(str)) for name in axes}  # the grid's order
+    best = ranked.assign(**{n: ranked[n].map(str) for n in axes}).groupby(axes)[metric]
+    best = best.max() if metric in HIGHER_IS_BETTER else best.min()
+    if y is None:
+        grid = best.reindex(labels[x]).to_frame().T
+    else:
+        grid = best.unstack(x).reindex(index=labels[y], columns=labels[x])
+    values = grid.to_numpy(dtype=float)
+    fig, ax = _figure(width=max(6.0, 1.2 * values.shape[1] + 3.0),
+                      height=0.8 * values.shape[0] + 2.2)  # fmt: skip
+    # the better, the darker, whichever way the score goes
+    image = ax.imshow(values, cmap="viridis_r" if metric in HIGHER_IS_BETTER else "viridis")
+    fig.colorbar(image, ax=ax, label=f"mean validation {metric}")
+    ax.set_xticks(range(values.shape[1]), labels[x])
+    ax.set_xlabel(x)
+    ax.set_yticks(range(values.shape[0]), labels[y] if y is not None else [""])
+    if y is not None:
+        ax.set_ylabel(y)
+    shown = f"{{:.{decimals(values)}f}}"  # the digits that tell the cells apart
+    for (row, column), value in np.ndenumerate(values):
+        if np.isnan(value):
+            ax.text(column, row, "failed", ha="center", va="center")
+            continue
+        red, green, blue, _ = image.cmap(image.norm(value))
+        dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
+        ax.text(column, row, shown.format(value), ha="center", va="center",
+                color="white" if dark else "black")  # fmt: skip
+    if np.isfinite(values).any():
+        pick = np.nanargmax if metric in HIGHER_IS_BETTER else np.nanargmin
+        row, column = np.unravel_index(pick(values), values.shape)
+        ax.add_patch(_frame_cell(row, column))
+    better = "higher" if metric in HIGHER_IS_BETTER else "lower"
+    lines = [f"Mean validation {metric} over the folds ({better} is better)"]
+    if set(varying(table)) - set(axes):
+        lines.append("each cell: the best over the other parameters")
+    lines.append(f"the naive forecast's: {shown.format(table[f'naive_{metric}'].mean())}")
+    ax.set_title("\n".join(lines), fontsize="medium")
+    return fig
+
+
+def _frame_cell(row, column):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2)

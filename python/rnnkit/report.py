@@ -235,5 +235,38 @@ def write_report(out, table, forecasters, title, overwrite=False):
     return _output.write_folder(out, files, overwrite, retire=ALL_FILES)
 
 
-# Every file a report of either kind writes: what a new report removes of an older one.
-ALL_FILES = (*FILES, BY_STEP, *BACKTEST_FILES)
+SWEEP_FILES = ("README.md", "heatmap.png", "ranked.csv", "sweep.csv")
+
+
+def format_ranked(ranked, metric, params):
+    """:func:`rnnkit.rank`'s table as text, numbered from 1: ``params`` (the parameters
+    that vary), the score's mean and spread over the folds, the naive forecast's, the
+    folds scored, and the folds that failed if any did."""
+    from ._table import format_metrics
+
+    columns = [*params, metric, f"{metric}_std", f"naive_{metric}", "folds"]
+    if ranked["failed"].any():
+        columns.append("failed")
+    shown = ranked[columns].set_axis(range(1, len(ranked) + 1))
+    return format_metrics(
+        shown.rename(columns={f"{metric}_std": "std", f"naive_{metric}": "naive"})
+    )
+
+
+def write_sweep(out, table, ranked, title, text, heatmap, overwrite=False):
+    """sweep.csv (every job's row), ranked.csv, heatmap.png (when there is a heatmap) and
+    a README.md with ``text`` (what was printed) in folder ``out``."""
+    files = {
+        "sweep.csv": lambda path: table.to_csv(path, index=False),
+        "ranked.csv": lambda path: ranked.to_csv(path, index=False),
+    }
+    lines = [f"# Sweep: {title}", "", "```", text, "```", ""]
+    if heatmap is not None:
+        files["heatmap.png"] = _output.figure_writer(heatmap)
+        lines += ["![heatmap](heatmap.png)", ""]
+    files["README.md"] = _output.text_writer("\n".join(lines))
+    return _output.write_folder(out, files, overwrite, retire=ALL_FILES)
+
+
+# Every file a report of any kind writes: what a new report removes of an older one.
+ALL_FILES = (*FILES, BY_STEP, *BACKTEST_FILES, *SWEEP_FILES)

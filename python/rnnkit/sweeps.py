@@ -23,8 +23,10 @@ import numpy as np
 from . import _jobs
 from . import data as _data
 from ._checks import check_fraction
+from ._output import replace_atomically
 from .forecaster import Forecaster, fit_fold
 from .metrics import SCORES
+from .models import cell_class
 
 # Scores where more is better; every other metric of evaluate is an error.
 HIGHER_IS_BETTER = ("directional_accuracy", "skill")
@@ -110,7 +112,7 @@ def _scores(config, past, test, val):
 
 def sweep(
     series, grid, *, folds=3, test=0.2, n_jobs=1, backend=None, threads_per_job=None,
-    results=None,
+    results=None, progress=False,
 ):  # fmt: skip
     """Every configuration of ``grid`` on ``folds`` walk-forward validation folds.
 
@@ -127,12 +129,16 @@ def sweep(
         The held-out share at the end of the series: never used here (see
         :func:`score_best`).
     n_jobs, backend, threads_per_job
-        How the (configuration, fold) jobs run: see :meth:`Forecaster.backtest`.
+        How the (configuration, fold) jobs run: see :meth:`Forecaster.backtest`. The
+        costliest configurations start first, so that no worker idles at the end.
     results : str or path-like or None
-        A CSV file that keeps every finished job's row, appended (and flushed to disk)
-        the moment the job ends. A rerun of the same sweep (the same data, folds and
-        test share) skips the jobs already there, so an interrupted sweep resumes where
-        it stopped; a file of another sweep, or one rnnkit did not write, is refused.
+        A ``.csv`` (or, with pyarrow, ``.parquet``) file that keeps every finished job's
+        row the moment the job ends (see :class:`ResultsFile`). A rerun of the same sweep
+        (the same data, folds, test share and rnnkit version) skips the jobs already
+        there, so an interrupted sweep resumes where it stopped; a file of another sweep,
+        or one rnnkit did not write, is refused and left as it is.
+    progress : bool
+        A progress bar over the jobs (tqdm; a line per job without it).
 
     Returns
     -------
@@ -142,7 +148,8 @@ def sweep(
         series with an index, every metric of :meth:`Forecaster.evaluate` for the
         network and, prefixed ``naive_``, for the naive forecast, ``train_seconds``,
         ``epochs_run``, ``error`` (empty, or why the job failed: its scores are then
-        missing) and ``job`` (its configuration and fold as JSON). A DataFrame when pandas is installed.
+        missing) and ``job`` (its configuration and fold as JSON). A DataFrame when
+        pandas is installed.
     """
     configs = configurations(grid)
     jobs = [
@@ -154,17 +161,25 @@ def sweep(
             )
         )
     ]
+    for config, past, fold_test, val, k in jobs:
+        if k == 0:  # the first fold has the shortest past: what fits it fits every fold
+            _check(config, past, fold_test, val)
     _jobs.check_engine(n_jobs, backend, threads_per_job)  # before the results file is read
     kept = {}
     on_result = None
     if results is not None:
         names = sorted({name for config in configs for name in config})
-        store = ResultsFile(results, fingerprint(series, folds, test), names)
+        index = getattr(series, "index", None)
+        store = ResultsFile(results, fingerprint(series, folds, test), names, index)
         kept = store.rows()
         on_result = lambda k, row: store.append(row)
     todo = [job for job in jobs if job_key(job[0], job[4]) not in kept]
-    new = {row["job"]: row for row in _jobs.run(_sweep_job, todo, n_jobs, backend,
-                                                  threads_per_job, on_result)}  # fmt: skip
+    done = _jobs.run(
+        _sweep_job, todo, n_jobs, backend, threads_per_job, on_result,
+        costs=[_cost(config, past) for config, past, *_ in todo],
+        progress="sweep" if progress else None,
+    )  # fmt: skip
+    new = {row["job"]: row for row in done}
     # each row's parameters in the grid's order, whether it ran now or was read back
     rows = [{**j[0], **(new.get(key) or kept[key])} for j in jobs for key in [job_key(j[0], j[4])]]
     try:
@@ -173,17 +188,37 @@ def sweep(
         return rows
     table = pd.DataFrame(rows)
     table.attrs["test"] = test  # the held-out share, for score_best
-    # a results file keeps times as text: dates again, as the series has them
-    if isinstance(getattr(series, "index", None), pd.DatetimeIndex):
-        for column in ("val_start", "val_end"):
-            table[column] = pd.to_datetime(table[column])
     return table
 
 
+def _check(config, past, test, val):
+    """Every parameter of a configuration checked on a fold, nothing trained: a value
+    that cannot be right is refused before any job runs, not reported once a fold."""
+    try:
+        Forecaster(**{"verbose": 0, **config}).set_params(test=test, val=val)._prepare(past)
+    except (TypeError, ValueError) as err:
+        where = f"on the first fold's {len(past)} rows"
+        raise type(err)(f"grid: the configuration {config} {where}: {err}") from None
+
+
+def _cost(config, past):
+    """A job's expected cost, to start the costliest first: the multiply-adds of an
+    epoch's recurrent products, about rows x lookback x layers x gates x H x H."""
+    forecaster = Forecaster(**config)
+    gates = cell_class(forecaster.cell)._gates
+    units = forecaster.hidden_size
+    return len(past) * forecaster.lookback * forecaster.num_layers * gates * units * units
+
+
 def fingerprint(series, folds, test):
-    """What makes two sweeps the same sweep: the data (values and index), the folds and
-    the held-out share; a short hex digest."""
-    digest = hashlib.sha256(json.dumps({"folds": folds, "test": test}).encode())
+    """What makes two sweeps the same sweep: the data (values and index), the folds, the
+    held-out share and the version of rnnkit (another may train to other numbers); a
+    short hex digest."""
+    from . import __version__
+
+    digest = hashlib.sha256(
+        json.dumps({"folds": folds, "test": test, "rnnkit": __version__}).encode()
+    )
     if hasattr(series, "to_numpy"):
         import pandas as pd
 
@@ -194,81 +229,158 @@ def fingerprint(series, folds, test):
     return digest.hexdigest()[:16]
 
 
-class ResultsFile:
-    """A sweep's rows in a CSV file: a header, then one line per finished job, each
-    appended and flushed to disk as the job ends, so that a crash loses at most the
-    line being written (a line cut short is ignored and its job runs again)."""
+# what a results file may be, by its extension
+RESULTS_FORMATS = (".csv", ".parquet")
 
-    def __init__(self, path, sweep_id, params):
+
+class ResultsFile:
+    """A sweep's rows in a file, kept as each job ends: a crash loses no finished job.
+
+    A CSV file has a header, then one line per finished job, appended and flushed to
+    disk as the job ends; a line cut short by a crash is ignored and its job runs again.
+    A Parquet file (pyarrow needed) cannot be appended to: it is rewritten whole, beside
+    itself and renamed over itself, after every job. Both hold the same cells (scores as
+    numbers; parameters and times as text, the parameters also in the ``job`` key).
+    """
+
+    def __init__(self, path, sweep_id, params, index=None):
         self.path = os.fspath(path)
+        self.format = os.path.splitext(self.path)[1].lower()
+        if self.format not in RESULTS_FORMATS:
+            raise ValueError(
+                f"results={self.path!r} must end in {' or '.join(RESULTS_FORMATS)} (the "
+                "file's format)"
+            )
+        if self.format == ".parquet":
+            try:
+                import pyarrow  # noqa: F401 - pandas writes Parquet through it
+            except ImportError:
+                raise ImportError(
+                    "results in a .parquet file need pyarrow: pip install 'rnnkit[parquet]' (or give "
+                    "a .csv file)"
+                ) from None
         self.sweep_id = sweep_id
-        scores = [*SCORES, "train_seconds", *(f"naive_{s}" for s in SCORES), "epochs_run"]
-        self.columns = ["sweep", "job", *params, "fold", "val_start", "val_end", *scores, "error"]
+        self.index = index  # the series' index: the block times are read back as it holds them
+        self.scores = [*SCORES, "train_seconds", *(f"naive_{s}" for s in SCORES), "epochs_run"]
+        self.columns = ["sweep", "job", *params, "fold", "val_start", "val_end", *self.scores,
+                        "error"]  # fmt: skip
+        self.lines = []  # a Parquet file's rows, as cells: what each rewrite writes
 
     def rows(self):
         """The finished jobs' rows already in the file, by job key ({} for a new file).
-        Every row is one line (the writer keeps line breaks out of its cells), so a line
-        without its end was cut short by a crash: it is dropped from the file, once the
-        file is known to be this sweep's, and its job runs again."""
+        A file that is not this sweep's is refused, untouched. A file that holds only
+        the header is this writer's, whatever sweep wrote it: it has nothing to lose."""
         if not os.path.exists(self.path):
             return {}
-        with open(self.path, "rb") as f:
-            data = f.read()
-        whole = data[: data.rfind(b"\n") + 1]  # bytes, so that a cut character is cut too
-        records = list(csv.reader(io.StringIO(whole.decode("utf-8", "replace"), newline="")))
+        records = self._read_parquet() if self.format == ".parquet" else self._read_csv()
         if not records or records[0] != self.columns:
             raise ValueError(
-                f"results={self.path!r} is not this sweep's results file (its header is not "
-                f"{','.join(self.columns)}): rnnkit leaves it alone; give another path"
+                f"results={self.path!r} is not this sweep's results file (its columns are "
+                f"not {','.join(self.columns)}): rnnkit leaves it alone; give another path"
             )
         kept = {}
         for fields in records[1:]:
             if len(fields) != len(self.columns):
                 continue  # not a row this writer wrote whole: its job runs again
             row = dict(zip(self.columns, fields, strict=True))
-            if row.pop("sweep") != self.sweep_id:
+            if row["sweep"] != self.sweep_id:
                 raise ValueError(
-                    f"results={self.path!r} holds another sweep (other data, folds or test "
-                    "share): give another path, or delete the file to start afresh"
+                    f"results={self.path!r} holds another sweep (other data, folds, test "
+                    "share or rnnkit version): give another path, or delete the file to "
+                    "start afresh"
                 )
             kept[row["job"]] = self._typed(row)
-        if len(whole) < len(data):
-            with open(self.path, "r+b") as f:
-                f.truncate(len(whole))
+            self.lines.append(fields)
+        if self.format == ".csv":
+            self._drop_cut_line()
         return kept
 
+    def _read_csv(self):
+        """The file's lines as lists of cells. Every row is one line (the writer keeps
+        line breaks out of its cells), so a last line without its end was cut short."""
+        with open(self.path, "rb") as f:
+            data = f.read()
+        self.whole = data[: data.rfind(b"\n") + 1]  # bytes, so that a cut character is cut too
+        self.cut = len(data) - len(self.whole)
+        return list(csv.reader(io.StringIO(self.whole.decode("utf-8", "replace"), newline="")))
+
+    def _drop_cut_line(self):
+        """Truncate a line cut short, once the file is known to be this sweep's."""
+        if self.cut:
+            with open(self.path, "r+b") as f:
+                f.truncate(len(self.whole))
+
+    def _read_parquet(self):
+        import pandas as pd
+
+        try:
+            frame = pd.read_parquet(self.path)
+        except Exception:  # noqa: BLE001 - pyarrow's errors for a file that is not Parquet
+            return []
+        rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False)
+        return [list(frame.columns), *([_cell(v) for v in row] for row in rows)]
+
     def _typed(self, row):
-        """A row read back: the configuration from its job key, scores as floats."""
+        """A row read back: the configuration from its job key, scores as numbers and
+        block times as the series' index holds them."""
         job = json.loads(row["job"])
         typed = {**job["config"], "fold": job["fold"], "job": row["job"]}
-        for name in self.columns[self.columns.index("val_start") : -1]:
+        for name in ("val_start", "val_end"):
             if row[name] != "":
-                typed[name] = row[name] if name.startswith("val_") else float(row[name])
-        if typed.get("epochs_run") is not None:
+                typed[name] = _time(row[name], self.index)
+        for name in self.scores:
+            if row[name] != "":
+                typed[name] = float(row[name])
+        if "epochs_run" in typed:
             typed["epochs_run"] = int(typed["epochs_run"])
         typed["error"] = row["error"]
         return typed
 
     def append(self, row):
+        cells = [_cell({**row, "sweep": self.sweep_id}.get(name)) for name in self.columns]
+        if self.format == ".parquet":
+            self.lines.append(cells)
+            replace_atomically(self.path, self._write_parquet)
+            return
         new = not os.path.exists(self.path)
         with open(self.path, "a", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             if new:
                 writer.writerow(self.columns)
-            cells = {**row, "sweep": self.sweep_id}
-            writer.writerow([_cell(cells.get(name)) for name in self.columns])
+            writer.writerow(cells)
             f.flush()
             os.fsync(f.fileno())
 
+    def _write_parquet(self, path):
+        import pandas as pd
+
+        frame = pd.DataFrame(self.lines, columns=self.columns, dtype=object)
+        for name in self.scores:
+            frame[name] = pd.to_numeric(frame[name].replace("", None), errors="raise")
+        frame["epochs_run"] = frame["epochs_run"].astype("Int64")
+        frame.to_parquet(path, index=False)
+
 
 def _cell(value):
-    """A value as the file keeps it: floats exactly (repr), missing as empty, and text
-    on one line (an error message's line breaks as spaces)."""
+    """A value as a results file keeps it: floats exactly (repr), missing as empty, and
+    text on one line (an error message's line breaks as spaces)."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, float | np.floating):
         return repr(float(value))
     return " ".join(str(value).splitlines())
+
+
+def _time(text, index):
+    """A block's time read back from a results file, as ``index`` (the series') holds it."""
+    import pandas as pd
+
+    if isinstance(index, pd.DatetimeIndex):
+        time = pd.Timestamp(text)
+        return time.tz_convert(index.tz) if index.tz is not None else time.to_datetime64()
+    if index is not None and index.dtype.kind in "iuf":
+        return index.dtype.type(text)
+    return text
 
 
 def _fit_one(name, series, params):
@@ -352,12 +464,21 @@ def rank(table, metric="rmse"):
     return ranked.reset_index(drop=True)
 
 
-def score_best(series, table, metric="rmse"):
+def varying(table):
+    """The parameters of a :func:`sweep` table that take more than one value, those with
+    the most values first (in the grid's order among equals)."""
+    names = dict.fromkeys(name for job in table["job"] for name in json.loads(job)["config"])
+    counts = {name: table[name].map(repr).nunique() for name in names}
+    return sorted((name for name in names if counts[name] > 1), key=lambda n: -counts[n])
+
+
+def score_best(series, table, metric="rmse", **params):
     """The best configuration of :func:`rank` refitted on everything before the held-out
     test share of the :func:`sweep` that made ``table`` and scored on that share: (its
-    parameters, :meth:`Forecaster.evaluate`'s table)."""
+    parameters, :meth:`Forecaster.evaluate`'s table). ``params`` are Forecaster
+    parameters set beside the configuration's (such as ``verbose=0``)."""
     if "test" not in getattr(table, "attrs", {}):
         raise ValueError("table must be a DataFrame returned by sweep (it records its test share)")
     config = json.loads(rank(table, metric)["config"].iloc[0])
-    forecaster = Forecaster(**config, test=table.attrs["test"]).fit(series)
+    forecaster = Forecaster(**{**config, **params}, test=table.attrs["test"]).fit(series)
     return config, forecaster.evaluate()

@@ -14,11 +14,10 @@ import math
 import sys
 import threading
 import time
-import warnings
 
 import numpy as np
 
-from . import core
+from . import _progress, core
 from ._checks import check_int, check_number, check_positive, float_array
 from .models import INFERENCE_BATCH
 
@@ -468,17 +467,7 @@ class _Progress:
 
     def __init__(self, epochs, verbose, desc):
         self.epochs, self.verbose, self.desc = epochs, verbose, desc
-        self.bar = None
-        if verbose < 1:
-            return
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            return
-        # tqdm may warn (its monitor thread, odd terminals); warnings are not progress.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.bar = tqdm(total=epochs, desc=desc, unit="epoch", file=sys.stderr, leave=True)
+        self.bar = _progress.bar(epochs, desc, "epoch") if verbose >= 1 else None
 
     def epoch(self, epoch, history):
         if self.verbose < 1:
@@ -598,6 +587,30 @@ class _OneTrainer:
         return False
 
 
+def check_settings(
+    epochs=100, batch_size=32, optimizer="adam", lr=1e-3, loss="mse", clip_norm=1.0,
+    patience=10, verbose=1, reduce_lr_on_plateau=None, callbacks=None,
+):  # fmt: skip
+    """:func:`fit`'s settings checked, before any data is looked at: (epochs, batch_size,
+    the optimizer, the loss function, clip_norm, patience, the plateau rule or None,
+    the callbacks)."""
+    epochs = check_int("epochs", epochs)
+    batch_size = check_int("batch_size", batch_size)
+    if clip_norm is not None:
+        clip_norm = check_positive("clip_norm", clip_norm)  # None, not 0, means no clipping
+    if patience is not None:
+        patience = check_int("patience", patience)
+    if not isinstance(verbose, int):
+        raise TypeError(f"verbose must be an int, got {type(verbose).__name__}")
+    callbacks = [] if callbacks is None else callbacks
+    if not isinstance(callbacks, list | tuple) or not all(callable(c) for c in callbacks):
+        raise TypeError("callbacks must be a list of callables (epoch, history) -> bool")
+    loss_fn = _loss_function(loss)
+    optimizer = make_optimizer(optimizer, lr)
+    plateau = _Plateau.from_arg(reduce_lr_on_plateau)
+    return epochs, batch_size, optimizer, loss_fn, clip_norm, patience, plateau, callbacks
+
+
 def fit(
     model,
     X,
@@ -688,20 +701,20 @@ def fit(
     dtype = _model_dtype(model)
     X, y = _check_data(X, y, dtype, "X", "y")
     val = _check_validation(validation_data, dtype)
-    epochs = check_int("epochs", epochs)
-    batch_size = check_int("batch_size", batch_size)
-    if clip_norm is not None:
-        clip_norm = check_positive("clip_norm", clip_norm)  # None, not 0, means no clipping
-    if patience is not None:
-        patience = check_int("patience", patience)
-    if not isinstance(verbose, int):
-        raise TypeError(f"verbose must be an int, got {type(verbose).__name__}")
-    callbacks = [] if callbacks is None else callbacks
-    if not isinstance(callbacks, list | tuple) or not all(callable(c) for c in callbacks):
-        raise TypeError("callbacks must be a list of callables (epoch, history) -> bool")
-    loss_fn = _loss_function(loss)
-    optimizer = make_optimizer(optimizer, lr)
-    plateau = _Plateau.from_arg(reduce_lr_on_plateau)
+    epochs, batch_size, optimizer, loss_fn, clip_norm, patience, plateau, callbacks = (
+        check_settings(
+            epochs,
+            batch_size,
+            optimizer,
+            lr,
+            loss,
+            clip_norm,
+            patience,
+            verbose,
+            reduce_lr_on_plateau,
+            callbacks,
+        )
+    )
     rng = np.random.default_rng(seed)
 
     with _OneTrainer(model):

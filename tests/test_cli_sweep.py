@@ -1,0 +1,126 @@
+"""rnnkit sweep: many configurations from the command line, ranked on validation, the
+best tested apart, a report folder with a heatmap; one-line errors before any training."""
+
+import time
+
+import pandas as pd
+import pytest
+from _problems import dated_prices, error_line
+
+from rnnkit import Forecaster
+from rnnkit import __main__ as cli
+from rnnkit.__main__ import main
+
+FAST = ["--epochs", "2", "--folds", "2", "--quiet"]
+
+
+@pytest.fixture
+def csv(tmp_path):
+    """Daily closes as an export writes them."""
+    path = tmp_path / "prices.csv"
+    dated_prices(400, seed=5).rename("Close").rename_axis("Date").to_csv(path)
+    return path
+
+
+def sweep(csv_path, out, *more):
+    return main(["sweep", "--csv", str(csv_path), "--column", "Close", "--out", str(out),
+                 *FAST, *more])  # fmt: skip
+
+
+def test_a_sweep_prints_the_ranked_table_and_the_best_tested_apart(csv, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    more = ["--lookback", "5,10", "--hidden-size", "4,6", "--cell", "rnn,lstm"]
+    assert sweep(csv, out, *more) == 0
+    printed = capsys.readouterr().out
+    assert "8 configurations x 2 walk-forward validation folds" in printed
+    assert "Ranked by mean validation rmse over 2 folds (fixed: epochs=2):" in printed
+    ranked_lines = printed.split("Ranked by")[1].split("Best on validation")[0].splitlines()
+    assert sum(line.split()[0] in map(str, range(1, 9)) for line in ranked_lines[2:] if line) == 8
+    assert "refitted on everything before the held-out 20% and tested there" in printed
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [".rnnkit-report.json", "README.md", "heatmap.png", "ranked.csv", "sweep.csv"]
+    assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = pd.read_csv(out / "sweep.csv")
+    assert len(table) == 16
+    assert table["error"].isna().all()  # an empty cell: no job failed
+    ranked = pd.read_csv(out / "ranked.csv")
+    assert ranked["rmse"].is_monotonic_increasing
+    # the best printed is the first ranked
+    first = ranked.iloc[0]
+    best = printed.split("Best on validation: ")[1].splitlines()[0]
+    assert f"cell={first['cell']}, hidden_size={first['hidden_size']}" in best
+
+
+def test_the_same_command_resumes_from_its_results_file(csv, tmp_path, capsys, monkeypatch):
+    results = tmp_path / "sweep.csv"
+    more = ["--hidden-size", "4,6", "--results", str(results)]
+    fit, seen = Forecaster.fit, []
+
+    def interrupted(self, past):  # Ctrl-C during the third job
+        seen.append(1)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return fit(self, past)
+
+    monkeypatch.setattr(Forecaster, "fit", interrupted)
+    assert sweep(csv, tmp_path / "a", *more) == 130
+    err = capsys.readouterr().err
+    assert f"the finished jobs are in {results}: the same command resumes" in err
+    assert len(pd.read_csv(results)) == 2
+    monkeypatch.setattr(Forecaster, "fit", fit)
+    assert sweep(csv, tmp_path / "b", *more) == 0
+    assert len(pd.read_csv(results)) == 4
+
+
+@pytest.mark.parametrize(
+    ("more", "message"),
+    [
+        (["--heatmap", "lookback,dropout"], "--heatmap takes two parameters of the sweep"),
+        (["--jobs", "0"], "--jobs must be"),
+        (["--scheduler", "tcp://127.0.0.1:9", "--backend", "threading"], "--backend threading"),
+        (["--dropout", "0.1,1.5"], "dropout must be a probability"),
+        (["--results", "sweep.txt"], r"must end in .csv or .parquet"),
+    ],
+)
+def test_bad_settings_get_one_line_before_any_training(
+    csv, tmp_path, capsys, monkeypatch, more, message
+):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a configuration was fitted")
+
+    monkeypatch.setattr(Forecaster, "fit", no_fit)
+    assert sweep(csv, tmp_path / "s", "--lookback", "5,10", *more) == 2
+    assert message in error_line(capsys)
+
+
+def test_a_value_the_parser_cannot_read_is_named(csv, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        sweep(csv, tmp_path / "s", "--hidden-size", "4,x")
+    assert "--hidden-size" in capsys.readouterr().err
+
+
+def test_a_scheduler_that_does_not_answer_is_an_error_within_the_timeout(
+    csv, tmp_path, capsys, monkeypatch
+):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(cli, "SCHEDULER_TIMEOUT", 2)
+    start = time.perf_counter()
+    # port 9 (discard) has no scheduler
+    assert sweep(csv, tmp_path / "s", "--scheduler", "tcp://127.0.0.1:9") == 2
+    assert time.perf_counter() - start < 30
+    assert "--scheduler tcp://127.0.0.1:9: no Dask scheduler answered within 2 s" in error_line(
+        capsys
+    )
+
+
+def test_a_sweep_runs_on_a_dask_scheduler(csv, tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        code = sweep(
+            csv, tmp_path / "s", "--hidden-size", "4,6", "--scheduler", cluster.scheduler_address
+        )
+    assert code == 0
+    assert "Ranked by" in capsys.readouterr().out
+    assert len(pd.read_csv(tmp_path / "s" / "sweep.csv")) == 4
