@@ -22,7 +22,7 @@ import time
 
 import rnnkit
 
-GRID = {"cell": ["rnn", "lstm"], "hidden_size": [50, 100], "lookback": [20, 40], "verbose": [0]}
+GRID = {"cell": ["rnn", "lstm"], "hidden_size": [50, 100], "lookback": [20, 40]}
 
 
 def parse_args(argv=None):
@@ -84,11 +84,11 @@ def main(argv=None):
     ):
         print(f"| {name} | {seconds:.1f} | {serial_s / seconds:.2f}x |")
     print("\nranked on validation (mean rmse over the folds):\n")
-    ranked = rnnkit.rank(serial).drop(columns="verbose")
+    ranked = rnnkit.rank(serial).drop(columns="config")
     print("| " + " | ".join(ranked.columns) + " |")
     print("|" + "---|" * len(ranked.columns))
     for row in ranked.itertuples(index=False):
-        print("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row) + " |")
+        print("| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row) + " |")
 
 
 if __name__ == "__main__":

@@ -914,6 +914,10 @@ def sweep(args):
         configs = sweeps.configurations(grid)
     except (TypeError, ValueError) as err:
         raise CommandError(str(err).replace("n_jobs", "--jobs")) from None
+    if n_jobs == 1 and backend is None and args.threads_per_job is not None:
+        from .core import set_num_threads
+
+        set_num_threads(args.threads_per_job)  # the jobs run here, one after another
     _check_out(args.out, report.SWEEP_FILES, args.overwrite)
     transforms = grid.get("transform", [_FORECASTER["transform"]])
     series, title = _read_series(args, transforms)

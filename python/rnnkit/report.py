@@ -240,17 +240,21 @@ SWEEP_FILES = ("README.md", "heatmap.png", "ranked.csv", "sweep.csv")
 
 def format_ranked(ranked, metric, params):
     """:func:`rnnkit.rank`'s table as text, numbered from 1: ``params`` (the parameters
-    that vary), the score's mean and spread over the folds, the naive forecast's, the
-    folds scored, and the folds that failed if any did."""
-    from ._table import format_metrics
+    that vary), the score's mean and spread over the folds, the naive forecast's (with
+    the score's digits, to compare them), the folds scored, and the folds that failed if
+    any did."""
+    from ._table import SHOWN, _blank_if_missing, decimals
 
     columns = [*params, metric, f"{metric}_std", f"naive_{metric}", "folds"]
     if ranked["failed"].any():
         columns.append("failed")
     shown = ranked[columns].set_axis(range(1, len(ranked) + 1))
-    return format_metrics(
-        shown.rename(columns={f"{metric}_std": "std", f"naive_{metric}": "naive"})
-    )
+    style = SHOWN[metric][1] or f"{{:.{decimals(shown[[metric, f'naive_{metric}']])}f}}"
+    spread = SHOWN[metric][1] or f"{{:.{decimals(shown[f'{metric}_std'])}f}}"
+    formats = {metric: style, f"{metric}_std": spread, f"naive_{metric}": style}
+    headings = {metric: SHOWN[metric][0], f"{metric}_std": "std", f"naive_{metric}": "naive"}
+    formatters = {headings[k]: _blank_if_missing(f.format) for k, f in formats.items()}
+    return shown.rename(columns=headings).to_string(formatters=formatters)
 
 
 def write_sweep(out, table, ranked, title, text, heatmap, overwrite=False):
