@@ -6,7 +6,7 @@ so pytest's default import mode puts tests/ on sys.path).
 
 A *cell* is one of ``CELLS``; every helper that runs a layer takes the implementation module
 (``rnnkit.reference`` or the core wrapper: same function names and signatures) and returns
-dicts keyed by argument names, so RNN and LSTM tests read the same.
+dicts keyed by argument names, so RNN, LSTM and GRU tests read the same.
 """
 
 import numpy as np
@@ -16,7 +16,7 @@ from rnnkit import core, reference
 # (name, module) pairs of implementations with the same four functions
 IMPLEMENTATIONS = [("reference", reference), ("core", core)]
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm")
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 
 # normwise relative tolerance of assert_close, per dtype
 RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
@@ -52,10 +52,24 @@ def make_lstm_problem(rng, T, B, I, H, dtype=np.float64, with_h0=True, with_c0=T
     }
 
 
+def make_gru_problem(rng, T, B, I, H, dtype=np.float64, with_h0=True):
+    """Keyword arguments of ``gru_forward``: x, h0, w_ih, w_hh, b_ih, b_hh."""
+    return {
+        "x": _draw(rng, (T, B, I), 1.0, dtype),
+        "h0": _draw(rng, (B, H), 0.5, dtype) if with_h0 else None,
+        "w_ih": _draw(rng, (3 * H, I), 1 / np.sqrt(I), dtype),
+        "w_hh": _draw(rng, (3 * H, H), 1 / np.sqrt(H), dtype),
+        "b_ih": _draw(rng, (3 * H,), 0.5, dtype),
+        "b_hh": _draw(rng, (3 * H,), 0.5, dtype),
+    }
+
+
 def make_problem(rng, cell, T, B, I, H, dtype=np.float64, with_state=True):
-    """make_rnn_problem or make_lstm_problem for a cell of CELLS (with_state: h0 and c0)."""
+    """The make_*_problem of a cell of CELLS (with_state: h0, and c0 for the LSTM)."""
     if cell == "lstm":
         return make_lstm_problem(rng, T, B, I, H, dtype, with_state, with_state)
+    if cell == "gru":
+        return make_gru_problem(rng, T, B, I, H, dtype, with_state)
     return make_rnn_problem(rng, T, B, I, H, dtype, with_state)
 
 
@@ -79,10 +93,13 @@ def rnn_preactivations(problem, y):
 
 
 def forward(impl, cell, problem):
-    """Run the cell's forward; a dict of outputs: y, h_n (+ c_n, gates, cells for the LSTM)."""
+    """Run the cell's forward; a dict of outputs: y, h_n (+ c_n, gates, cells for the LSTM,
+    + gates for the GRU)."""
     if cell == "lstm":
         names = ("y", "h_n", "c_n", "gates", "cells")
         return dict(zip(names, impl.lstm_forward(**problem), strict=True))
+    if cell == "gru":
+        return dict(zip(("y", "h_n", "gates"), impl.gru_forward(**problem), strict=True))
     y, h_n = impl.rnn_forward(**problem, nonlinearity=cell.removeprefix("rnn_"))
     return {"y": y, "h_n": h_n}
 
@@ -96,6 +113,12 @@ def backward(impl, cell, problem, out, grads):
             p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"],
             out["y"], out["gates"], out["cells"],
             grads["dy"], grads["dh_n"], grads["dc_n"],
+        )  # fmt: skip
+    elif cell == "gru":
+        names = ("x", "h0", "w_ih", "w_hh", "b_ih", "b_hh")
+        result = impl.gru_backward(
+            p["x"], p["h0"], p["w_ih"], p["w_hh"], out["y"], out["gates"],
+            grads["dy"], grads["dh_n"],
         )  # fmt: skip
     else:
         names = ("x", "h0", "w_ih", "w_hh", "b_ih", "b_hh")

@@ -15,7 +15,7 @@ T, B, I, H = 5, 3, 2, 4
 def valid_args(function):
     """Keyword arguments of a valid call to core.<function> in float64."""
     rng = np.random.default_rng(0)
-    g = 4 if function.startswith("lstm") else 1
+    g = {"lstm": 4, "gru": 3, "rnn": 1}[function.split("_")[0]]
 
     def draw(*shape):
         return rng.standard_normal(shape)
@@ -29,6 +29,8 @@ def valid_args(function):
         args |= {"y": draw(T, B, H), "dy": draw(T, B, H), "dh_n": draw(B, H)}
         if g == 4:
             args |= {"gates": draw(T, B, 4 * H), "cells": draw(T, B, H), "dc_n": draw(B, H)}
+        if g == 3:
+            args |= {"gates": draw(T, B, 4, H)}
     return args
 
 
@@ -106,7 +108,30 @@ CASES = [
         ["nonlinearity", "'tanh' or 'relu'", "sigmoid"],
     ),
     ("rnn_backward", "nonlinearity", 1, TypeError, ["nonlinearity", "str", "int"]),
-]
+    # a weight of the other gated cell: the LSTM's 4H rows to the GRU, the GRU's 3H to the LSTM
+    ("gru_forward", "w_hh", lambda a: np.zeros((4 * H, H)), ValueError,
+     ["w_hh", "(3*H, H)", "(12, 4)", "(16, 4)"]),
+    ("gru_forward", "w_ih", lambda a: np.zeros((4 * H, I)), ValueError,
+     ["w_ih", "(3*H, I)", "(12, 2)", "(16, 2)"]),
+    ("gru_forward", "b_ih", lambda a: np.zeros(4 * H), ValueError, ["b_ih", "(3*H,)", "(16,)"]),
+    ("gru_forward", "b_hh", lambda a: a[:-1], ValueError, ["b_hh", "(3*H,)", "(11,)"]),
+    ("gru_forward", "h0", lambda a: a[:, :-1], ValueError, ["h0", "(B, H)", "(3, 3)"]),
+    ("lstm_forward", "w_hh", lambda a: np.zeros((3 * H, H)), ValueError,
+     ["w_hh", "(4*H, H)", "(16, 4)", "(12, 4)"]),
+    ("lstm_backward", "w_ih", lambda a: np.zeros((3 * H, I)), ValueError,
+     ["w_ih", "(4*H, I)", "(16, 2)", "(12, 2)"]),
+    ("gru_backward", "w_hh", lambda a: np.zeros((4 * H, H)), ValueError, ["w_hh", "(3*H, H)"]),
+    # saved gates of the other cell: the LSTM's (T, B, 4*H) and the GRU's (T, B, 4, H)
+    ("gru_backward", "gates", lambda a: a.reshape(T, B, 4 * H), ValueError,
+     ["gates", "(T, B, 4, H)", "(5, 3, 4, 4)", "3-D", "(5, 3, 16)"]),
+    ("lstm_backward", "gates", lambda a: a.reshape(T, B, 4, H), ValueError,
+     ["gates", "(T, B, 4*H)", "(5, 3, 16)", "4-D", "(5, 3, 4, 4)"]),
+    ("gru_backward", "gates", lambda a: a[:, :, :3], ValueError, ["gates", "(5, 3, 3, 4)"]),
+    ("gru_backward", "y", lambda a: a[1:], ValueError, ["y", "(T, B, H)", "(4, 3, 4)"]),
+    ("gru_backward", "dh_n", lambda a: a.T, ValueError, ["dh_n", "(B, H)", "(4, 3)"]),
+    ("gru_backward", "x", lambda a: a.astype(np.float32), TypeError, ["x", "float32"]),
+]  # fmt: skip
+FUNCTIONS = [f"{cell}_{way}" for cell in ("rnn", "lstm", "gru") for way in ("forward", "backward")]
 
 
 def spoil(case):
@@ -134,12 +159,10 @@ def test_bad_argument_is_named(case):
 def test_the_catalogue_is_broad():
     distinct = {(c[0], c[1], c[3], c[4][-1]) for c in CASES}
     assert len(distinct) >= 15
-    assert {c[0] for c in CASES} == {"rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward"}
+    assert {c[0] for c in CASES} == set(FUNCTIONS)
 
 
-@pytest.mark.parametrize(
-    "function", ["rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward"]
-)
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_valid_call_passes(function):
     # The spoiled calls above fail because of the one argument they spoil.
     getattr(core, function)(**valid_args(function))

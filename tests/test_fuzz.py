@@ -1,7 +1,7 @@
 """Fuzzing the compiled kernels' bindings with hypothesis.
 
-Every generated call to ``rnn_forward``, ``lstm_forward``, ``rnn_backward`` or
-``lstm_backward`` mixes:
+Every generated call to the forward or backward of the RNN, the LSTM or the GRU
+(``rnn_forward``, ``lstm_backward``, ``gru_forward``...) mixes:
 
 * dtypes: float32 and float64, and one argument of a wrong dtype now and then (int64,
   float16, complex128, or the other float dtype);
@@ -75,7 +75,19 @@ ARGUMENTS = {
         "dc_n",
     ),
 }
+ARGUMENTS |= {
+    "gru_forward": ("x", "h0", "w_ih", "w_hh", "b_ih", "b_hh"),
+    "gru_backward": ("x", "h0", "w_ih", "w_hh", "y", "gates", "dy", "dh_n"),
+}
 OPTIONAL = {"h0", "c0", "dy", "dh_n", "dc_n"}
+# a _problems cell -> its functions' prefix, and its weights' gate blocks
+PREFIX = {"lstm": "lstm_", "gru": "gru_", "rnn_tanh": "rnn_", "rnn_relu": "rnn_"}
+GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+
+
+def nonlinearity(cell):
+    """The nonlinearity argument of the cell's functions: only the RNN's take one."""
+    return {"nonlinearity": cell.removeprefix("rnn_")} if cell.startswith("rnn_") else {}
 
 
 def lay_out(a, layout):
@@ -128,7 +140,7 @@ def _cast(a, wrong):
 @st.composite
 def recurrent_calls(draw, direction):
     cell = draw(st.sampled_from(CELLS))
-    function = ("lstm_" if cell == "lstm" else "rnn_") + direction
+    function = PREFIX[cell] + direction
     T, B, I, H = (draw(SIZE) for _ in range(4))
     dtype = np.dtype(draw(st.sampled_from([np.float32, np.float64])))
     names = ARGUMENTS[function]
@@ -167,19 +179,20 @@ def build(spec):
     p = make_problem(rng, cell, max(T, 1), max(B, 1), max(I, 1), max(H, 1), np.float64)
     args = dict(p)
     if spec["function"].endswith("backward"):
-        nl = {} if cell == "lstm" else {"nonlinearity": cell.removeprefix("rnn_")}
         fwd = getattr(core, spec["function"].replace("backward", "forward"))
-        saved = fwd(**{k: v.astype(dtype) for k, v in p.items()}, **nl)
+        saved = fwd(**{k: v.astype(dtype) for k, v in p.items()}, **nonlinearity(cell))
         args |= {"y": saved[0].astype(np.float64)}
         if cell == "lstm":
             args |= {"gates": saved[3].astype(np.float64), "cells": saved[4].astype(np.float64)}
+        if cell == "gru":
+            args |= {"gates": saved[2].astype(np.float64)}
         grads = make_output_grads(rng, cell, max(T, 1), max(B, 1), max(H, 1), np.float64)
         args |= grads
         for name in ("b_ih", "b_hh"):
             del args[name]
     if not sizes_ok:  # cut the empty dimensions out of every array
-        G = 4 if cell == "lstm" else 1
-        cut = {"T": T, "B": B, "I": I, "H": H}
+        G = GATES[cell]
+        cut = {"T": T, "B": B, "I": I, "H": H, "K": 4}  # K: the GRU's four saved rows
         axes = {
             "x": "TBI",
             "h0": "BH",
@@ -189,7 +202,7 @@ def build(spec):
             "b_ih": "G",
             "b_hh": "G",
             "y": "TBH",
-            "gates": "TBG",
+            "gates": "TBKH" if cell == "gru" else "TBG",
             "cells": "TBH",
             "dy": "TBH",
             "dh_n": "BH",
@@ -238,7 +251,7 @@ def expected_error(spec, sizes_ok):
 def check_call(spec):
     exact, passed, sizes_ok = build(spec)
     function = spec["function"]
-    nl = {} if spec["cell"] == "lstm" else {"nonlinearity": spec["cell"].removeprefix("rnn_")}
+    nl = nonlinearity(spec["cell"])
     before = {n: a.copy() for n, a in passed.items() if a is not None}
     errors = expected_error(spec, sizes_ok)
     if any(not isinstance(a, np.ndarray | None) for a in passed.values()):

@@ -1,4 +1,4 @@
-"""Cross-check forward and backward against torch.nn.RNN and torch.nn.LSTM (optional)."""
+"""Cross-check forward and backward against torch.nn.RNN, LSTM and GRU (optional)."""
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ from _problems import (
 torch = pytest.importorskip("torch")
 
 SHAPES = [(1, 1, 1, 1), (5, 3, 4, 6), (3, 2, 5, 2)]  # (T, B, I, H)
-STATES = {"rnn_tanh": ("h0",), "rnn_relu": ("h0",), "lstm": ("h0", "c0")}
+STATES = {"rnn_tanh": ("h0",), "rnn_relu": ("h0",), "lstm": ("h0", "c0"), "gru": ("h0",)}
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +35,8 @@ def torch_run(cell, problem, grads):
     dtype = torch.float64 if x.dtype == np.float64 else torch.float32
     if cell == "lstm":
         layer = torch.nn.LSTM(I, H, dtype=dtype)
+    elif cell == "gru":
+        layer = torch.nn.GRU(I, H, dtype=dtype)
     else:
         layer = torch.nn.RNN(I, H, nonlinearity=cell.removeprefix("rnn_"), dtype=dtype)
     weights = {

@@ -1,4 +1,4 @@
-// rnnkit._core's recurrent layers: the RNN and the LSTM, forward and backward
+// rnnkit._core's recurrent layers: the RNN, the LSTM and the GRU, forward and backward
 // through time. Each entry point checks its arguments with the Checker and
 // dispatches on the dtype of x to one body for float32 and one for float64.
 #include <pybind11/numpy.h>
@@ -9,6 +9,7 @@
 
 #include "checks.hpp"
 #include "register.hpp"
+#include "rnnkit/gru.hpp"
 #include "rnnkit/lstm.hpp"
 #include "rnnkit/rnn.hpp"
 
@@ -183,6 +184,83 @@ py::tuple lstm_backward(py::handle x, py::handle h0, py::handle c0, py::handle w
                                                                 gates, cells, dy, dh_n, dc_n);
 }
 
+// ---------------------------------------------------------------- GRU
+// Its saved gates are (T, B, 4, H), r, z, n and hn: of another rank than the
+// LSTM's (T, B, 4*H), so that neither backward takes the other's.
+
+template <class Real>
+py::tuple gru_forward_typed(const Checker& check, py::handle x, py::handle h0, py::handle w_ih,
+                            py::handle w_hh, py::handle b_ih, py::handle b_hh) {
+  const auto [T, B, I] = check.sequence<Real>(x, "x");
+  const index_t H = check.hidden_size<Real>(w_hh, "w_hh", 3);
+  check.expect_optional<Real>(h0, "h0", "(B, H)", {B, H});
+  check.expect<Real>(w_ih, "w_ih", "(3*H, I)", {3 * H, I});
+  check.expect<Real>(b_ih, "b_ih", "(3*H,)", {3 * H});
+  check.expect<Real>(b_hh, "b_hh", "(3*H,)", {3 * H});
+  check.fits<Real>("gates (T, B, 4, H)", {T, B, 4, H});
+
+  const Input<Real> x_(x), h0_(h0), w_ih_(w_ih), w_hh_(w_hh), b_ih_(b_ih), b_hh_(b_hh);
+  auto y = output<Real>({T, B, H});
+  auto h_n = output<Real>({B, H});
+  auto gates = output<Real>({T, B, 4, H});
+  {
+    py::gil_scoped_release nogil;
+    rnnkit::gru_forward(y.mutable_data(), h_n.mutable_data(), gates.mutable_data(), x_.data(),
+                        h0_.data(), w_ih_.data(), w_hh_.data(), b_ih_.data(), b_hh_.data(), T, B, I,
+                        H);
+  }
+  return py::make_tuple(y, h_n, gates);
+}
+
+template <class Real>
+py::tuple gru_backward_typed(const Checker& check, py::handle x, py::handle h0, py::handle w_ih,
+                             py::handle w_hh, py::handle y, py::handle gates, py::handle dy,
+                             py::handle dh_n) {
+  const auto [T, B, I] = check.sequence<Real>(x, "x");
+  const index_t H = check.hidden_size<Real>(w_hh, "w_hh", 3);
+  check.expect_optional<Real>(h0, "h0", "(B, H)", {B, H});
+  check.expect<Real>(w_ih, "w_ih", "(3*H, I)", {3 * H, I});
+  check.expect<Real>(y, "y", "(T, B, H)", {T, B, H});
+  check.expect<Real>(gates, "gates", "(T, B, 4, H)", {T, B, 4, H});
+  check.expect_optional<Real>(dy, "dy", "(T, B, H)", {T, B, H});
+  check.expect_optional<Real>(dh_n, "dh_n", "(B, H)", {B, H});
+  check.fits<Real>("gates (T, B, 4, H)", {T, B, 4, H});
+  // the backward's two blocks of gradients, dgi and dgh
+  check.fits<Real>("its workspace (2, T, B, 3*H)", {2, T, B, 3 * H});
+
+  const Input<Real> x_(x), h0_(h0), w_ih_(w_ih), w_hh_(w_hh), y_(y), gates_(gates), dy_(dy),
+      dh_n_(dh_n);
+  auto dx = output<Real>({T, B, I});
+  auto dh0 = output<Real>({B, H});
+  auto dw_ih = output<Real>({3 * H, I});
+  auto dw_hh = output<Real>({3 * H, H});
+  auto db_ih = output<Real>({3 * H});
+  auto db_hh = output<Real>({3 * H});
+  {
+    py::gil_scoped_release nogil;
+    rnnkit::gru_backward(dx.mutable_data(), dh0.mutable_data(), dw_ih.mutable_data(),
+                         dw_hh.mutable_data(), db_ih.mutable_data(), db_hh.mutable_data(),
+                         y_.data(), gates_.data(), x_.data(), h0_.data(), w_ih_.data(),
+                         w_hh_.data(), dy_.data(), dh_n_.data(), T, B, I, H);
+  }
+  return py::make_tuple(dx, dh0, dw_ih, dw_hh, db_ih, db_hh);
+}
+
+py::tuple gru_forward(py::handle x, py::handle h0, py::handle w_ih, py::handle w_hh,
+                      py::handle b_ih, py::handle b_hh) {
+  const Checker check("gru_forward");
+  return check.is_float32(x, "x") ? gru_forward_typed<float>(check, x, h0, w_ih, w_hh, b_ih, b_hh)
+                                  : gru_forward_typed<double>(check, x, h0, w_ih, w_hh, b_ih, b_hh);
+}
+
+py::tuple gru_backward(py::handle x, py::handle h0, py::handle w_ih, py::handle w_hh, py::handle y,
+                       py::handle gates, py::handle dy, py::handle dh_n) {
+  const Checker check("gru_backward");
+  return check.is_float32(x, "x")
+             ? gru_backward_typed<float>(check, x, h0, w_ih, w_hh, y, gates, dy, dh_n)
+             : gru_backward_typed<double>(check, x, h0, w_ih, w_hh, y, gates, dy, dh_n);
+}
+
 }  // namespace
 
 void register_recurrent(py::module_& m) {
@@ -279,6 +357,56 @@ Returns
 dx (T, B, I), dh0 (B, H), dc0 (B, H), dw_ih (4*H, I), dw_hh (4*H, H), db_ih (4*H,), db_hh (4*H,)
     Gradients of the scalar loss L. dh0 and dc0 are returned even when h0
     and c0 were None; db_ih and db_hh are equal.
+)doc");
+
+  m.def("gru_forward", &gru_forward, py::arg("x"), py::arg("h0"), py::arg("w_ih"), py::arg("w_hh"),
+        py::arg("b_ih"), py::arg("b_hh"),
+        R"doc(Run a GRU layer over a whole sequence (gate order r, z, n), as torch.nn.GRU.
+
+r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), z alike,
+n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h.
+
+Parameters
+----------
+x : ndarray (T, B, I)
+h0 : ndarray (B, H) or None
+    Initial hidden state; None means zeros.
+w_ih : ndarray (3*H, I)
+w_hh : ndarray (3*H, H)
+b_ih, b_hh : ndarray (3*H,)
+
+Returns
+-------
+y : ndarray (T, B, H)
+    Hidden state after every step.
+h_n : ndarray (B, H)
+    Final hidden state (a copy of y[-1]).
+gates : ndarray (T, B, 4, H)
+    gates[:, :, 0], [:, :, 1], [:, :, 2]: the reset gate r, the update gate z
+    and the candidate n, after their activations; gates[:, :, 3]: W_hn h + b_hn,
+    which the backward pass needs too.
+)doc");
+
+  m.def("gru_backward", &gru_backward, py::arg("x"), py::arg("h0"), py::arg("w_ih"),
+        py::arg("w_hh"), py::arg("y"), py::arg("gates"), py::arg("dy"), py::arg("dh_n"),
+        R"doc(Backpropagate through time for gru_forward.
+
+Parameters
+----------
+x, h0, w_ih, w_hh
+    As given to gru_forward.
+y, gates
+    As returned by gru_forward.
+dy : ndarray (T, B, H) or None
+    dL/dy; None when the loss does not see the intermediate outputs.
+dh_n : ndarray (B, H) or None
+    dL/dh_n; None means zero.
+
+Returns
+-------
+dx (T, B, I), dh0 (B, H), dw_ih (3*H, I), dw_hh (3*H, H), db_ih (3*H,), db_hh (3*H,)
+    Gradients of the scalar loss L. dh0 is returned even when h0 was None.
+    db_hh differs from db_ih in n's rows (r scales the recurrent part).
 )doc");
 }
 

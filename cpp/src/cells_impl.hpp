@@ -70,6 +70,69 @@ void lstm_cell_backward(Real* dgates_row, Real* dc, const Real* gates_row, const
                       dh, dy_t, H);
 }
 
+// One batch row of the GRU step, in place over gates_row = [r | z | n | hn]
+// (H each). The recurrent product has written W_hh h_{t-1} + b_hh into the
+// first 3H; gi_row (3H) is x_t W_ih^T, its bias b_ih still to add:
+//   r = sigmoid(gi_r + b_ir + gh_r),  z = sigmoid(gi_z + b_iz + gh_z)
+//   hn = gh_n,  n = tanh(gi_n + b_in + r * hn)
+//   h_t = (1 - z) * n + z * h_{t-1}
+template <class Real>
+void gru_gates_forward(Real* __restrict r, Real* __restrict z, Real* __restrict n,
+                       Real* __restrict hn, Real* __restrict h_t, const Real* __restrict gi_r,
+                       const Real* __restrict gi_z, const Real* __restrict gi_n,
+                       const Real* __restrict b_r, const Real* __restrict b_z,
+                       const Real* __restrict b_n, const Real* __restrict h_prev, index_t H) {
+  for (index_t j = 0; j < H; ++j) {
+    r[j] = sigmoid(gi_r[j] + b_r[j] + r[j]);
+    z[j] = sigmoid(gi_z[j] + b_z[j] + z[j]);
+    hn[j] = n[j];
+    n[j] = tanh(gi_n[j] + b_n[j] + r[j] * hn[j]);
+    h_t[j] = n[j] + z[j] * (h_prev[j] - n[j]);
+  }
+}
+
+template <class Real>
+void gru_cell_forward(Real* gates_row, Real* h_t, const Real* gi_row, const Real* b_ih,
+                      const Real* h_prev, index_t H) {
+  gru_gates_forward(gates_row, gates_row + H, gates_row + 2 * H, gates_row + 3 * H, h_t, gi_row,
+                    gi_row + H, gi_row + 2 * H, b_ih, b_ih + H, b_ih + 2 * H, h_prev, H);
+}
+
+// Its backward, for one batch row (dh_t = dh + dy_t):
+//   da_n = dh_t (1 - z)(1 - n^2)          da_z = dh_t (h_{t-1} - n) z(1 - z)
+//   da_r = da_n hn r(1 - r)
+//   dgi = [da_r | da_z | da_n]   the gradient of x_t W_ih^T + b_ih
+//   dgh = [da_r | da_z | da_n r] the gradient of h_{t-1} W_hh^T + b_hh
+//   dh <- dh_t z                 dL/dh_{t-1} but for dgh W_hh, added after
+template <class Real>
+void gru_gates_backward(Real* __restrict dgi_r, Real* __restrict dgi_z, Real* __restrict dgi_n,
+                        Real* __restrict dgh_r, Real* __restrict dgh_z, Real* __restrict dgh_n,
+                        Real* __restrict dh, const Real* __restrict r, const Real* __restrict z,
+                        const Real* __restrict n, const Real* __restrict hn,
+                        const Real* __restrict h_prev, const Real* __restrict dy_t, index_t H) {
+  for (index_t j = 0; j < H; ++j) {
+    const Real dh_j = dh[j] + dy_t[j];
+    const Real da_n = dh_j * (Real(1) - z[j]) * (Real(1) - n[j] * n[j]);
+    const Real da_z = dh_j * (h_prev[j] - n[j]) * z[j] * (Real(1) - z[j]);
+    const Real da_r = da_n * hn[j] * r[j] * (Real(1) - r[j]);
+    dgi_r[j] = da_r;
+    dgi_z[j] = da_z;
+    dgi_n[j] = da_n;
+    dgh_r[j] = da_r;
+    dgh_z[j] = da_z;
+    dgh_n[j] = da_n * r[j];
+    dh[j] = dh_j * z[j];
+  }
+}
+
+template <class Real>
+void gru_cell_backward(Real* dgi_row, Real* dgh_row, Real* dh, const Real* gates_row,
+                       const Real* h_prev, const Real* dy_t, index_t H) {
+  gru_gates_backward(dgi_row, dgi_row + H, dgi_row + 2 * H, dgh_row, dgh_row + H, dgh_row + 2 * H,
+                     dh, gates_row, gates_row + H, gates_row + 2 * H, gates_row + 3 * H, h_prev,
+                     dy_t, H);
+}
+
 // z <- act(z), one loop per activation so each vectorises.
 template <class Real>
 void activate(Real* z, index_t n, Nonlinearity act) {

@@ -45,7 +45,7 @@ void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const
       const Real* const h_prev = t > 0 ? h_t - BH : h0 != nullptr ? h0 + b0 * H : nullptr;
       const Real* const c_prev = t > 0 ? c_t - BH : c_init + b0 * H;
       // gates_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T   (rows, 4H)
-      weights.project(gates_t, x + (t * B + b0) * I, h_prev, rows, xh.data());
+      weights.project(gates_t, GH, x + (t * B + b0) * I, h_prev, rows, xh.data());
       // The gates' activations in place, then c_t and h_t. Each row is its
       // own. Meanwhile the row's block of the next step comes into cache,
       // ready for the product to write.

@@ -38,7 +38,7 @@ void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* 
       Real* const y_t = y + t * BH + b0 * H;
       const Real* const h_prev = t > 0 ? y_t - BH : h0 != nullptr ? h0 + b0 * H : nullptr;
       // y_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T   (rows, H)
-      weights.project(y_t, x + (t * B + b0) * I, h_prev, rows, xh.data());
+      weights.project(y_t, H, x + (t * B + b0) * I, h_prev, rows, xh.data());
       // h_t = act(y_t), in place; each row is its own. The row's block of
       // the next step comes into cache meanwhile, for the product to write.
       const bool last = t == T - 1;

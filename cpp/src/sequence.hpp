@@ -143,9 +143,10 @@ class StepWeights {
     return std::vector<Real>(static_cast<std::size_t>(rows * (1 + I_ + H_)));
   }
 
-  //   pre_t (rows, GH) out, x_t (rows, I), h_prev (rows, H) may be null
-  //   (zeros), xh (rows, 1 + I + H) scratch from scratch(rows)
-  void project(Real* pre_t, const Real* x_t, const Real* h_prev, index_t rows, Real* xh) const {
+  //   pre_t (rows, GH) out, rows ldc apart, x_t (rows, I), h_prev (rows, H)
+  //   may be null (zeros), xh (rows, 1 + I + H) scratch from scratch(rows)
+  void project(Real* pre_t, index_t ldc, const Real* x_t, const Real* h_prev, index_t rows,
+               Real* xh) const {
     const index_t K = 1 + I_ + H_;
     for (index_t b = 0; b < rows; ++b) {
       Real* const row = xh + b * K;
@@ -153,7 +154,7 @@ class StepWeights {
       std::copy(x_t + b * I_, x_t + (b + 1) * I_, row + 1);
       copy_or_zero(row + 1 + I_, h_prev != nullptr ? h_prev + b * H_ : nullptr, H_);
     }
-    gemm(pre_t, GH_, xh, K, Op::N, packed_, rows, Update::overwrite);
+    gemm(pre_t, ldc, xh, K, Op::N, packed_, rows, Update::overwrite);
   }
 
  private:
@@ -194,6 +195,14 @@ bool over_batch_rows(index_t B, double work, std::size_t weight_bytes, const Bod
   return true;
 }
 
+// db (GH) = (first) or += the sums of the columns of dg (rows, GH).
+template <class Real>
+void column_sums(Real* db, const Real* dg, index_t rows, index_t GH, bool first) {
+  if (first) std::fill(db, db + GH, Real(0));
+  for (index_t b = 0; b < rows; ++b)
+    for (index_t j = 0; j < GH; ++j) db[j] += dg[b * GH + j];
+}
+
 // Step t's share of the weight and bias gradients, from dg_t = dL/dpre_t:
 //   dW_ih (+)= dg_t^T x_t,  db_ih (+)= sum of dg_t's rows
 // The first step of the backward loop (t = T - 1) overwrites; later ones
@@ -204,9 +213,7 @@ void step_weight_gradients(Real* dw_ih, Real* db_ih, const Real* dg_t, const Rea
                            index_t I, index_t GH, bool first) {
   gemm(dw_ih, I, dg_t, GH, Op::T, x_t, I, Op::N, GH, I, B,
        first ? Update::overwrite : Update::accumulate);
-  if (first) std::fill(db_ih, db_ih + GH, Real(0));
-  for (index_t b = 0; b < B; ++b)
-    for (index_t j = 0; j < GH; ++j) db_ih[j] += dg_t[b * GH + j];
+  column_sums(db_ih, dg_t, B, GH, first);
 }
 
 // dW_hh = sum_t dg_t^T h_{t-1} once the loop has filled dg, as one product

@@ -47,6 +47,14 @@ using LstmCellBackwardFn = void (*)(Real* dgates_row, Real* dc, const Real* gate
                                     const Real* c_t, const Real* c_prev, const Real* dh,
                                     const Real* dy_t, index_t H);
 
+// One batch row of the GRU's step (gru.cpp).
+template <class Real>
+using GruCellForwardFn = void (*)(Real* gates_row, Real* h_t, const Real* gi_row, const Real* b_ih,
+                                  const Real* h_prev, index_t H);
+template <class Real>
+using GruCellBackwardFn = void (*)(Real* dgi_row, Real* dgh_row, Real* dh, const Real* gates_row,
+                                   const Real* h_prev, const Real* dy_t, index_t H);
+
 // The RNN's activation over n elements, in place, and its backward (rnn.cpp).
 template <class Real>
 using ActivateFn = void (*)(Real* z, index_t n, Nonlinearity act);
@@ -62,6 +70,8 @@ struct KernelsFor {
   index_t nr;  // columns of a packed micro-panel
   LstmCellForwardFn<Real> lstm_cell_forward;
   LstmCellBackwardFn<Real> lstm_cell_backward;
+  GruCellForwardFn<Real> gru_cell_forward;
+  GruCellBackwardFn<Real> gru_cell_backward;
   ActivateFn<Real> activate;
   ActivationBackwardFn<Real> activation_backward;
 };

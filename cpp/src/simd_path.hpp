@@ -14,9 +14,11 @@ namespace {
 
 template <class Real>
 constexpr KernelsFor<Real> kernels_for() {
-  return {gemm_blocked<Real>, gemm_narrow<Real>,        pack_whole<Real>,
-          NR<Real>,           lstm_cell_forward<Real>,  lstm_cell_backward<Real>,
-          activate<Real>,     activation_backward<Real>};
+  return {gemm_blocked<Real>,      gemm_narrow<Real>,
+          pack_whole<Real>,        NR<Real>,
+          lstm_cell_forward<Real>, lstm_cell_backward<Real>,
+          gru_cell_forward<Real>,  gru_cell_backward<Real>,
+          activate<Real>,          activation_backward<Real>};
 }
 
 }  // namespace

@@ -57,6 +57,24 @@ def lstm_backward(
 ) -> tuple[
     NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F]
 ]: ...
+def gru_forward(
+    x: NDArray[_F],
+    h0: NDArray[_F] | None,
+    w_ih: NDArray[_F],
+    w_hh: NDArray[_F],
+    b_ih: NDArray[_F],
+    b_hh: NDArray[_F],
+) -> tuple[NDArray[_F], NDArray[_F], NDArray[_F]]: ...
+def gru_backward(
+    x: NDArray[_F],
+    h0: NDArray[_F] | None,
+    w_ih: NDArray[_F],
+    w_hh: NDArray[_F],
+    y: NDArray[_F],
+    gates: NDArray[_F],
+    dy: NDArray[_F] | None,
+    dh_n: NDArray[_F] | None,
+) -> tuple[NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F]]: ...
 def adam_step(
     params: list[NDArray[_F]],
     grads: list[NDArray[_F]],

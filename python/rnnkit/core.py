@@ -1,8 +1,8 @@
-"""The compiled kernels: RNN and LSTM layers forward and backward through time.
+"""The compiled kernels: RNN, LSTM and GRU layers forward and backward through time.
 
 Sequences are time-major ``(T, B, features)`` and weights follow PyTorch's
 layout (``w_ih (G*H, I)``, ``w_hh (G*H, H)``, biases ``(G*H,)``; G = 1 for the
-RNN, 4 for the LSTM with gates i, f, g, o). All arrays of one call are float32
+RNN, 4 for the LSTM with gates i, f, g, o, 3 for the GRU with gates r, z, n). All arrays of one call are float32
 or all float64 and the outputs have that dtype. An input that is not
 C-contiguous is copied first; no input is ever modified. Every kernel releases
 the GIL while it computes, so Python threads can run kernels side by side.
@@ -19,6 +19,8 @@ try:
         adam_step,
         build_info,
         dynamic,
+        gru_backward,
+        gru_forward,
         lstm_backward,
         lstm_forward,
         num_threads,
@@ -68,6 +70,8 @@ __all__ = [
     "adam_step",
     "build_info",
     "dynamic",
+    "gru_backward",
+    "gru_forward",
     "lstm_backward",
     "lstm_forward",
     "num_threads",

@@ -11,7 +11,8 @@ Size letters::
 
     T  time steps            B  batch size
     I  input features        H  hidden units
-    G  gates per cell: 1 for RNN, 4 for LSTM (order i, f, g, o as in PyTorch)
+    G  gates per cell: 1 for RNN, 4 for LSTM (order i, f, g, o as in PyTorch),
+       3 for GRU (order r, z, n)
 
 Sequences are time-major ``(T, B, features)``. Weights use PyTorch's layout:
 ``w_ih (G*H, I)``, ``w_hh (G*H, H)``, ``b_ih (G*H,)``, ``b_hh (G*H,)``.
@@ -23,6 +24,8 @@ import numpy as np
 
 __all__ = [
     "adam_step",
+    "gru_backward",
+    "gru_forward",
     "lstm_backward",
     "lstm_forward",
     "rmsprop_step",
@@ -73,20 +76,22 @@ def _input_projection(x, w_ih, b_ih, b_hh):
     return (x.reshape(T * B, I) @ w_ih.T + (b_ih + b_hh)).reshape(T, B, -1)
 
 
-def _parameter_gradients(x, h0, w_ih, y, dG):
-    """dx, dw_ih, dw_hh, db_ih, db_hh from the pre-activation gradients dG (T, B, G*H).
+def _parameter_gradients(x, h0, w_ih, y, dG, dG_hh=None):
+    """dx, dw_ih, dw_hh, db_ih, db_hh from the pre-activation gradients dG (T, B, G*H):
+    of the input projection's and, when ``dG_hh`` is given apart (the GRU's), also of
+    the recurrent product's.
 
     The previous hidden state of step 0 is h0, of step t > 0 it is y[t-1].
     """
+    dG_hh = dG if dG_hh is None else dG_hh
     T, B, I = x.shape
     GH, H = dG.shape[2], y.shape[2]
     dG2 = dG.reshape(T * B, GH)
     dx = (dG2 @ w_ih).reshape(T, B, I)  # (T, B, I)
     dw_ih = dG2.T @ x.reshape(T * B, I)  # (G*H, I)
     # dw_hh = sum_t dG_t^T h_{t-1}: (G*H, H)
-    dw_hh = dG[0].T @ h0 + dG[1:].reshape(-1, GH).T @ y[:-1].reshape(-1, H)
-    db = dG2.sum(axis=0)  # (G*H,)
-    return dx, dw_ih, dw_hh, db, db.copy()
+    dw_hh = dG_hh[0].T @ h0 + dG_hh[1:].reshape(-1, GH).T @ y[:-1].reshape(-1, H)
+    return dx, dw_ih, dw_hh, dG2.sum(axis=0), dG_hh.reshape(T * B, GH).sum(axis=0)
 
 
 def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh"):
@@ -262,6 +267,99 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n):
         dh = dG[t] @ w_hh
     dx, dw_ih, dw_hh, db_ih, db_hh = _parameter_gradients(x, h0, w_ih, y, dG)
     return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh
+
+
+def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh):
+    """Run a GRU layer over a whole sequence, as ``torch.nn.GRU`` does.
+
+    Parameters
+    ----------
+    x : ndarray (T, B, I)
+        Input sequence, time-major.
+    h0 : ndarray (B, H) or None
+        Initial hidden state; None means zeros.
+    w_ih, w_hh : ndarray (3H, I), (3H, H)
+        Weights, gate blocks in the order r, z, n.
+    b_ih, b_hh : ndarray (3H,)
+        Biases.
+
+    Returns
+    -------
+    y : ndarray (T, B, H)
+        Hidden states h_1 .. h_T.
+    h_n : ndarray (B, H)
+        The final state, a copy of ``y[-1]``.
+    gates : ndarray (T, B, 4, H)
+        The reset gate r, the update gate z and the candidate n after their
+        activations, and hn = W_hn h_{t-1} + b_hn, which the backward pass needs.
+    """
+    x, h0, w_ih, w_hh, b_ih, b_hh = _cast(x, h0, w_ih, w_hh, b_ih, b_hh)
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    GI = _input_projection(x, w_ih, b_ih, 0)  # (T, B, 3H): b_hh stays with W_hh
+    gates = np.empty((T, B, 4, H), x.dtype)
+    y = np.empty((T, B, H), x.dtype)
+    h = _state(h0, B, H, x.dtype)
+    for t in range(T):
+        gh = h @ w_hh.T + b_hh  # (B, 3H)
+        gi_r, gi_z, gi_n = np.split(GI[t], 3, axis=1)
+        gh_r, gh_z, gh_n = np.split(gh, 3, axis=1)
+        # r, z = sigmoid(input part + recurrent part); n = tanh(gi_n + r * (W_hn h + b_hn))
+        r = gates[t, :, 0] = _sigmoid(gi_r + gh_r)
+        z = gates[t, :, 1] = _sigmoid(gi_z + gh_z)
+        hn = gates[t, :, 3] = gh_n
+        n = gates[t, :, 2] = np.tanh(gi_n + r * hn)
+        # h_t = (1 - z) * n + z * h_{t-1}
+        h = y[t] = (1 - z) * n + z * h
+    return y, y[-1].copy(), gates
+
+
+def gru_backward(x, h0, w_ih, w_hh, y, gates, dy, dh_n):
+    """Backpropagate through time for :func:`gru_forward`.
+
+    Parameters
+    ----------
+    x, h0, w_ih, w_hh
+        As passed to :func:`gru_forward` (h0 may be None: zeros).
+    y, gates : ndarray (T, B, H), (T, B, 4, H)
+        Returned by the forward pass.
+    dy : ndarray (T, B, H) or None
+        dL/dy; None means no loss on the outputs.
+    dh_n : ndarray (B, H) or None
+        dL/dh_n for the final state; None means zeros.
+
+    Returns
+    -------
+    dx : ndarray (T, B, I)
+    dh0 : ndarray (B, H)
+        Always an array, also when h0 was None.
+    dw_ih, dw_hh : ndarray (3H, I), (3H, H)
+    db_ih, db_hh : ndarray (3H,)
+        They differ in n's block: r scales the recurrent part of n.
+    """
+    x, h0, w_ih, w_hh, y, gates, dy, dh_n = _cast(x, h0, w_ih, w_hh, y, gates, dy, dh_n)
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    h0 = _state(h0, B, H, x.dtype)
+    dGI = np.empty((T, B, 3 * H), x.dtype)  # dL/d(x_t W_ih^T + b_ih)
+    dGH = np.empty((T, B, 3 * H), x.dtype)  # dL/d(h_{t-1} W_hh^T + b_hh)
+    dh = _state(dh_n, B, H, x.dtype)
+    for t in range(T - 1, -1, -1):
+        r, z, n, hn = (gates[t, :, k] for k in range(4))
+        h_prev = y[t - 1] if t > 0 else h0
+        if dy is not None:
+            dh = dh + dy[t]  # h_t is both output y_t and the next step's state
+        # h_t = (1 - z) n + z h_{t-1}:  dn = dh (1 - z), dz = dh (h_{t-1} - n)
+        # n = tanh(a_n), a_n = gi_n + r hn:  da_n = dn (1 - n^2), dr = da_n hn, dhn = da_n r
+        da_n = dh * (1 - z) * (1 - n * n)
+        da_r = da_n * hn * r * (1 - r)
+        da_z = dh * (h_prev - n) * z * (1 - z)
+        dGI[t] = np.concatenate([da_r, da_z, da_n], axis=1)
+        dGH[t] = np.concatenate([da_r, da_z, da_n * r], axis=1)
+        # dh_{t-1} = dh z + dGH_t W_hh
+        dh = dh * z + dGH[t] @ w_hh
+    dx, dw_ih, dw_hh, db_ih, db_hh = _parameter_gradients(x, h0, w_ih, y, dGI, dGH)
+    return dx, dh, dw_ih, dw_hh, db_ih, db_hh
 
 
 # ---------------------------------------------------------------------------- optimizers

@@ -1,0 +1,140 @@
+// GRU, forward and backward through time. Size letters in types.hpp; gate
+// columns of a weight's (3H) rows are [r | z | n], H each, and a saved row of
+// gates (4H) is [r | z | n | hn].
+//
+// Unlike the LSTM's, the GRU's candidate n takes the recurrent product apart
+// from the input's (r gates W_hn h + b_hn only), so the two products cannot
+// be one: the input projection of every step is one product before the loop,
+// and each step's product is the recurrent one alone, its bias inside.
+#include "rnnkit/gru.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "rnnkit/gemm.hpp"
+#include "rnnkit/parallel.hpp"
+#include "sequence.hpp"
+#include "simd_dispatch.hpp"
+
+namespace rnnkit {
+
+namespace {
+
+// One unit's cell update, forward or backward: three transcendentals against
+// the LSTM's five, about 48 multiply-adds of the product's time (lstm.cpp).
+constexpr double kCellCost = 48;
+
+}  // namespace
+
+template <class Real>
+void gru_forward(Real* y, Real* h_n, Real* gates, const Real* x, const Real* h0, const Real* w_ih,
+                 const Real* w_hh, const Real* b_ih, const Real* b_hh, index_t T, index_t B,
+                 index_t I, index_t H) {
+  const KernelScope scope;
+  const index_t BH = B * H, GH = 3 * H, SH = 4 * H;
+  // gi (T*B, 3H) = x W_ih^T, every step at once; b_ih joins in the cell.
+  const detail::Workspace<Real> gi(T * B * GH);
+  gemm(gi.data(), GH, x, I, Op::N, w_ih, I, Op::T, T * B, GH, I, Update::overwrite);
+  // Each step's product: [1 | h_{t-1}] [b_hh | W_hh]^T (no input columns).
+  const std::vector<Real> no_bias(static_cast<std::size_t>(GH), Real(0));
+  const detail::StepWeights<Real> weights(w_ih, w_hh, no_bias.data(), b_hh, 0, H, GH);
+  const auto cell = detail::path_of(weights.packed()).gru_cell_forward;
+  // A missing h0 reads as rows of zeros, so the cell loop has no branch and vectorises.
+  const std::vector<Real> zeros(h0 == nullptr ? BH : 0);
+  const Real* const h_init = h0 != nullptr ? h0 : zeros.data();
+  const double work = double(T) * double(B) * double(GH) * double(1 + H + kCellCost);
+  // Rows [b0, b1) of the batch through every step.
+  detail::over_batch_rows(B, work, weights.bytes(), [&](index_t b0, index_t b1) {
+    const index_t rows = b1 - b0;
+    std::vector<Real> xh = weights.scratch(rows);
+    for (index_t t = 0; t < T; ++t) {
+      Real* const gates_t = gates + (t * B + b0) * SH;
+      Real* const h_t = y + t * BH + b0 * H;
+      const Real* const h_prev = t > 0 ? h_t - BH : h_init + b0 * H;
+      const Real* const gi_t = gi.data() + (t * B + b0) * GH;
+      // gates_t[:, :3H] = h_{t-1} W_hh^T + b_hh   (rows, 3H), rows 4H apart
+      weights.project(gates_t, SH, x, h_prev, rows, xh.data());
+      // The gates in place, then h_t; each row is its own. Meanwhile the
+      // row's block of the next step comes into cache for the product.
+      const bool last = t == T - 1;
+      parallel_for(rows, kCellCost * double(rows * H), [=](index_t b) {
+        if (!last) detail::prefetch_for_writing(gates_t + (B + b) * SH, SH);
+        cell(gates_t + b * SH, h_t + b * H, gi_t + b * GH, b_ih, h_prev + b * H, H);
+      });
+    }
+  });
+  std::copy(y + (T - 1) * BH, y + T * BH, h_n);
+}
+
+template <class Real>
+void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Real* db_hh,
+                  const Real* y, const Real* gates, const Real* x, const Real* h0, const Real* w_ih,
+                  const Real* w_hh, const Real* dy, const Real* dh_n, index_t T, index_t B,
+                  index_t I, index_t H) {
+  const KernelScope scope;
+  const index_t BH = B * H, GH = 3 * H, SH = 4 * H;
+  // dgi and dgh (T*B, 3H): dL/d(x_t W_ih^T + b_ih) and dL/d(h_{t-1} W_hh^T +
+  // b_hh) of every step, for the weight gradients after the loop. One block
+  // (a second would be allocated afresh on every call); every value is
+  // written before it is read.
+  const detail::Workspace<Real> dg(2 * T * B * GH);
+  Real* const dgi = dg.data();
+  Real* const dgh = dg.data() + T * B * GH;
+  // dh (B, H) carries dL/dh_t back through time; it ends as dL/dh0.
+  Real* const dh = dh0;
+  detail::copy_or_zero(dh, dh_n, BH);
+  const PackedMatrix<Real> w_hh_packed(w_hh, H, Op::N, GH, H);
+  const auto cell = detail::path_of(w_hh_packed).gru_cell_backward;
+  // A missing h0 or dy reads as rows of zeros, so the loop has no branch and vectorises.
+  const std::vector<Real> zeros(h0 == nullptr || dy == nullptr ? BH : 0);
+  const Real* const h_init = h0 != nullptr ? h0 : zeros.data();
+  const double work = double(T) * double(B) * double(GH) * double(H + I + kCellCost);
+  const std::size_t weight_bytes = sizeof(Real) * std::size_t(GH) * std::size_t(H + I);
+  // Rows [b0, b1) of the batch back through every step; the weight and bias
+  // gradients sum over all rows, so they join in here only with all of them.
+  const bool split = detail::over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
+    const index_t rows = b1 - b0;
+    for (index_t t = T - 1; t >= 0; --t) {
+      const Real* const gates_t = gates + (t * B + b0) * SH;
+      const Real* const h_prev = (t > 0 ? y + (t - 1) * BH : h_init) + b0 * H;
+      const Real* const dy_t = (dy != nullptr ? dy + t * BH : zeros.data()) + b0 * H;
+      Real* const dgi_t = dgi + (t * B + b0) * GH;
+      Real* const dgh_t = dgh + (t * B + b0) * GH;
+      Real* const dh_rows = dh + b0 * H;
+      // dgi_t, dgh_t and dh = dL/dh_t z from dh = dL/dh_t; each row is its own.
+      parallel_for(rows, kCellCost * double(rows * H), [=](index_t b) {
+        const index_t e = b * H;
+        cell(dgi_t + b * GH, dgh_t + b * GH, dh_rows + e, gates_t + b * SH, h_prev + e, dy_t + e,
+             H);
+      });
+      // dh_{t-1} = dL/dh_t z + dgh_t W_hh  (rows, 3H) x (3H, H);
+      // dx_t = dgi_t W_ih  (rows, 3H) x (3H, I)
+      gemm(dh_rows, H, dgh_t, GH, Op::N, w_hh_packed, rows, Update::accumulate);
+      gemm(dx + (t * B + b0) * I, I, dgi_t, GH, Op::N, w_ih, I, Op::N, rows, I, GH,
+           Update::overwrite);
+      if (rows == B)
+        detail::step_weight_gradients(dw_ih, db_ih, dgi_t, x + t * B * I, B, I, GH, t == T - 1);
+    }
+  });
+  if (split)
+    for (index_t t = T - 1; t >= 0; --t)
+      detail::step_weight_gradients(dw_ih, db_ih, dgi + t * B * GH, x + t * B * I, B, I, GH,
+                                    t == T - 1);
+  // Unlike the LSTM's, db_hh differs from db_ih: in n's rows it is r times it.
+  detail::column_sums(db_hh, dgh, T * B, GH, true);
+  detail::recurrent_weight_gradient(dw_hh, dgh, y, h0, T, B, H, GH);
+}
+
+#define RNNKIT_INSTANTIATE(Real)                                                              \
+  template void gru_forward<Real>(Real*, Real*, Real*, const Real*, const Real*, const Real*, \
+                                  const Real*, const Real*, const Real*, index_t, index_t,    \
+                                  index_t, index_t);                                          \
+  template void gru_backward<Real>(Real*, Real*, Real*, Real*, Real*, Real*, const Real*,     \
+                                   const Real*, const Real*, const Real*, const Real*,        \
+                                   const Real*, const Real*, const Real*, index_t, index_t,   \
+                                   index_t, index_t);
+RNNKIT_INSTANTIATE(float)
+RNNKIT_INSTANTIATE(double)
+#undef RNNKIT_INSTANTIATE
+
+}  // namespace rnnkit
