@@ -13,7 +13,7 @@ import numpy as np
 
 import rnnkit
 
-CELLS = ("lstm", "rnn")
+CELLS = ("lstm", "gru", "rnn")
 
 # (T, B, I, H): small to wide layers, a single sequence, and a long sequence
 SHAPES = [
@@ -29,10 +29,15 @@ SHAPES = [
 # normwise relative error allowed between a float32 run and the float64 reference
 RTOL = 1e-4
 
-_GATES = {"lstm": 4, "rnn": 1}
-_OUTPUTS = {"lstm": ("y", "h_n", "c_n", "gates", "cells"), "rnn": ("y", "h_n")}
+_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+_OUTPUTS = {
+    "lstm": ("y", "h_n", "c_n", "gates", "cells"),
+    "gru": ("y", "h_n", "gates"),
+    "rnn": ("y", "h_n"),
+}
 _GRADIENTS = {
     "lstm": ("dx", "dh0", "dc0", "dw_ih", "dw_hh", "db_ih", "db_hh"),
+    "gru": ("dx", "dh0", "dw_ih", "dw_hh", "db_ih", "db_hh"),
     "rnn": ("dx", "dh0", "dw_ih", "dw_hh", "db_ih", "db_hh"),
 }
 
@@ -45,7 +50,7 @@ def shape_label(shape):
 def step_flops(cell, T, B, I, H):
     """Floating-point operations of one training step, counting the matrix products only.
 
-    With G gates (LSTM 4, RNN 1), the forward pass is, per step, the product of the
+    With G gates (LSTM 4, GRU 3, RNN 1), the forward pass is, per step, the product of the
     ``(B, I + H)`` inputs and previous states with the ``(I + H, G*H)`` weights::
 
         forward  = 2 * T * B * G * H * (I + H)
@@ -68,7 +73,7 @@ def make_problem(cell, shape, seed=0):
 
     Parameters
     ----------
-    cell : {"lstm", "rnn"}
+    cell : {"lstm", "gru", "rnn"}
     shape : tuple of int
         ``(T, B, I, H)``.
     seed : int
@@ -101,7 +106,7 @@ def training_step(impl, cell, problem):
     ----------
     impl : module
         ``rnnkit.core`` or ``rnnkit.reference`` (same four functions).
-    cell : {"lstm", "rnn"}
+    cell : {"lstm", "gru", "rnn"}
     problem : dict of ndarray
         From :func:`make_problem`, in any float dtype.
 
@@ -109,7 +114,7 @@ def training_step(impl, cell, problem):
     -------
     callable
         Returns a dict of every output (``y``, ``h_n``, and for the LSTM ``c_n``, ``gates``,
-        ``cells``) and every gradient (``dx``, ``dh0``, ``dw_ih`` ...).
+        ``cells``, for the GRU ``gates``) and every gradient (``dx``, ``dh0``, ``dw_ih`` ...).
     """
     x, dy = problem["x"], problem["dy"]
     weights = [problem[name] for name in ("w_ih", "w_hh", "b_ih", "b_hh")]
@@ -120,12 +125,17 @@ def training_step(impl, cell, problem):
         grads = impl.lstm_backward(x, None, None, w_ih, w_hh, y, gates, cells, dy, None, None)
         return _named(cell, (y, h_n, c_n, gates, cells), grads)
 
+    def gru_step():
+        y, h_n, gates = impl.gru_forward(x, None, *weights)
+        grads = impl.gru_backward(x, None, w_ih, w_hh, y, gates, dy, None)
+        return _named(cell, (y, h_n, gates), grads)
+
     def rnn_step():
         y, h_n = impl.rnn_forward(x, None, *weights)
         grads = impl.rnn_backward(x, None, w_ih, w_hh, y, dy, None)
         return _named(cell, (y, h_n), grads)
 
-    return lstm_step if cell == "lstm" else rnn_step
+    return {"lstm": lstm_step, "gru": gru_step, "rnn": rnn_step}[cell]
 
 
 def _named(cell, outputs, gradients):
@@ -170,7 +180,7 @@ def import_torch():
 def torch_training_step(cell, problem):
     """The PyTorch equivalent of :func:`training_step`, or None without torch.
 
-    ``torch.nn.LSTM`` or ``torch.nn.RNN`` (tanh) with the problem's weights, input with
+    ``torch.nn.LSTM``, ``torch.nn.GRU`` or ``torch.nn.RNN`` (tanh) with the problem's weights, input with
     ``requires_grad``, then ``y.backward(dy)``. The callable returns ``y``, ``h_n``
     (``c_n``), ``dx`` and the weight gradients, named as in :func:`training_step`.
     """
@@ -180,6 +190,8 @@ def torch_training_step(cell, problem):
     input_size, hidden_size = problem["x"].shape[2], problem["w_hh"].shape[1]
     if cell == "lstm":
         layer = torch.nn.LSTM(input_size, hidden_size)
+    elif cell == "gru":
+        layer = torch.nn.GRU(input_size, hidden_size)
     else:
         layer = torch.nn.RNN(input_size, hidden_size, nonlinearity="tanh")
     params = {

@@ -15,7 +15,7 @@ compiler the peak and its column are left out.
 
 Usage::
 
-    python benchmarks/compare.py [--threads N] [--cells lstm,rnn] [--repeat R]
+    python benchmarks/compare.py [--threads N] [--cells lstm,gru,rnn] [--repeat R]
                                  [--shapes T,B,I,H ...] [--json PATH]
 
 PyTorch's columns appear only when torch is importable; ``--json`` also writes the flop
@@ -54,7 +54,7 @@ TURNS = 5
 # before keep spinning for up to ~0.1 s (OpenBLAS) and would take cores from this one.
 SETTLE_S = 0.15
 # Without --repeat, a turn times calls for this long (at least one): the default grid
-# (2 cells x 7 shapes x 3 implementations) then takes about a minute and a half.
+# (3 cells x 7 shapes x 3 implementations) then takes about two minutes.
 TURN_S = 0.2
 
 NAMES = {"core": "rnnkit core", "numpy": "NumPy", "torch": "PyTorch"}
