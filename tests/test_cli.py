@@ -86,7 +86,7 @@ def prices_with(row, text, n=50):
         (lambda p: ["--csv", bad_csv(p, "Date,Close\nyesterday,1\n")], "not a date"),
         (lambda p: ["--csv", bad_csv(p, "Close\n1\n2\n")], "needs a date column"),
         (lambda p: ["--csv", bad_csv(p, "Date,Close\n2020-01-01,1\n2020-01-02,2\n")], "too short"),
-        (lambda p: ["--cells", "gru"], "--cells takes rnn and/or lstm"),
+        (lambda p: ["--cells", "cnn"], "--cells takes some of lstm, gru, rnn, got 'cnn'"),
     ],
 )
 def test_bad_input_gets_one_line(tmp_path, capsys, args, message):

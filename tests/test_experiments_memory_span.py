@@ -58,7 +58,7 @@ def test_batch_is_reproducible_and_advances_a_generator():
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [
-        ({"cell": "gru"}, "cell"),
+        ({"cell": "cnn"}, "cell"),
         ({"seq_len": 1}, "seq_len"),
         ({"steps": 0}, "steps"),
         ({"batch_size": 0}, "batch_size"),
@@ -91,7 +91,7 @@ def test_an_argument_of_the_wrong_kind_is_a_type_error(kwargs, name):
         (lambda: adding_problem_batch(0, 5, 0), "batch_size"),
         (lambda: adding_problem_batch(3, 1, 0), "seq_len"),
         (lambda: memory_span(seq_lens=(10, 1), steps=1), r"seq_lens\[1\]"),
-        (lambda: memory_span(cells=("lstm", "gru"), steps=1), r"cells\[1\]"),
+        (lambda: memory_span(cells=("lstm", "cnn"), steps=1), r"cells\[1\]"),
         (lambda: memory_span(seq_lens=(), steps=1), "seq_lens"),
     ],
 )

@@ -115,7 +115,7 @@ def test_missing_values_must_be_handled_explicitly():
 @pytest.mark.parametrize(
     ("kwargs", "series", "message"),
     [
-        ({"cell": "gru"}, None, "cell must be 'lstm' or 'rnn'"),
+        ({"cell": "cnn"}, None, "cell must be 'lstm', 'gru' or 'rnn'"),
         (
             {"transform": "diff"},
             None,
@@ -141,7 +141,7 @@ def test_unfitted_forecaster_says_so():
 
 
 def test_the_constructor_stores_its_arguments_unchanged():
-    odd = {"cell": "gru", "lookback": 0, "lr": "fast", "target": ["a"]}
+    odd = {"cell": "cnn", "lookback": 0, "lr": "fast", "target": ["a"]}
     forecaster = Forecaster(**odd)  # checked in fit, as scikit-learn's estimators do
     params = forecaster.get_params()
     assert all(params[k] is v for k, v in odd.items())
@@ -180,7 +180,7 @@ def test_set_params_returns_self_and_names_the_valid_parameters():
     [
         ({"hidden_size": 0}, ValueError, "hidden_size must be an int >= 1, got 0"),
         ({"dropout": 1.5}, ValueError, r"dropout must be a probability in \[0, 1\)"),
-        ({"cell": "gru"}, ValueError, "cell must be 'lstm' or 'rnn', got 'gru'"),
+        ({"cell": "cnn"}, ValueError, "cell must be 'lstm', 'gru' or 'rnn', got 'cnn'"),
         ({"optimizer": "adagrad"}, ValueError, "optimizer must be 'sgd', 'adam' or 'rmsprop'"),
         ({"epochs": 0}, ValueError, "epochs must be an int >= 1, got 0"),
         ({"lr": -1.0}, ValueError, "lr must be a positive finite number"),

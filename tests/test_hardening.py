@@ -786,9 +786,9 @@ CATALOGUE = [
     ),
     Case(
         "model-unknown-cell",
-        call(SequenceRegressor, cell="gru"),
+        call(SequenceRegressor, cell="cnn"),
         ValueError,
-        r"cell must be 'lstm' or 'rnn', got 'gru'",
+        r"cell must be 'lstm', 'gru' or 'rnn', got 'cnn'",
     ),
     Case(
         "model-nan-state",

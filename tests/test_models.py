@@ -317,8 +317,8 @@ def test_bad_windows_are_refused(X, match):
 
 
 def test_bad_constructor_arguments_and_calls():
-    with pytest.raises(ValueError, match="cell must be 'lstm' or 'rnn', got 'gru'"):
-        SequenceRegressor(cell="gru")
+    with pytest.raises(ValueError, match="cell must be 'lstm', 'gru' or 'rnn', got 'cnn'"):
+        SequenceRegressor(cell="cnn")
     with pytest.raises(ValueError, match="nonlinearity"):
         SequenceRegressor(cell="rnn", nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="hidden_size must be an int >= 1, got 0"):

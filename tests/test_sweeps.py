@@ -215,7 +215,7 @@ def test_a_failing_job_is_a_row_with_its_error_and_the_others_go_on(tmp_path, mo
         ),
         ({"dropout": [0.1, 1.5]}, ValueError, "dropout must be a probability"),
         ({"lr": [-1.0]}, ValueError, "lr must be a positive"),
-        ({"cell": ["lstm", "gru"]}, ValueError, "cell must be 'lstm' or 'rnn', got 'gru'"),
+        ({"cell": ["lstm", "cnn"]}, ValueError, "cell must be 'lstm', 'gru' or 'rnn', got 'cnn'"),
     ],
 )
 def test_values_that_cannot_be_right_are_refused_before_any_fit(grid, error, message, monkeypatch):

@@ -16,6 +16,7 @@ from .data import MISSING_MODES, SCALERS, TRANSFORMS
 from .forecaster import RULE_OF_THUMB, Forecaster, ThinDataWarning
 from .metrics import SCORES
 from .models import CELLS
+from .report import NETWORKS
 from .train import LOSSES, OPTIMIZERS
 
 _FORECASTER = defaults(Forecaster)
@@ -257,15 +258,17 @@ def _parser():
 
     run = commands.add_parser(
         "run",
-        help="train an RNN and an LSTM against baselines on a price series",
-        description="Train an RNN and an LSTM on a price series (by default the bundled daily "
+        help="train an RNN, a GRU and an LSTM against baselines on a price series",
+        description="Train an RNN, a GRU and an LSTM on a price series (by default the bundled daily "
         "WTI crude oil price), compare them with naive, drift, moving-average, EWMA and "
         "linear-regression forecasts on the same test block, print one table and write a "
         "report folder with plots.",
     )
     _add_data_options(run)
     run.add_argument(
-        "--cells", default="rnn,lstm", help="comma-separated: rnn, lstm (default: rnn,lstm)"
+        "--cells",
+        default=",".join(NETWORKS),
+        help=f"comma-separated networks among {', '.join(CELLS)} (default: {','.join(NETWORKS)})",
     )
     _add_network_options(run)
     run.add_argument(
@@ -803,7 +806,7 @@ def run(args):
 
     cells = tuple(c.strip() for c in args.cells.split(","))
     if not cells or any(c not in CELLS for c in cells):
-        raise CommandError(f"--cells takes rnn and/or lstm, got {args.cells!r}")
+        raise CommandError(f"--cells takes some of {', '.join(CELLS)}, got {args.cells!r}")
     files = report.BACKTEST_FILES if args.backtest else report.report_files(args.horizon)
     _check_out(args.out, files, args.overwrite)
     if args.threads is not None:

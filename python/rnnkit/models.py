@@ -1,20 +1,21 @@
 """Recurrent layers and a sequence regressor on top of the C++ core.
 
 Every layer of a stack runs forward in ONE call to ``rnnkit.core.lstm_forward``
-(or ``rnn_forward``) over the whole sequence and batch, and backward in one call
-to the matching backward: there is no Python loop over time. The Python API is
+(or ``gru_forward``, ``rnn_forward``) over the whole sequence and batch, and backward
+in one call to the matching backward: there is no Python loop over time. The Python API is
 batch-first, ``(N, T, features)``; the input is transposed to time-major once,
 on the way in, and the outputs and input gradients are transposed back as views.
 
 Parameters are named NumPy arrays with PyTorch's names and layouts
 (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``,
-``weight_ih_l1``, ...), so weights move between rnnkit and ``torch.nn.LSTM`` /
-``torch.nn.RNN`` unchanged.
+``weight_ih_l1``, ...), so weights move between rnnkit and ``torch.nn.LSTM``,
+``torch.nn.GRU`` and ``torch.nn.RNN`` unchanged.
 
 Size letters::
 
     N  windows (batch)      T  time steps       F  input features
-    H  hidden units         G  gates: 1 for the RNN, 4 for the LSTM (i, f, g, o)
+    H  hidden units         G  gates: 1 for the RNN, 4 for the LSTM (i, f, g, o),
+                               3 for the GRU (r, z, n)
 """
 
 import inspect
@@ -31,10 +32,10 @@ from ._checks import (
     float_array,
 )
 
-__all__ = ["LSTM", "RNN", "SequenceRegressor"]
+__all__ = ["GRU", "LSTM", "RNN", "SequenceRegressor"]
 
 _NONLINEARITIES = ("tanh", "relu")
-CELLS = ("lstm", "rnn")
+CELLS = ("lstm", "gru", "rnn")
 # The forget-gate bias offset that keeps an LSTM's memory open early in training
 # (Gers et al. 2000; Jozefowicz et al. 2015): the Forecaster's and the experiments'
 # default. The layers themselves default to 0.0, PyTorch's initialisation exactly.
@@ -75,8 +76,8 @@ def _time_major(a):
 
 
 def _batch_first(a):
-    """(T, N, F) -> a (N, T, F) view."""
-    return a.transpose(1, 0, 2)
+    """(T, N, ...) -> a (N, T, ...) view."""
+    return a.swapaxes(0, 1)
 
 
 def _read_only_batch_first(a):
@@ -106,7 +107,8 @@ def dropout_mask(rng, shape, rate, dtype):
 
 
 class _Recurrent:
-    """A stack of ``num_layers`` recurrent layers of one cell; RNN and LSTM fill in the cell."""
+    """A stack of ``num_layers`` recurrent layers of one cell; RNN, LSTM and GRU fill in the
+    cell."""
 
     _gates = 1  # G: rows of the weight matrices per hidden unit
 
@@ -228,7 +230,9 @@ class _Recurrent:
 
         A list with one dict per layer: ``"outputs"`` (N, T, H) and, for the
         LSTM, ``"gates"`` (N, T, 4H, gates i, f, g, o after their activations)
-        and ``"cells"`` (N, T, H). Empty before the first forward call.
+        and ``"cells"`` (N, T, H); for the GRU, ``"gates"`` (N, T, 4, H: the reset
+        gate r, the update gate z, the candidate n and W_hn h + b_hn). Empty before
+        the first forward call.
         """
         return _public_activations(self._cache or [])
 
@@ -356,8 +360,46 @@ class LSTM(_Recurrent):
         return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
+class GRU(_Recurrent):
+    """A stack of GRU layers, like ``torch.nn.GRU(batch_first=True)``.
+
+    Gates r, z, n in PyTorch's order, layout and formulation (weights ``(3H,
+    inputs)``; ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = (1 - z) * n
+    + z * h``): two gates and no cell state, between the RNN and the LSTM.
+
+    Parameters
+    ----------
+    input_size, hidden_size, num_layers, dropout, dtype, seed
+        As for :class:`RNN`.
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        ``weight_ih_l{k}`` (3H, F or H), ``weight_hh_l{k}`` (3H, H),
+        ``bias_ih_l{k}`` (3H,), ``bias_hh_l{k}`` (3H,): the live arrays.
+    """
+
+    _gates = 3
+
+    def __init__(
+        self, input_size, hidden_size, num_layers=1, dropout=0.0, dtype="float32", seed=None
+    ):
+        super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed)
+
+    def _cell_forward(self, x, weights):
+        y, h_n, gates = core.gru_forward(x, None, *weights)
+        return {"y": y, "h_n": h_n, "gates": gates}
+
+    def _cell_backward(self, saved, weights, dy, dh_n):
+        w_ih, w_hh = weights[:2]
+        dx, _, dw_ih, dw_hh, db_ih, db_hh = core.gru_backward(
+            saved["x"], None, w_ih, w_hh, saved["y"], saved["gates"], dy, dh_n
+        )
+        return dx, dw_ih, dw_hh, db_ih, db_hh
+
+
 class SequenceRegressor:
-    """Stacked RNN or LSTM layers and a linear head on the last hidden state.
+    """Stacked RNN, LSTM or GRU layers and a linear head on the last hidden state.
 
     ``prediction = head.weight @ h_T + head.bias`` where h_T is the final hidden
     state of the last layer: a window of T steps in, ``output_size`` numbers out
@@ -365,7 +407,7 @@ class SequenceRegressor:
 
     Parameters
     ----------
-    cell : {"lstm", "rnn"}
+    cell : {"lstm", "gru", "rnn"}
     input_size : int
         Features F per time step.
     hidden_size : int
@@ -381,9 +423,9 @@ class SequenceRegressor:
         recurrent layer and a ``Dropout`` layer before ``Dense``. So it acts with one
         layer too. Never at predict time.
     nonlinearity : {"tanh", "relu"}
-        The RNN's activation; not used by the LSTM.
+        The RNN's activation; not used by the LSTM and the GRU.
     forget_bias : float
-        The LSTM's forget-gate bias offset (see :class:`LSTM`); not used by the RNN.
+        The LSTM's forget-gate bias offset (see :class:`LSTM`); not used by the others.
     dtype : float32 or float64
     seed : int or None
         Seeds the initial weights (recurrent layers first, then the head, which
@@ -396,7 +438,7 @@ class SequenceRegressor:
         The recurrent layers' parameters under PyTorch's names, then
         ``head.weight`` (output_size, H) and ``head.bias`` (output_size,). These
         are the live arrays: optimizers update them in place.
-    recurrent : RNN or LSTM
+    recurrent : RNN, LSTM or GRU
         The stack of recurrent layers (its ``activations`` show the gates).
     """
 
@@ -429,6 +471,8 @@ class SequenceRegressor:
         }
         if cell == "lstm":
             self.recurrent = LSTM(**common, forget_bias=forget_bias)
+        elif cell == "gru":
+            self.recurrent = GRU(**common)
         else:
             self.recurrent = RNN(**common, nonlinearity=nonlinearity)
         self.forget_bias = check_real("forget_bias", forget_bias)
@@ -658,4 +702,4 @@ class SequenceRegressor:
 
 def cell_class(cell):
     """The layer class of ``cell`` (one of CELLS)."""
-    return LSTM if check_choice("cell", cell, CELLS) == "lstm" else RNN
+    return {"lstm": LSTM, "gru": GRU, "rnn": RNN}[check_choice("cell", cell, CELLS)]

@@ -51,7 +51,11 @@ def note(transform, horizon=1):
 COLUMNS = ("rmse", "mae", "directional_accuracy", "skill", "train_seconds", "parameters")
 
 
-def compare(series, cells=("rnn", "lstm"), **forecaster_args):
+# The main job's networks, fewest gates first: the RNN, the GRU, the LSTM
+NETWORKS = ("rnn", "gru", "lstm")
+
+
+def compare(series, cells=NETWORKS, **forecaster_args):
     """Fit a Forecaster per cell on ``series``; one table of test metrics for all.
 
     The baselines are the same in every fit (same windows, same training block),
@@ -146,7 +150,7 @@ def report_files(horizon):
     return (*FILES, BY_STEP) if horizon > 1 else FILES
 
 
-def backtest(series, cells=("rnn", "lstm"), folds=5, **forecaster_args):
+def backtest(series, cells=NETWORKS, folds=5, **forecaster_args):
     """Walk-forward rows of every network and the baselines (once: the same in every
     network's folds), as :meth:`Forecaster.backtest` gives them."""
     import pandas as pd
