@@ -65,7 +65,7 @@ def test_the_same_command_resumes_from_its_results_file(csv, tmp_path, capsys, m
     monkeypatch.setattr(Forecaster, "fit", interrupted)
     assert sweep(csv, tmp_path / "a", *more) == 130
     err = capsys.readouterr().err
-    assert f"the finished jobs are in {results}: the same command resumes" in err
+    assert f"the jobs finished so far are kept in {results}: the same command resumes" in err
     assert len(pd.read_csv(results)) == 2
     monkeypatch.setattr(Forecaster, "fit", fit)
     assert sweep(csv, tmp_path / "b", *more) == 0
@@ -75,11 +75,17 @@ def test_the_same_command_resumes_from_its_results_file(csv, tmp_path, capsys, m
 @pytest.mark.parametrize(
     ("more", "message"),
     [
-        (["--heatmap", "lookback,dropout"], "--heatmap takes two parameters of the sweep"),
+        (
+            ["--heatmap", "lookback,dropout"],
+            "--heatmap takes one or two parameters of the sweep separated by a comma (of lookback, epochs), got 'lookback,dropout'",
+        ),
         (["--jobs", "0"], "--jobs must be"),
         (["--scheduler", "tcp://127.0.0.1:9", "--backend", "threading"], "--backend threading"),
         (["--dropout", "0.1,1.5"], "dropout must be a probability"),
-        (["--results", "sweep.txt"], r"must end in .csv or .parquet"),
+        (["--results", "sweep.txt"], "--results sweep.txt must end in .csv or .parquet"),
+        (["--results", "nowhere/sweep.csv"], "--results: results='nowhere/sweep.csv': its folder"),
+        (["--backend", "dask"], "--backend dask needs --scheduler ADDRESS"),
+        (["--heatmap", "lookback,lookback"], "--heatmap takes one or two parameters"),
     ],
 )
 def test_bad_settings_get_one_line_before_any_training(
@@ -108,8 +114,9 @@ def test_a_scheduler_that_does_not_answer_is_an_error_within_the_timeout(
     # port 9 (discard) has no scheduler
     assert sweep(csv, tmp_path / "s", "--scheduler", "tcp://127.0.0.1:9") == 2
     assert time.perf_counter() - start < 30
-    assert "--scheduler tcp://127.0.0.1:9: no Dask scheduler answered within 2 s" in error_line(
-        capsys
+    assert (
+        "--scheduler tcp://127.0.0.1:9: could not reach a Dask scheduler there within 2 s"
+        in error_line(capsys)
     )
 
 
@@ -124,3 +131,36 @@ def test_a_sweep_runs_on_a_dask_scheduler(csv, tmp_path, capsys):
     assert code == 0
     assert "Ranked by" in capsys.readouterr().out
     assert len(pd.read_csv(tmp_path / "s" / "sweep.csv")) == 4
+
+
+def test_results_kept_in_the_report_folder_under_a_report_name_are_refused(csv, tmp_path, capsys):
+    out = tmp_path / "s"
+    assert sweep(csv, out, "--lookback", "5,10", "--results", str(out / "sweep.csv")) == 2
+    assert "is a file of the report in --out" in error_line(capsys)
+
+
+def test_when_every_job_fails_the_report_is_written_and_the_command_fails(
+    csv, tmp_path, capsys, monkeypatch
+):
+    def failing(self, past):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Forecaster, "fit", failing)
+    out = tmp_path / "s"
+    assert sweep(csv, out, "--lookback", "5,10") == 2
+    captured = capsys.readouterr()
+    assert "4 of 4 jobs failed" in captured.out
+    assert "No best configuration: no configuration has a validation rmse" in captured.out
+    assert "rnnkit: error: no best configuration to test" in captured.err
+    assert (pd.read_csv(out / "sweep.csv")["error"] == "RuntimeError: boom").all()
+
+
+def test_the_heatmap_takes_option_names_and_one_parameter(csv, tmp_path):
+    assert sweep(csv, tmp_path / "a", "--hidden", "4,6", "--heatmap", "hidden") == 0
+    assert (tmp_path / "a" / "heatmap.png").exists()
+
+
+def test_multiprocessing_is_not_offered(csv, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        sweep(csv, tmp_path / "s", "--backend", "multiprocessing")
+    assert "invalid choice: 'multiprocessing'" in capsys.readouterr().err

@@ -60,7 +60,7 @@ def _kernel_threads():
 @pytest.mark.parametrize(
     ("settings", "error", "message"),
     [
-        ({"n_jobs": 0}, ValueError, "n_jobs must be an int >= 1, got 0"),
+        ({"n_jobs": 0}, ValueError, "n_jobs must be an int >= 1, or -1 for all workers, got 0"),
         ({"n_jobs": 2.0}, TypeError, "n_jobs must be an int >= 1, got float 2.0"),
         ({"backend": "spark"}, ValueError, "backend must be None or one of loky, "),
         ({"threads_per_job": 0}, ValueError, "threads_per_job must be an int >= 1, got 0"),

@@ -1,6 +1,8 @@
 """rnnkit.sweep: every configuration on walk-forward validation folds, chosen without the
 held-out test share, the same table however the jobs run."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -211,7 +213,7 @@ def test_a_failing_job_is_a_row_with_its_error_and_the_others_go_on(tmp_path, mo
         (
             {"lookback": [10, 400]},
             ValueError,
-            r"'lookback': 400, .*\} on the first fold's 360 rows: the series is too short",
+            r"'lookback': 400, .*\} cannot be fitted on the first fold \(360 rows\): the series is",
         ),
         ({"dropout": [0.1, 1.5]}, ValueError, "dropout must be a probability"),
         ({"lr": [-1.0]}, ValueError, "lr must be a positive"),
@@ -550,3 +552,110 @@ def test_a_results_file_must_say_its_format_and_another_rnnkit_is_another_sweep(
     monkeypatch.setattr(rnnkit, "__version__", "99.0")  # its numbers may differ
     with pytest.raises(ValueError, match="rnnkit version"):
         rnnkit.sweep(series, grid, folds=2, results=path)
+
+
+# ---------------------------------------------------------------------------- review, round 2
+
+
+def test_when_every_job_fails_rank_says_so_and_there_is_no_best(monkeypatch):
+    def failing(self, past):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Forecaster, "fit", failing)
+    series = price_series()
+    table = rnnkit.sweep(series, {"lookback": [10, 12], **TINY}, folds=2)
+    assert (table["error"] == "RuntimeError: boom").all()
+    ranked = rnnkit.rank(table)
+    assert ranked["rmse"].isna().all()
+    assert list(ranked["failed"]) == [2, 2]
+    assert list(ranked["folds"]) == [0, 0]
+    with pytest.raises(ValueError, match="no configuration has a validation rmse: every job"):
+        sweeps.score_best(series, table)
+
+
+def test_a_score_undefined_on_every_block_is_not_a_failure_and_ranks_last(swept):
+    _, table = swept
+    table = table.copy()
+    table.loc[table["lookback"] == 15, "mape"] = np.nan  # as MAPE where the truth is 0
+    ranked = rnnkit.rank(table, "mape")
+    assert (ranked["failed"] == 0).all()
+    assert list(ranked["lookback"].iloc[-2:]) == [15, 15]
+    assert ranked["folds"].iloc[-1] == 0
+
+
+def test_score_best_takes_only_settings_that_do_not_change_the_fit(swept):
+    series, table = swept
+    with pytest.raises(ValueError, match="hidden_size would change what is fitted"):
+        sweeps.score_best(series, table, hidden_size=16)
+    with pytest.raises(ValueError, match="test would change what is fitted"):
+        sweeps.score_best(series, table, test=0.3)
+
+
+@pytest.mark.parametrize(
+    ("where", "error"),
+    [("missing/sweep.csv", FileNotFoundError), ("file.csv/sweep.csv", FileNotFoundError),
+     ("folder.csv", IsADirectoryError)],
+)  # fmt: skip
+def test_a_results_path_that_cannot_take_rows_is_refused_before_any_fit(
+    tmp_path, monkeypatch, where, error
+):
+    (tmp_path / "file.csv").write_text("mine")
+    (tmp_path / "folder.csv").mkdir()
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a configuration was fitted")
+
+    monkeypatch.setattr(Forecaster, "fit", no_fit)
+    with pytest.raises(error, match="results="):
+        rnnkit.sweep(price_series(), GRID, folds=2, results=tmp_path / where)
+
+
+def test_a_configuration_that_cannot_fit_the_whole_series_is_refused_before_any_fit(monkeypatch):
+    series = price_series()
+    series.iloc[-5] = -1.0  # in the held-out share: the log return of the refit fails
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a configuration was fitted")
+
+    monkeypatch.setattr(Forecaster, "fit", no_fit)
+    with pytest.raises(ValueError, match=r"cannot be fitted on the whole series \(500 rows\)"):
+        rnnkit.sweep(series, GRID, folds=2)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_warning_made_an_error_is_an_error_row_wherever_the_job_runs(n_jobs):
+    pytest.importorskip("joblib")
+    grid = {"hidden_size": [40], **TINY}  # thin data: more parameters than windows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rnnkit.ThinDataWarning)
+        table = rnnkit.sweep(price_series(), grid, folds=2, n_jobs=n_jobs)
+    assert table["error"].str.startswith("ThinDataWarning: LSTM: only").all()
+
+
+def test_a_warning_from_another_process_keeps_its_module_for_the_filters():
+    pytest.importorskip("joblib")
+    grid = {"hidden_size": [40], **TINY}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=rnnkit.ThinDataWarning, module=r"rnnkit\.")
+        rnnkit.sweep(price_series(), grid, folds=2, n_jobs=2)
+    assert not [w for w in caught if w.category is rnnkit.ThinDataWarning]
+
+
+def test_dask_without_a_client_is_refused_with_how_to_open_one():
+    pytest.importorskip("distributed")
+    with pytest.raises(ValueError, match="backend='dask' runs the jobs on the current"):
+        rnnkit.sweep(price_series(), GRID, folds=2, n_jobs=2, backend="dask")
+
+
+def test_a_results_file_cut_in_its_header_or_empty_is_this_writers(swept, tmp_path):
+    series, serial = swept
+    path = tmp_path / "sweep.csv"
+    rnnkit.sweep(series, GRID, folds=2, results=path)
+    header = path.read_bytes().split(b"\n")[0]
+    for start in (b"", header[:30]):
+        path.write_bytes(start)
+        table = rnnkit.sweep(series, GRID, folds=2, results=path)
+        assert len(pd.read_csv(path)) == 8
+        drop = ["train_seconds"]
+        pd.testing.assert_frame_equal(table.drop(columns=drop), serial.drop(columns=drop))

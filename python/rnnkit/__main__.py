@@ -191,10 +191,7 @@ def _add_network_options(command, grid=False):
         "as rnnkit.Forecaster takes them, with the same defaults"
         + (": give several values separated by commas to try each" if grid else ""),
     )
-    options = [o for o in RUN_OPTIONS if o[1] != "test"] if grid else RUN_OPTIONS
-    if grid:
-        options = [("--cell", "cell", CELLS, "recurrent cell"), *options]
-    for flag, name, kind, text in options:
+    for flag, name, kind, text in GRID_OPTIONS if grid else RUN_OPTIONS:
         if grid:
             # the parameter's own name as a flag too: --hidden-size beside --hidden
             spelled = "--" + name.replace("_", "-")
@@ -220,7 +217,8 @@ def _add_network_options(command, grid=False):
         "--missing",
         choices=MISSING_MODES,
         default="drop",
-        help="what to do with rows without a price: a CSV's empty cells are holidays, so the "
+        help=("one value: " if grid else "")
+        + "what to do with rows without a price: a CSV's empty cells are holidays, so the "
         f"default is drop (the Python API's is {_FORECASTER['missing']}: it makes you choose)",
     )
     if not grid:  # a sweep's jobs set their own: --threads-per-job
@@ -250,6 +248,14 @@ def _values(kind):
         return list(dict.fromkeys(values))  # a value given twice is tried once
 
     return read
+
+
+# rnnkit sweep's grid options: the cell, and every network option of run but the test
+# share (the sweep's own, one value)
+GRID_OPTIONS = (
+    ("--cell", "cell", CELLS, "recurrent cell"),
+    *(option for option in RUN_OPTIONS if option[1] != "test"),
+)
 
 
 def _parser():
@@ -308,12 +314,12 @@ def _parser():
         f"{_SWEEP['test']}); the validation folds are cut from the same share of the rest",
     )  # fmt: skip
     how.add_argument(
-        "--metric", choices=SCORES, default="rmse",
-        help="the validation score that ranks the configurations (default: rmse)",
+        "--metric", choices=SCORES, default=sweeps.METRIC,
+        help=f"the validation score that ranks the configurations (default: {sweeps.METRIC})",
     )  # fmt: skip
     how.add_argument(
-        "--heatmap", metavar="X,Y",
-        help="the two parameters of the heatmap (default: the two with the most values)",
+        "--heatmap", metavar="X[,Y]",
+        help="the heatmap's one or two parameters (default: the two with the most values)",
     )  # fmt: skip
     how.add_argument(
         "--jobs", type=int,
@@ -325,7 +331,9 @@ def _parser():
     )  # fmt: skip
     how.add_argument(
         "--threads-per-job", type=_positive_int,
-        help="kernel threads of each job (default: the cores divided among the jobs)",
+        help="kernel threads of each job run in a process of its own, or of every job with "
+        "--jobs 1 (default: the cores divided among the jobs); jobs on threads share the "
+        "process's threads",
     )  # fmt: skip
     how.add_argument(
         "--scheduler", metavar="ADDRESS",
@@ -374,6 +382,7 @@ def _parser():
 _FLAGS = {name: flag for flag, name, _, _ in RUN_OPTIONS} | {
     "missing": "--missing",
     "target": "--target-column",
+    "results": "--results",
 }
 
 
@@ -875,31 +884,57 @@ def _connect(address):
         return Client(address, timeout=SCHEDULER_TIMEOUT)
     except Exception as err:  # noqa: BLE001 - OSError, TimeoutError, ValueError (address)
         raise CommandError(
-            f"--scheduler {address}: no Dask scheduler answered within {SCHEDULER_TIMEOUT} s "
-            f"({type(err).__name__}: {err})"
+            f"--scheduler {address}: could not reach a Dask scheduler there within "
+            f"{SCHEDULER_TIMEOUT} s ({type(err).__name__}: {err})"
         ) from None
 
 
 def _heatmap_axes(text, grid):
-    """The heatmap's (x, y) parameters: --heatmap's, or the two with the most values;
-    None when no parameter has more than one."""
+    """The heatmap's (x, y) parameters, y None for one: --heatmap's (by parameter or by
+    option name), or the two with the most values; None when none has several."""
     if text is None:
         several = sorted((n for n, v in grid.items() if len(v) > 1), key=lambda n: -len(grid[n]))
-        return tuple(several[:2]) + (None,) * (2 - len(several[:2])) if several else None
-    names = [name.strip().replace("-", "_") for name in text.split(",")]
-    if len(names) != 2 or names[0] == names[1] or not set(names) <= set(grid):
+        return ([*several, None])[:2] if several else None
+    spelled = {flag.lstrip("-"): name for flag, name, _, _ in GRID_OPTIONS}
+    names = [spelled.get(n.strip(), n.strip().replace("-", "_")) for n in text.split(",")]
+    if not 1 <= len(names) <= 2 or len(set(names)) < len(names) or not set(names) <= set(grid):
         raise CommandError(
-            f"--heatmap takes two parameters of the sweep separated by a comma (of "
+            f"--heatmap takes one or two parameters of the sweep separated by a comma (of "
             f"{', '.join(grid)}), got {text!r}"
         )
-    return tuple(names)
+    return ([*names, None])[:2]
+
+
+def _check_results(results, out):
+    """Refuse a --results file that a report of --out would replace, before any work."""
+    from . import report
+
+    if results is None:
+        return
+    mine = {os.path.abspath(os.path.join(out, name)) for name in report.SWEEP_FILES}
+    if os.path.abspath(results) in mine:
+        raise CommandError(
+            f"--results {results} is a file of the report in --out {out}, which each run "
+            "replaces: keep the results elsewhere"
+        )
+
+
+def _thinnest(caught):
+    """Of the thin-data warnings, the one with the fewest training windows."""
+    thin = [w for w in caught if w.category is ThinDataWarning]
+    windows = [re.search(r"only ([\d,]+)", str(w.message)) for w in thin]
+    counts = [int(m[1].replace(",", "")) if m else 0 for m in windows]
+    return [thin[counts.index(min(counts))]] if thin else []
 
 
 def sweep(args):
     from . import plot, report
 
-    names = ["cell", *(name for _, name, _, _ in RUN_OPTIONS if name != "test")]
-    grid = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    grid = {
+        name: getattr(args, name)
+        for _, name, _, _ in GRID_OPTIONS
+        if getattr(args, name) is not None
+    }
     _check_target(args, args.transform is not None)
     if args.target == "volatility":
         grid["transform"] = ["volatility"]
@@ -910,6 +945,11 @@ def sweep(args):
     axes = _heatmap_axes(args.heatmap, grid)
     if args.scheduler is not None and args.backend not in (None, "dask"):
         raise CommandError(f"--scheduler runs the jobs on Dask; --backend {args.backend} cannot")
+    if args.backend == "dask" and args.scheduler is None:
+        raise CommandError(
+            "--backend dask needs --scheduler ADDRESS (a Dask scheduler's, such as "
+            "tcp://host:8786); on this machine alone, leave --backend out"
+        )
     backend = "dask" if args.scheduler is not None else args.backend
     n_jobs = args.jobs if args.jobs is not None else (-1 if args.scheduler is not None else 1)
     try:
@@ -922,11 +962,15 @@ def sweep(args):
 
         set_num_threads(args.threads_per_job)  # the jobs run here, one after another
     _check_out(args.out, report.SWEEP_FILES, args.overwrite)
+    _check_results(args.results, args.out)
     transforms = grid.get("transform", [_FORECASTER["transform"]])
     series, title = _read_series(args, transforms)
     client = _connect(args.scheduler) if args.scheduler is not None else None
-    where = f"{args.folds} walk-forward validation folds before the last {args.test:.0%}"
-    print(f"{len(configs)} configurations x {where}: {len(configs) * args.folds} jobs")
+    jobs = len(configs) * args.folds
+    print(
+        f"{len(configs)} configuration{'s' * (len(configs) > 1)} x {args.folds} walk-forward "
+        f"validation folds before the last {args.test:.0%}: {jobs} job{'s' * (jobs > 1)}"
+    )
     start = time.perf_counter()
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -936,36 +980,51 @@ def sweep(args):
                 n_jobs=n_jobs, backend=backend, threads_per_job=args.threads_per_job,
                 results=args.results, progress=not args.quiet,
             )  # fmt: skip
-            ranked = sweeps.rank(table, args.metric)
-            best, tested = sweeps.score_best(
-                series, table, args.metric, verbose=0 if args.quiet else 1
-            )
+    except OSError as err:  # the results file's folder
+        raise CommandError(f"--results: {err}") from None
     except (TypeError, ValueError) as err:
         raise CommandError(_in_cli_words(str(err))) from None
     except KeyboardInterrupt:
         if args.results is not None:
-            print(f"rnnkit: the finished jobs are in {args.results}: the same command "
-                  "resumes the sweep", file=sys.stderr)  # fmt: skip
+            print(f"rnnkit: the jobs finished so far are kept in {args.results}: the same "
+                  "command resumes the sweep", file=sys.stderr)  # fmt: skip
         raise
     finally:
         if client is not None:
             client.close()
-    rule = _say_warnings(caught)
+    rule = _say_warnings(
+        [*_thinnest(caught), *(w for w in caught if w.category is not ThinDataWarning)]
+    )
+    ranked = sweeps.rank(table, args.metric)
     params = sweeps.varying(table)
     fixed = {name: values[0] for name, values in grid.items() if name not in params}
     failed = int((table["error"] != "").sum())
     lines = [
         f"Ranked by mean validation {args.metric} over {args.folds} folds"
         + (f" (fixed: {', '.join(f'{k}={v}' for k, v in fixed.items())})" if fixed else "")
-        + (f"; {failed} jobs failed (their errors: sweep.csv)" if failed else "")
+        + (f"; {failed} of {len(table)} jobs failed (their errors: sweep.csv)" if failed else "")
         + ":",
         report.format_ranked(ranked, args.metric, params),
         "",
-        "Best on validation: "
-        + ", ".join(f"{k}={v}" for k, v in best.items() if k in params or not params)
-        + f"; refitted on everything before the held-out {args.test:.0%} and tested there:",
-        report.format_table(tested),
     ]
+    problem = None
+    try:
+        with warnings.catch_warnings(record=True) as refit_warnings:
+            warnings.simplefilter("ignore", ThinDataWarning)  # said above already
+            best, tested = sweeps.score_best(
+                series, table, args.metric, verbose=0 if args.quiet else 1
+            )
+    except ValueError as err:  # no configuration has a score
+        problem = _in_cli_words(str(err))
+        lines.append(f"No best configuration: {problem}")
+    else:
+        lines += [
+            "Best on validation: "
+            + ", ".join(f"{k}={v}" for k, v in best.items() if k in params or not params)
+            + f"; refitted on everything before the held-out {args.test:.0%} and tested there:",
+            report.format_table(tested),
+        ]
+    _say_warnings(refit_warnings)
     text = "\n".join(lines)
     print()
     print(text)
@@ -976,6 +1035,8 @@ def sweep(args):
     if rule:
         print(RULE_OF_THUMB)
     _say_where(args.out, files, start)
+    if problem is not None:
+        raise CommandError(f"no best configuration to test ({problem})")
 
 
 def experiments(args):

@@ -21,7 +21,9 @@ import warnings
 from . import _progress
 from ._checks import check_int, is_int
 
-BACKENDS = ("loky", "multiprocessing", "threading", "dask", "ray")
+# joblib's engines that can hand back results as they finish (return_as="generator_unordered";
+# its "multiprocessing" backend cannot: "loky" is the process backend)
+BACKENDS = ("loky", "threading", "dask", "ray")
 
 
 def check_n_jobs(n_jobs):
@@ -29,6 +31,8 @@ def check_n_jobs(n_jobs):
     machine's cores for the process backend, a cluster's workers for Dask)."""
     if is_int(n_jobs) and n_jobs == -1:
         return -1
+    if is_int(n_jobs) and n_jobs < 1:
+        raise ValueError(f"n_jobs must be an int >= 1, or -1 for all workers, got {n_jobs}")
     return check_int("n_jobs", n_jobs)
 
 
@@ -67,11 +71,24 @@ def _joblib():
 TRIM = "MALLOC_TRIM_THRESHOLD_"
 
 
+def dask_client():
+    """The current dask.distributed Client, or a clear error without one."""
+    try:
+        from distributed import get_client
+    except ImportError:
+        raise ImportError("backend='dask' needs Dask: pip install 'rnnkit[parallel]'") from None
+    try:
+        return get_client()
+    except ValueError:  # "No global client found"
+        raise ValueError(
+            "backend='dask' runs the jobs on the current dask.distributed Client: open one "
+            "first, such as Client('tcp://host:8786') or Client(LocalCluster())"
+        ) from None
+
+
 def warn_if_dask_workers_trim():
     """A RuntimeWarning when the current Dask Client's workers run with TRIM set."""
-    from distributed import get_client
-
-    trimming = [w for w, v in get_client().run(os.environ.get, TRIM).items() if v is not None]
+    trimming = [w for w, v in dask_client().run(os.environ.get, TRIM).items() if v is not None]
     if trimming:
         warnings.warn(
             f"{len(trimming)} Dask worker(s) run with {TRIM} set (Dask's default), which "
@@ -93,13 +110,15 @@ def _register_ray():
     register_ray()
 
 
-def _in_job(function, parent, threads, k, args):
+def _in_job(function, parent, threads, filters, k, args):
     """Run ``function(*args)`` as job ``k``: (k, its result, the warnings it gave).
 
-    In another process the job runs on ``threads`` threads, and its warnings travel back
-    with its result to be given again here, as the same job run here would give them.
-    A job in this process (the loop, the threading backend) warns as any code does:
-    catching warnings changes process-wide state that concurrent threads would share.
+    In another process the job runs on ``threads`` threads under the warning
+    ``filters`` of the process that started it (so that a warning made an error there
+    is an error in the job, as it would be had the job run there), and the warnings it
+    gives travel back with its result, to be given again where the jobs started. A job
+    in this process (the loop, the threading backend) warns as any code does: catching
+    warnings changes process-wide state that concurrent threads would share.
     """
     if os.getpid() == parent:
         return k, function(*args), []
@@ -107,9 +126,30 @@ def _in_job(function, parent, threads, k, args):
 
     core.set_num_threads(threads)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        warnings.filters[:] = filters
         result = function(*args)
-    return k, result, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+    return k, result, [_sent(w) for w in caught]
+
+
+def _sent(w):
+    """A caught warning as it travels back: (message, category, filename, lineno, module)."""
+    module = next(
+        (
+            name
+            for name, m in list(sys.modules.items())
+            if getattr(m, "__file__", None) == w.filename
+        ),
+        None,
+    )
+    return str(w.message), w.category, w.filename, w.lineno, module
+
+
+def _warn_again(message, category, filename, lineno, module):
+    """A job's warning given here, under this process's filters and its module's registry
+    (so that "default" shows it once per place, as for a warning given here)."""
+    globals_ = vars(sys.modules[module]) if module in sys.modules else {}
+    registry = globals_.setdefault("__warningregistry__", {}) if globals_ else None
+    warnings.warn_explicit(message, category, filename, lineno, module=module, registry=registry)
 
 
 def run(
@@ -149,9 +189,9 @@ def run(
     """
     n_jobs, backend, threads_per_job = check_engine(n_jobs, backend, threads_per_job, len(jobs))
     order = range(len(jobs)) if costs is None else sorted(range(len(jobs)), key=lambda k: -costs[k])
-    parent = os.getpid()
+    parent, filters = os.getpid(), list(warnings.filters)
     if n_jobs == 1 and backend is None:
-        finished = (_in_job(function, parent, threads_per_job, k, jobs[k]) for k in order)
+        finished = (_in_job(function, parent, threads_per_job, filters, k, jobs[k]) for k in order)
         return _collect(finished, len(jobs), on_result, progress)
     joblib = _joblib()
     if backend == "ray":
@@ -161,7 +201,8 @@ def run(
     engine = {"n_jobs": n_jobs} if backend is None else {"n_jobs": n_jobs, "backend": backend}
     with joblib.parallel_config(**engine):
         finished = joblib.Parallel(return_as="generator_unordered")(
-            joblib.delayed(_in_job)(function, parent, threads_per_job, k, jobs[k]) for k in order
+            joblib.delayed(_in_job)(function, parent, threads_per_job, filters, k, jobs[k])
+            for k in order
         )
         return _collect(finished, len(jobs), on_result, progress)
 
@@ -173,11 +214,11 @@ def _collect(finished, n, on_result, progress):
     bar = _progress.bar(n, progress, "job") if progress else None
     try:
         for done, (k, result, caught) in enumerate(finished, start=1):
-            for message, category, filename, lineno in caught:
-                warnings.warn_explicit(message, category, filename, lineno)
-            if on_result is not None:
+            if on_result is not None:  # kept before its warnings, which may be errors here
                 on_result(k, result)
             results[k] = result
+            for sent in caught:
+                _warn_again(*sent)
             if bar is not None:
                 bar.update(1)
             elif progress:

@@ -285,8 +285,10 @@ class Forecaster(Estimator):
         """Every parameter checked, and what a fit trains: (the split, the untrained
         network, the parameters as a saved model keeps them). Nothing is trained."""
         self._check_training_params()
-        _train.check_settings(self.epochs, self.batch_size, self.optimizer, self.lr, self.loss,
-                              self.clip_norm, self.patience, self.verbose)  # fmt: skip
+        _train.check_settings(
+            epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,
+            loss=self.loss, clip_norm=self.clip_norm, patience=self.patience, verbose=self.verbose,
+        )  # fmt: skip
         split = _data.split_windows(
             series,
             check_int("lookback", self.lookback),

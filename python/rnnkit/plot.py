@@ -209,7 +209,7 @@ def error_by_model(table, metric="rmse"):
     return fig
 
 
-def sweep_heatmap(table, x, y=None, metric="rmse"):
+def sweep_heatmap(table, x, y=None, metric=None):
     """A sweep's mean validation score over two of its parameters, the best cell framed.
 
     Each cell is the best configuration with those two values (the best mean over the
@@ -221,8 +221,8 @@ def sweep_heatmap(table, x, y=None, metric="rmse"):
         :func:`rnnkit.sweep`'s rows.
     x, y : str
         Parameters of the sweep: the columns and the rows of the map.
-    metric : str
-        The score (see :func:`rnnkit.rank`).
+    metric : str or None
+        The score (see :func:`rnnkit.rank`); None: the one rank uses by default.
 
     Returns
     -------
@@ -231,10 +231,13 @@ def sweep_heatmap(table, x, y=None, metric="rmse"):
     import pandas as pd
 
     from ._table import decimals
-    from .sweeps import HIGHER_IS_BETTER, rank, varying
+    from .sweeps import HIGHER_IS_BETTER, METRIC, rank, varying
+
+    metric = METRIC if metric is None else metric
 
     ranked = rank(table, metric)
-    ranked = ranked[ranked["failed"] == 0]  # a configuration with a failed fold has no score
+    naive = ranked[f"naive_{metric}"].mean()
+    ranked = ranked[ranked["failed"] == 0]  # a configuration with a failed fold: no cell
     axes = [y, x] if y is not None else [x]
     labels = {name: pd.unique(table[name].map(str)) for name in axes}  # the grid's order
     best = ranked.assign(**{n: ranked[n].map(str) for n in axes}).groupby(axes)[metric]
@@ -257,7 +260,7 @@ def sweep_heatmap(table, x, y=None, metric="rmse"):
     shown = f"{{:.{decimals(values)}f}}"  # the digits that tell the cells apart
     for (row, column), value in np.ndenumerate(values):
         if np.isnan(value):
-            ax.text(column, row, "failed", ha="center", va="center")
+            ax.text(column, row, "no score", ha="center", va="center")
             continue
         red, green, blue, _ = image.cmap(image.norm(value))
         dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
@@ -271,7 +274,7 @@ def sweep_heatmap(table, x, y=None, metric="rmse"):
     lines = [f"Mean validation {metric} over the folds ({better} is better)"]
     if set(varying(table)) - set(axes):
         lines.append("each cell: the best over the other parameters")
-    lines.append(f"the naive forecast's: {shown.format(table[f'naive_{metric}'].mean())}")
+    lines.append(f"the naive forecast's: {shown.format(naive)}")
     ax.set_title("\n".join(lines), fontsize="medium")
     return fig
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _jobs
 from . import data as _data
-from ._checks import check_fraction
+from ._checks import check_fraction, check_int
 from ._output import replace_atomically
 from .forecaster import Forecaster, fit_fold
 from .metrics import SCORES
@@ -30,6 +30,11 @@ from .models import cell_class
 
 # Scores where more is better; every other metric of evaluate is an error.
 HIGHER_IS_BETTER = ("directional_accuracy", "skill")
+# What ranks the configurations unless asked otherwise
+METRIC = "rmse"
+# A row's numbers: the network's scores and seconds, the naive forecast's scores, the
+# epochs run (an integer)
+ROW_SCORES = (*SCORES, "train_seconds", *(f"naive_{s}" for s in SCORES), "epochs_run")
 
 
 def configurations(grid):
@@ -101,12 +106,11 @@ def _scores(config, past, test, val):
     # many jobs at once: silent, unless the grid asks for progress
     forecaster, when = fit_fold(Forecaster, {"verbose": 0, **config}, past, test, val)
     rows = {row["model"]: row for row in forecaster.evaluate(as_frame=False)}
-    network, naive = rows[forecaster.name], rows["Naive"]
+    network, naive = rows[forecaster.name], {f"naive_{k}": v for k, v in rows["Naive"].items()}
+    scores = {**network, **naive, "epochs_run": len(forecaster.history_.train_loss)}
     return {
         **{k.replace("test_", "val_"): v for k, v in when.items()},
-        **{k: network[k] for k in (*SCORES, "train_seconds")},
-        **{f"naive_{k}": naive[k] for k in SCORES},
-        "epochs_run": len(forecaster.history_.train_loss),
+        **{k: scores[k] for k in ROW_SCORES},
     }
 
 
@@ -152,18 +156,24 @@ def sweep(
         pandas is installed.
     """
     configs = configurations(grid)
+    folds = check_int("folds", folds)
+    developed = {}  # missing policy -> the development part: one copy each, not one a job
+
+    def develop(missing):
+        if missing not in developed:
+            developed[missing] = development(series, test, missing)
+        return developed[missing]
+
     jobs = [
         (config, past, fold_test, val, k)
         for config in configs
         for k, (_, past, fold_test, val) in enumerate(
-            Forecaster(**config, test=test)._folds(
-                development(series, test, config.get("missing")), folds
-            )
+            Forecaster(**config, test=test)._folds(develop(config.get("missing")), folds)
         )
     ]
     for config, past, fold_test, val, k in jobs:
-        if k == 0:  # the first fold has the shortest past: what fits it fits every fold
-            _check(config, past, fold_test, val)
+        if k == 0:
+            _check(config, series, past, fold_test, val, test)
     _jobs.check_engine(n_jobs, backend, threads_per_job)  # before the results file is read
     kept = {}
     on_result = None
@@ -187,27 +197,39 @@ def sweep(
     except ImportError:
         return rows
     table = pd.DataFrame(rows)
+    for name in ROW_SCORES:  # a table of failed jobs only has them too
+        if name not in table:
+            table[name] = np.nan
     table.attrs["test"] = test  # the held-out share, for score_best
     return table
 
 
-def _check(config, past, test, val):
-    """Every parameter of a configuration checked on a fold, nothing trained: a value
-    that cannot be right is refused before any job runs, not reported once a fold."""
-    try:
-        Forecaster(**{"verbose": 0, **config}).set_params(test=test, val=val)._prepare(past)
-    except (TypeError, ValueError) as err:
-        where = f"on the first fold's {len(past)} rows"
-        raise type(err)(f"grid: the configuration {config} {where}: {err}") from None
+def _check(config, series, past, fold_test, val, test):
+    """Every parameter of a configuration checked, nothing trained: on its first fold
+    (the shortest past: what fits it fits every fold) and on the whole series, as
+    :func:`score_best` would fit it. A value that cannot be right is refused before any
+    job runs, not reported once a fold or after the last."""
+    fits = (
+        ("the first fold", past, {"test": fold_test, "val": val}),
+        ("the whole series", series, {"test": test}),
+    )
+    for where, data, shares in fits:
+        try:
+            Forecaster(**{"verbose": 0, **config, **shares})._prepare(data)
+        except (TypeError, ValueError) as err:
+            raise type(err)(
+                f"grid: the configuration {config} cannot be fitted on {where} "
+                f"({len(data)} rows): {err}"
+            ) from None
 
 
 def _cost(config, past):
-    """A job's expected cost, to start the costliest first: the multiply-adds of an
-    epoch's recurrent products, about rows x lookback x layers x gates x H x H."""
-    forecaster = Forecaster(**config)
-    gates = cell_class(forecaster.cell)._gates
-    units = forecaster.hidden_size
-    return len(past) * forecaster.lookback * forecaster.num_layers * gates * units * units
+    """A job's expected cost, to start the costliest first: the multiply-adds of its
+    recurrent products at most, about epochs x rows x lookback x layers x gates x H x H."""
+    f = Forecaster(**config)
+    units = f.hidden_size
+    steps = f.epochs * len(past) * f.lookback * f.num_layers
+    return steps * cell_class(f.cell)._gates * units * units
 
 
 def fingerprint(series, folds, test):
@@ -251,6 +273,16 @@ class ResultsFile:
                 f"results={self.path!r} must end in {' or '.join(RESULTS_FORMATS)} (the "
                 "file's format)"
             )
+        folder = os.path.dirname(os.path.abspath(self.path))
+        # where the rows will go, checked before any job: not after the first has ended
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(f"results={self.path!r} is a folder; give a file's path")
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(
+                f"results={self.path!r}: its folder {folder!r} does not exist (or is a file)"
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"results={self.path!r}: no permission to write in {folder!r}")
         if self.format == ".parquet":
             try:
                 import pyarrow  # noqa: F401 - pandas writes Parquet through it
@@ -261,8 +293,7 @@ class ResultsFile:
                 ) from None
         self.sweep_id = sweep_id
         self.index = index  # the series' index: the block times are read back as it holds them
-        self.scores = [*SCORES, "train_seconds", *(f"naive_{s}" for s in SCORES), "epochs_run"]
-        self.columns = ["sweep", "job", *params, "fold", "val_start", "val_end", *self.scores,
+        self.columns = ["sweep", "job", *params, "fold", "val_start", "val_end", *ROW_SCORES,
                         "error"]  # fmt: skip
         self.lines = []  # a Parquet file's rows, as cells: what each rewrite writes
 
@@ -273,6 +304,8 @@ class ResultsFile:
         if not os.path.exists(self.path):
             return {}
         records = self._read_parquet() if self.format == ".parquet" else self._read_csv()
+        if self.format == ".csv" and self._header_cut_short():
+            return {}  # a crash while the header was written: nothing to lose, start afresh
         if not records or records[0] != self.columns:
             raise ValueError(
                 f"results={self.path!r} is not this sweep's results file (its columns are "
@@ -290,7 +323,8 @@ class ResultsFile:
                     "start afresh"
                 )
             kept[row["job"]] = self._typed(row)
-            self.lines.append(fields)
+            if self.format == ".parquet":
+                self.lines.append(fields)
         if self.format == ".csv":
             self._drop_cut_line()
         return kept
@@ -299,10 +333,22 @@ class ResultsFile:
         """The file's lines as lists of cells. Every row is one line (the writer keeps
         line breaks out of its cells), so a last line without its end was cut short."""
         with open(self.path, "rb") as f:
-            data = f.read()
-        self.whole = data[: data.rfind(b"\n") + 1]  # bytes, so that a cut character is cut too
-        self.cut = len(data) - len(self.whole)
+            self.data = f.read()
+        # bytes, so that a cut character is cut too
+        self.whole = self.data[: self.data.rfind(b"\n") + 1]
+        self.cut = len(self.data) - len(self.whole)
         return list(csv.reader(io.StringIO(self.whole.decode("utf-8", "replace"), newline="")))
+
+    def _header_cut_short(self):
+        """Whether the file holds no more than a beginning of this writer's header line
+        (or nothing): a file it started, cut before the header's end. It is emptied, to
+        be written afresh."""
+        header = (",".join(self.columns) + "\r\n").encode()  # as csv.writer ends lines
+        if self.whole or not header.startswith(self.data):
+            return False
+        with open(self.path, "r+b") as f:
+            f.truncate(0)
+        return True
 
     def _drop_cut_line(self):
         """Truncate a line cut short, once the file is known to be this sweep's."""
@@ -316,7 +362,7 @@ class ResultsFile:
         try:
             frame = pd.read_parquet(self.path)
         except Exception:  # noqa: BLE001 - pyarrow's errors for a file that is not Parquet
-            return []
+            return []  # (a Parquet file rnnkit wrote is whole: it is renamed into place)
         rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False)
         return [list(frame.columns), *([_cell(v) for v in row] for row in rows)]
 
@@ -328,7 +374,7 @@ class ResultsFile:
         for name in ("val_start", "val_end"):
             if row[name] != "":
                 typed[name] = _time(row[name], self.index)
-        for name in self.scores:
+        for name in ROW_SCORES:
             if row[name] != "":
                 typed[name] = float(row[name])
         if "epochs_run" in typed:
@@ -342,7 +388,7 @@ class ResultsFile:
             self.lines.append(cells)
             replace_atomically(self.path, self._write_parquet)
             return
-        new = not os.path.exists(self.path)
+        new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
         with open(self.path, "a", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             if new:
@@ -355,10 +401,12 @@ class ResultsFile:
         import pandas as pd
 
         frame = pd.DataFrame(self.lines, columns=self.columns, dtype=object)
-        for name in self.scores:
+        for name in ROW_SCORES:
             frame[name] = pd.to_numeric(frame[name].replace("", None), errors="raise")
         frame["epochs_run"] = frame["epochs_run"].astype("Int64")
         frame.to_parquet(path, index=False)
+        with open(path, "rb+") as f:  # on disk before it is renamed over the last one
+            os.fsync(f.fileno())
 
 
 def _cell(value):
@@ -433,15 +481,22 @@ def fit_many(data, *, n_jobs=1, backend=None, threads_per_job=None, **params):
     return models, pd.DataFrame(rows)
 
 
-def rank(table, metric="rmse"):
+def rank(table, metric=METRIC):
     """The configurations of a :func:`sweep` table, best first by their mean ``metric``
     over the validation folds, with its spread (std), the naive forecast's mean, the
-    folds scored and the folds whose job failed. Needs pandas."""
+    folds scored and the folds whose job failed. A configuration with a failed fold
+    comes after those that ran every fold, and one without a score at all (every job
+    failed, or the metric is undefined on its blocks, as MAPE where the truth is 0)
+    comes last. Needs pandas."""
     import pandas as pd
 
-    table = pd.DataFrame(table)
     if metric not in SCORES:
         raise ValueError(f"metric must be one of {', '.join(SCORES)}, got {metric!r}")
+    table = pd.DataFrame(table)
+    # every job may have failed: then there are no score columns
+    for name in (metric, f"naive_{metric}"):
+        if name not in table:
+            table[name] = np.nan
     # one group per configuration, whatever its values (lists, None, missing parameters)
     config = table["job"].map(lambda job: json.dumps(json.loads(job)["config"], sort_keys=True))
     by = table.groupby(config, sort=False)
@@ -451,16 +506,16 @@ def rank(table, metric="rmse"):
             f"{metric}_std": by[metric].std(),
             f"naive_{metric}": by[f"naive_{metric}"].mean(),
             "folds": by[metric].count(),
-            "failed": by.size() - by[metric].count(),
+            "failed": (table["error"] != "").groupby(config, sort=False).sum(),
         }
     )
     ranked.index.name = "config"
     ranked = ranked.reset_index()
     params = pd.DataFrame([json.loads(c) for c in ranked["config"]], index=ranked.index)
     ranked = pd.concat([params, ranked], axis=1)
-    # a configuration with a failed fold is never chosen over one that ran them all
     ascending = [True, metric not in HIGHER_IS_BETTER]
-    ranked = ranked.sort_values(["failed", metric], ascending=ascending, kind="stable")
+    ranked = ranked.sort_values(["failed", metric], ascending=ascending, kind="stable",
+                                na_position="last")  # fmt: skip
     return ranked.reset_index(drop=True)
 
 
@@ -472,13 +527,27 @@ def varying(table):
     return sorted((name for name in names if counts[name] > 1), key=lambda n: -counts[n])
 
 
-def score_best(series, table, metric="rmse", **params):
+def score_best(series, table, metric=METRIC, **params):
     """The best configuration of :func:`rank` refitted on everything before the held-out
     test share of the :func:`sweep` that made ``table`` and scored on that share: (its
     parameters, :meth:`Forecaster.evaluate`'s table). ``params`` are Forecaster
-    parameters set beside the configuration's (such as ``verbose=0``)."""
+    parameters that do not change what is fitted, set beside the configuration's (such
+    as ``verbose=0``)."""
     if "test" not in getattr(table, "attrs", {}):
         raise ValueError("table must be a DataFrame returned by sweep (it records its test share)")
-    config = json.loads(rank(table, metric)["config"].iloc[0])
+    ranked = rank(table, metric)
+    scored = ranked[ranked[metric].notna()]
+    if scored.empty:
+        raise ValueError(
+            f"no configuration has a validation {metric}: every job failed, or {metric} is "
+            "undefined on the validation blocks (see the table's error column)"
+        )
+    config = json.loads(scored["config"].iloc[0])
+    clash = sorted(set(params) & {*config, "test"})
+    if clash:
+        raise ValueError(
+            f"score_best: {', '.join(clash)} would change what is fitted: the configuration "
+            "and the sweep's test share decide that"
+        )
     forecaster = Forecaster(**{**config, **params}, test=table.attrs["test"]).fit(series)
     return config, forecaster.evaluate()
