@@ -257,3 +257,25 @@ def test_bad_states_are_clear_errors():
         gate_heatmap({"gates": np.zeros((T, H))})
     with pytest.raises(ValueError, match="sequence must be 0"):
         gate_heatmap({"hidden": np.zeros((T, H))}, sequence=1)
+
+
+def test_gru_states_are_its_gates_candidate_and_hidden_matching_the_reference():
+    from rnnkit.inspect import GRU_GATE_NAMES, GRU_STATE_NAMES
+
+    m = model("gru", num_layers=2)
+    x = windows()
+    layers = gates(m, x)
+    inputs = np.ascontiguousarray(x.transpose(1, 0, 2))
+    for k, layer in enumerate(layers):
+        assert tuple(layer) == GRU_STATE_NAMES
+        y, _, g = reference.gru_forward(inputs, None, *layer_weights(m.params, k))
+        g = g.transpose(1, 0, 2, 3)  # (N, T, 4, H)
+        for row, name in enumerate(("reset", "update", "candidate")):
+            np.testing.assert_allclose(layer[name], g[:, :, row], atol=1e-12)
+        np.testing.assert_allclose(layer["hidden"], y.transpose(1, 0, 2), atol=1e-12)
+        for name in GRU_GATE_NAMES:
+            assert np.all((layer[name] > 0) & (layer[name] < 1))
+        inputs = y
+    fig = gate_heatmap(layers)
+    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
+    assert [t.split(" ")[0] for t in titles] == ["reset", "update", "candidate", "hidden"]

@@ -7,15 +7,15 @@ import pytest
 from _problems import assert_close, numerical_gradient
 
 from rnnkit import core, reference
-from rnnkit.models import LSTM, RNN, SequenceRegressor
+from rnnkit.models import GRU, LSTM, RNN, SequenceRegressor, cell_class
 
 EPS = 1e-6
 RTOL_FD = 1e-6
 N, T, F, H, OUT = 3, 4, 2, 3, 2  # small: finite differences run every parameter
 
-CELLS = [("lstm", "tanh"), ("rnn", "tanh"), ("rnn", "relu")]
+CELLS = [("lstm", "tanh"), ("gru", "tanh"), ("rnn", "tanh"), ("rnn", "relu")]
 cells = pytest.mark.parametrize(
-    ("cell", "nonlinearity"), CELLS, ids=["lstm", "rnn_tanh", "rnn_relu"]
+    ("cell", "nonlinearity"), CELLS, ids=["lstm", "gru", "rnn_tanh", "rnn_relu"]
 )
 
 
@@ -36,6 +36,8 @@ def reference_stack(cell, nonlinearity, params, x, num_layers, between=None):
         w = [params[f"{n}_l{k}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         if cell == "lstm":
             h, h_n, *_ = reference.lstm_forward(h, None, None, *w)
+        elif cell == "gru":
+            h, h_n, _ = reference.gru_forward(h, None, *w)
         else:
             h, h_n = reference.rnn_forward(h, None, *w, nonlinearity=nonlinearity)
         if between is not None and k < num_layers - 1:
@@ -52,6 +54,8 @@ def test_layer_forward_matches_reference_for_two_layers(cell, nonlinearity, dtyp
     kwargs = {"num_layers": 2, "dtype": dtype, "seed": 3}
     if cell == "lstm":
         layer = LSTM(F, 5, forget_bias=1.0, **kwargs)
+    elif cell == "gru":
+        layer = GRU(F, 5, **kwargs)
     else:
         layer = RNN(F, 5, nonlinearity=nonlinearity, **kwargs)
     x = windows(n=4, t=6, dtype=dtype)
@@ -68,9 +72,7 @@ def test_layer_forward_matches_reference_for_two_layers(cell, nonlinearity, dtyp
 def test_layer_gradients_match_finite_differences(cell, nonlinearity):
     # both incoming gradients at once, and dx: what the regressor alone never exercises
     cls_kwargs = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
-    layer = (LSTM if cell == "lstm" else RNN)(
-        F, H, num_layers=2, dtype=np.float64, seed=2, **cls_kwargs
-    )
+    layer = cell_class(cell)(F, H, num_layers=2, dtype=np.float64, seed=2, **cls_kwargs)
     x = windows()
     rng = np.random.default_rng(5)
     d_out, d_last = rng.standard_normal((N, T, H)), rng.standard_normal((N, H))
@@ -351,6 +353,8 @@ def torch_model(torch, cell, nonlinearity, dtype, num_layers):
     kwargs = {"num_layers": num_layers, "batch_first": True, "dtype": tdtype}
     if cell == "lstm":
         rnn = torch.nn.LSTM(F, H, **kwargs)
+    elif cell == "gru":
+        rnn = torch.nn.GRU(F, H, **kwargs)
     else:
         rnn = torch.nn.RNN(F, H, nonlinearity=nonlinearity, **kwargs)
     return rnn, torch.nn.Linear(H, OUT, dtype=tdtype)

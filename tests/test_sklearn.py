@@ -19,13 +19,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rnnkit import datasets, train
 from rnnkit.data import make_windows
-from rnnkit.sklearn import LSTMRegressor, RNNRegressor
+from rnnkit.sklearn import GRURegressor, LSTMRegressor, RNNRegressor
 
 # The networks here are too small to gain from a second core thread, and OpenMP threads
 # spinning on a busy machine make them several times slower (see the README).
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-ESTIMATORS = [RNNRegressor, LSTMRegressor]
+ESTIMATORS = [RNNRegressor, GRURegressor, LSTMRegressor]
 # Small and quick: enough to test the plumbing, not to learn much.
 QUICK = {"hidden_size": 4, "epochs": 3}
 

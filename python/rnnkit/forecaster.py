@@ -61,7 +61,7 @@ class Forecaster(Estimator):
 
     Parameters
     ----------
-    cell : {"lstm", "rnn"}
+    cell : {"lstm", "gru", "rnn"}
     lookback : int
         Past steps each forecast sees.
     horizon : int
@@ -381,7 +381,8 @@ class Forecaster(Estimator):
         -------
         list of dict, one per layer (first layer first)
             For an LSTM ``"input"``, ``"forget"``, ``"output"`` (gates, in (0, 1)),
-            ``"cell"`` and ``"hidden"``; for an RNN ``"hidden"``. Each is a DataFrame
+            ``"cell"`` and ``"hidden"``; for a GRU ``"reset"``, ``"update"``,
+            ``"candidate"`` and ``"hidden"``; for an RNN ``"hidden"``. Each is a DataFrame
             (lookback rows indexed by the window's times, one column per unit) for
             pandas input, else an ndarray (lookback, hidden_size).
         """

@@ -11,6 +11,13 @@ one means, at step t and for every hidden unit:
 - ``cell`` state c_t = f_t * c_{t-1} + i_t * g_t: the LSTM's long-term memory.
 - ``hidden`` state h_t = o_t * tanh(c_t) (LSTM) or act(W x_t + U h_{t-1} + b) (RNN): the output.
 
+A GRU has two gates and no cell:
+
+- ``reset`` gate r_t in (0, 1): how much of h_{t-1} the candidate reads (0 = start afresh).
+- ``update`` gate z_t in (0, 1): how much of h_{t-1} is kept (1 = remember all).
+- ``candidate`` n_t = tanh(W x_t + r_t * (U h_{t-1} + b)) in (-1, 1): what may be written.
+- ``hidden`` state h_t = (1 - z_t) * n_t + z_t * h_{t-1}.
+
 A vanilla RNN has no gates and no cell: it returns only ``hidden``.
 
 The model sees ``x`` exactly as given: pass it in the same (scaled) units the
@@ -19,15 +26,25 @@ model was trained on.
 
 import numpy as np
 
-__all__ = ["GATE_NAMES", "STATE_NAMES", "gate_heatmap", "gates"]
+__all__ = [
+    "GATE_NAMES", "GRU_GATE_NAMES", "GRU_STATE_NAMES", "STATE_NAMES", "gate_heatmap", "gates",
+]  # fmt: skip
 
 #: The LSTM's three gates, in the order they are returned and drawn.
 GATE_NAMES = ("input", "forget", "output")
 #: Everything :func:`gates` returns for an LSTM layer, in drawing order.
 STATE_NAMES = (*GATE_NAMES, "cell", "hidden")
+#: The GRU's two gates, and everything :func:`gates` returns for a GRU layer.
+GRU_GATE_NAMES = ("reset", "update")
+GRU_STATE_NAMES = (*GRU_GATE_NAMES, "candidate", "hidden")
 
-# slices of the core's (N, T, 4H) gate array, PyTorch's order i, f, g, o
+# slices of the LSTM's (N, T, 4H) gate array, PyTorch's order i, f, g, o
 _GATE_BLOCKS = {"input": 0, "forget": 1, "output": 3}
+# rows of the GRU's (N, T, 4, H) gate array: r, z, n (and W_hn h + b_hn, not shown)
+_GRU_ROWS = {"reset": 0, "update": 1, "candidate": 2}
+# every state a layer may have, in drawing order, and those drawn on a 0..1 scale
+_DRAWN = (*GATE_NAMES, *GRU_GATE_NAMES, "candidate", "cell", "hidden")
+_GATES_0_1 = (*GATE_NAMES, *GRU_GATE_NAMES)
 
 
 def _stack(model):
@@ -109,7 +126,7 @@ def gates(model, x):
     Parameters
     ----------
     model : rnnkit.models.SequenceRegressor
-        (or an ``rnnkit.models.LSTM`` / ``RNN`` stack). Run forward once on ``x``
+        (or an ``rnnkit.models.LSTM`` / ``GRU`` / ``RNN`` stack). Run forward once on ``x``
         without dropout; the model keeps nothing of it.
     x : pandas DataFrame (T, F), ndarray (T, F) or ndarray (N, T, F)
         A DataFrame or a 2-D array is one sequence (rows are time steps,
@@ -121,8 +138,9 @@ def gates(model, x):
     -------
     list of dict, one per layer (first layer first)
         For an LSTM the keys are ``"input"``, ``"forget"``, ``"output"`` (gate
-        activations, in (0, 1)), ``"cell"`` and ``"hidden"``; for an RNN only
-        ``"hidden"``. Each value is an ndarray (N, T, H) for a 3-D ``x``,
+        activations, in (0, 1)), ``"cell"`` and ``"hidden"``; for a GRU
+        ``"reset"``, ``"update"`` (gates), ``"candidate"`` and ``"hidden"``; for an
+        RNN only ``"hidden"``. Each value is an ndarray (N, T, H) for a 3-D ``x``,
         (T, H) for a 2-D ``x``, and for a DataFrame a DataFrame with ``x``'s
         index and columns ``h0 .. h{H-1}``. The last layer's ``"hidden"`` is
         what the model's head reads (its last row is h_T). Copies: writing to
@@ -141,10 +159,13 @@ def gates(model, x):
     layers = []
     for saved in stack.trace(values):
         layer = {}
-        if "gates" in saved:
+        if "cells" in saved:  # an LSTM
             for name, block in _GATE_BLOCKS.items():
                 layer[name] = _shape(saved["gates"][:, :, block * H : (block + 1) * H], kind, index)
             layer["cell"] = _shape(saved["cells"], kind, index)
+        elif "gates" in saved:  # a GRU
+            for name, row in _GRU_ROWS.items():
+                layer[name] = _shape(saved["gates"][:, :, row], kind, index)
         layer["hidden"] = _shape(saved["outputs"], kind, index)
         layers.append(layer)
     return layers
@@ -156,6 +177,9 @@ _PANELS = {
     "input": "input gate i: how much is written",
     "forget": "forget gate f: how much is kept (1 = all)",
     "output": "output gate o: how much is shown",
+    "reset": "reset gate r: how much of h the candidate reads",
+    "update": "update gate z: how much of h is kept (1 = all)",
+    "candidate": "candidate n: what may be written",
     "cell": "cell state c: the memory",
     "hidden": "hidden state h: the output",
 }
@@ -229,9 +253,10 @@ def gate_heatmap(states, sequence=0, units=None, title=None, layer=-1):
     Returns
     -------
     matplotlib.figure.Figure
-        One panel per state (input, forget, output gate, cell, hidden: those
-        present), sharing the time axis, each with its colour bar. Gates use
-        a 0..1 scale; cell and hidden a scale symmetric around 0.
+        One panel per state (input, forget, output gate, cell, hidden for an
+        LSTM; reset, update gate, candidate, hidden for a GRU: those present),
+        sharing the time axis, each with its colour bar. Gates use a 0..1 scale;
+        the others a scale symmetric around 0.
     """
     if isinstance(states, list | tuple):
         if not states:
@@ -247,9 +272,9 @@ def gate_heatmap(states, sequence=0, units=None, title=None, layer=-1):
             f"states must be what rnnkit.inspect.gates returns (a list of dicts), "
             f"got {type(states).__name__}"
         )
-    names = [name for name in STATE_NAMES if name in states]
+    names = [name for name in _DRAWN if name in states]
     if not names:
-        raise ValueError(f"states has none of the keys {STATE_NAMES}: got {sorted(states)}")
+        raise ValueError(f"states has none of the keys {_DRAWN}: got {sorted(states)}")
     panels = {}
     index = None
     for name in names:
@@ -265,7 +290,7 @@ def gate_heatmap(states, sequence=0, units=None, title=None, layer=-1):
     axes = axes[:, 0]
     for ax, name in zip(axes, names, strict=True):
         image = panels[name][:, chosen].T  # units as rows, time as columns
-        if name in GATE_NAMES:
+        if name in _GATES_0_1:
             style = {"cmap": "viridis", "vmin": 0.0, "vmax": 1.0}
         else:
             top = float(np.max(np.abs(image))) or 1.0

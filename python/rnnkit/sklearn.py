@@ -1,6 +1,7 @@
-"""scikit-learn estimators: :class:`RNNRegressor` and :class:`LSTMRegressor`.
+"""scikit-learn estimators: :class:`RNNRegressor`, :class:`GRURegressor` and
+:class:`LSTMRegressor`.
 
-Both wrap :class:`rnnkit.models.SequenceRegressor` trained by :func:`rnnkit.train.fit`
+Each wraps :class:`rnnkit.models.SequenceRegressor` trained by :func:`rnnkit.train.fit`
 and follow scikit-learn's conventions, so they work in ``Pipeline``, ``GridSearchCV``,
 ``cross_val_score`` and ``clone``, and pass ``sklearn.utils.estimator_checks``.
 
@@ -37,7 +38,7 @@ from ._checks import check_bool, check_fraction, is_int
 from ._estimator import defaults
 from .models import RECOMMENDED_FORGET_BIAS, SequenceRegressor
 
-__all__ = ["LSTMRegressor", "RNNRegressor"]
+__all__ = ["GRURegressor", "LSTMRegressor", "RNNRegressor"]
 
 _MODEL = defaults(SequenceRegressor)
 _FIT = defaults(train.fit)
@@ -65,11 +66,11 @@ _SHARED_DOC = """\
         Dropout rate while training, in [0, 1): on the inputs, between recurrent layers
         and before the head (see :class:`rnnkit.models.SequenceRegressor`).
     nonlinearity : {{"tanh", "relu"}}
-        The RNN's activation; not used by the LSTM.
+        The RNN's activation; not used by the LSTM and the GRU.
     forget_bias : float
         Added to the LSTM's forget-gate biases at initialisation (1.0 keeps the cell's
         memory open early in training; 0.0 is PyTorch's initialisation); not used by
-        the RNN.
+        the RNN and the GRU.
     dtype : {{"float32", "float64"}}
         Precision of the network's weights and arithmetic. float64 by default, as
         scikit-learn expects; float32 trains several times faster. Predictions are
@@ -165,10 +166,11 @@ def _seeds(random_state):
 
 
 class _RecurrentRegressor(RegressorMixin, BaseEstimator):
-    """What RNNRegressor and LSTMRegressor share: everything but the cell (``_cell``).
+    """What RNNRegressor, GRURegressor and LSTMRegressor share: everything but the cell
+    (``_cell``).
 
-    Both take the parameters of both cells, as :class:`SequenceRegressor` does, so that
-    one signature serves the two classes.
+    Each takes the parameters of every cell, as :class:`SequenceRegressor` does, so that
+    one signature serves the three classes.
     """
 
     _cell = None
@@ -325,6 +327,11 @@ class RNNRegressor(_RecurrentRegressor):
         "A vanilla (Elman) RNN and a linear head on its last hidden state, for scikit-learn."
     )
     _cell = "rnn"
+
+
+class GRURegressor(_RecurrentRegressor):
+    __doc__ = _docstring("A GRU and a linear head on its last hidden state, for scikit-learn.")
+    _cell = "gru"
 
 
 class LSTMRegressor(_RecurrentRegressor):
