@@ -16,7 +16,7 @@ from rnnkit.experiments.memory_span import (
 )
 from rnnkit.models import SequenceRegressor
 
-CELLS = ("rnn", "lstm")
+CELLS = ("rnn", "gru", "lstm")
 
 
 # ---------------------------------------------------------------------------- the batches
@@ -143,9 +143,10 @@ def test_memory_span_on_tiny_settings():
     assert isinstance(result, Result)
     assert result.name == "memory_span"
     assert list(result.table.columns) == ["cell", "seq_len", "test_mse", "seconds"]
-    assert list(result.table["seq_len"]) == [4, 6, 4, 6]
+    assert list(result.table["seq_len"]) == [4, 6] * 3
+    assert list(dict.fromkeys(result.table["cell"])) == ["rnn", "gru", "lstm"]
     assert set(result.numbers) == {f"{c}_mse_at_{T}" for c in CELLS for T in (4, 6)}
     assert isinstance(result.figure, Figure)
-    assert "The RNN" in result.caption
-    assert "The LSTM" in result.caption
+    for name in ("The RNN", "The GRU", "The LSTM"):
+        assert name in result.caption
     assert memory_span(seq_lens=(4,), cells=("rnn",), steps=2, plot=False).figure is None

@@ -28,8 +28,9 @@ def _has_arch():
 
 
 def _expected_counts(cell, inputs, hidden, outputs=1):
-    """Parameters by formula: RNN H(I+H)+2H, LSTM 4H(I+H)+8H, head H*out+out."""
-    gates = 4 if cell == "lstm" else 1
+    """Parameters by formula: RNN H(I+H)+2H, GRU 3H(I+H)+6H, LSTM 4H(I+H)+8H, head
+    H*out+out."""
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
     recurrent = gates * hidden * (inputs + hidden) + 2 * gates * hidden
     return recurrent, recurrent + hidden * outputs + outputs
 
@@ -37,7 +38,7 @@ def _expected_counts(cell, inputs, hidden, outputs=1):
 # ---------------------------------------------------------------------------- cost
 
 
-def test_cost_counts_parameters_exactly_and_times_both_cells():
+def test_cost_counts_parameters_exactly_and_times_every_cell():
     result = cost(hidden_size=6, lookback=4, batch_size=16, n_windows=48, epochs=2)
     assert isinstance(result, Result)
     assert result.name == "cost"
@@ -55,6 +56,14 @@ def test_cost_counts_parameters_exactly_and_times_both_cells():
     ratio = table.loc["LSTM", "seconds_per_epoch"] / table.loc["RNN", "seconds_per_epoch"]
     assert result.numbers["time_ratio"] == pytest.approx(ratio)
     assert "2-3x" in result.caption
+    gru_rec, gru_total = _expected_counts("gru", 1, 6)
+    assert table.loc["GRU", "recurrent_parameters"] == 3 * rnn_rec == gru_rec
+    assert result.numbers["gru_recurrent_param_ratio"] == 3.0
+    assert result.numbers["gru_param_ratio"] == gru_total / rnn_total
+    gru_ratio = table.loc["GRU", "seconds_per_epoch"] / table.loc["RNN", "seconds_per_epoch"]
+    assert result.numbers["gru_time_ratio"] == pytest.approx(gru_ratio)
+    assert list(table.index) == ["RNN", "GRU", "LSTM"]
+    assert "The GRU, three gate blocks, has 3x the RNN's recurrent parameters" in result.caption
 
 
 def test_cost_without_plot_has_no_figure():

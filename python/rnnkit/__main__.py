@@ -15,8 +15,7 @@ from ._jobs import BACKENDS
 from .data import MISSING_MODES, SCALERS, TRANSFORMS
 from .forecaster import RULE_OF_THUMB, Forecaster, ThinDataWarning
 from .metrics import SCORES
-from .models import CELLS
-from .report import NETWORKS
+from .models import CELLS, NETWORKS
 from .train import LOSSES, OPTIMIZERS
 
 _FORECASTER = defaults(Forecaster)

@@ -36,6 +36,8 @@ __all__ = ["GRU", "LSTM", "RNN", "SequenceRegressor"]
 
 _NONLINEARITIES = ("tanh", "relu")
 CELLS = ("lstm", "gru", "rnn")
+# The three side by side, fewest gates first: what the main job and the experiments train
+NETWORKS = ("rnn", "gru", "lstm")
 # The forget-gate bias offset that keeps an LSTM's memory open early in training
 # (Gers et al. 2000; Jozefowicz et al. 2015): the Forecaster's and the experiments'
 # default. The layers themselves default to 0.0, PyTorch's initialisation exactly.

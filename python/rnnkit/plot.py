@@ -7,7 +7,7 @@ matplotlib is optional: ``pip install 'rnnkit[plot]'``.
 
 import numpy as np
 
-NETWORK_COLORS = {"LSTM": "tab:red", "RNN": "tab:blue"}
+NETWORK_COLORS = {"LSTM": "tab:red", "GRU": "tab:green", "RNN": "tab:blue"}
 NAIVE = "Naive"
 BASELINE_COLOR = "0.6"  # bars of baselines
 

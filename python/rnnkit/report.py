@@ -4,6 +4,7 @@ import numpy as np
 
 from . import _output
 from .forecaster import Forecaster
+from .models import NETWORKS
 
 # What the table's numbers are, by Forecaster transform ("volatility" or a price's).
 # The transform's words in the heading of a run: what is forecast.
@@ -49,10 +50,6 @@ def note(transform, horizon=1):
 
 # The main job's columns of Forecaster.evaluate (their headings: rnnkit._table.SHOWN)
 COLUMNS = ("rmse", "mae", "directional_accuracy", "skill", "train_seconds", "parameters")
-
-
-# The main job's networks, fewest gates first: the RNN, the GRU, the LSTM
-NETWORKS = ("rnn", "gru", "lstm")
 
 
 def compare(series, cells=NETWORKS, **forecaster_args):

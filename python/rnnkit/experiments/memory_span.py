@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from .._checks import check_choice, check_int, check_positive, check_seed
-from ..models import CELLS, SequenceRegressor
+from ..models import CELLS, NETWORKS, SequenceRegressor
 from ..plot import NETWORK_COLORS, _figure
 from ..train import Adam, evaluate, grad_norm
 from ._result import Result
@@ -90,7 +90,7 @@ def adding_problem(
 
     Parameters
     ----------
-    cell : {"rnn", "lstm"}
+    cell : {"rnn", "gru", "lstm"}
         A tanh RNN or an LSTM (PyTorch's initialisation, forget bias 0).
     seq_len : int
         Sequence length T >= 2; the first marked value lies T/2 steps back on average.
@@ -231,16 +231,14 @@ def _span_figure(table):
     return fig
 
 
-def memory_span(
-    seq_lens=(10, 20, 50, 100, 200), cells=("rnn", "lstm"), steps=3000, plot=True, **kwargs
-):
+def memory_span(seq_lens=(10, 20, 50, 100, 200), cells=NETWORKS, steps=3000, plot=True, **kwargs):
     """Test MSE on the adding problem for each cell and sequence length.
 
     Parameters
     ----------
     seq_lens : sequence of int
         Sequence lengths T >= 2 (run in ascending order, each once).
-    cells : sequence of {"rnn", "lstm"}
+    cells : sequence of {"rnn", "gru", "lstm"}
     steps : int
         Training steps of every run.
     plot : bool
