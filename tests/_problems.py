@@ -17,6 +17,16 @@ from rnnkit import core, reference
 IMPLEMENTATIONS = [("reference", reference), ("core", core)]
 
 CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+# The LSTM's variants as cells of their own ("lstm_cifg"...): every helper takes them
+LSTM_VARIANT_CELLS = tuple(f"lstm_{v}" for v in reference.LSTM_VARIANTS if v != "vanilla")
+
+
+def lstm_variant(cell):
+    """The LSTM variant a cell names ("lstm" is the vanilla one), or None for another cell."""
+    if cell == "lstm":
+        return "vanilla"
+    return cell.removeprefix("lstm_") if cell in LSTM_VARIANT_CELLS else None
+
 
 # normwise relative tolerance of assert_close, per dtype
 RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
@@ -66,7 +76,7 @@ def make_gru_problem(rng, T, B, I, H, dtype=np.float64, with_h0=True):
 
 def make_problem(rng, cell, T, B, I, H, dtype=np.float64, with_state=True):
     """The make_*_problem of a cell of CELLS (with_state: h0, and c0 for the LSTM)."""
-    if cell == "lstm":
+    if lstm_variant(cell):
         return make_lstm_problem(rng, T, B, I, H, dtype, with_state, with_state)
     if cell == "gru":
         return make_gru_problem(rng, T, B, I, H, dtype, with_state)
@@ -79,7 +89,7 @@ def make_output_grads(rng, cell, T, B, H, dtype=np.float64, with_dy=True):
         "dy": _draw(rng, (T, B, H), 1.0, dtype) if with_dy else None,
         "dh_n": _draw(rng, (B, H), 1.0, dtype),
     }
-    if cell == "lstm":
+    if lstm_variant(cell):
         grads["dc_n"] = _draw(rng, (B, H), 1.0, dtype)
     return grads
 
@@ -95,9 +105,10 @@ def rnn_preactivations(problem, y):
 def forward(impl, cell, problem):
     """Run the cell's forward; a dict of outputs: y, h_n (+ c_n, gates, cells for the LSTM,
     + gates for the GRU)."""
-    if cell == "lstm":
+    if lstm_variant(cell):
         names = ("y", "h_n", "c_n", "gates", "cells")
-        return dict(zip(names, impl.lstm_forward(**problem), strict=True))
+        out = impl.lstm_forward(**problem, variant=lstm_variant(cell))
+        return dict(zip(names, out, strict=True))
     if cell == "gru":
         return dict(zip(("y", "h_n", "gates"), impl.gru_forward(**problem), strict=True))
     y, h_n = impl.rnn_forward(**problem, nonlinearity=cell.removeprefix("rnn_"))
@@ -107,12 +118,12 @@ def forward(impl, cell, problem):
 def backward(impl, cell, problem, out, grads):
     """Run the cell's backward; a dict of gradients keyed by the input they belong to."""
     p = problem
-    if cell == "lstm":
+    if lstm_variant(cell):
         names = ("x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh")
         result = impl.lstm_backward(
             p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"],
             out["y"], out["gates"], out["cells"],
-            grads["dy"], grads["dh_n"], grads["dc_n"],
+            grads["dy"], grads["dh_n"], grads["dc_n"], variant=lstm_variant(cell),
         )  # fmt: skip
     elif cell == "gru":
         names = ("x", "h0", "w_ih", "w_hh", "b_ih", "b_hh")

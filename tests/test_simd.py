@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from _problems import CELLS, check_against_reference
+from _problems import CELLS, LSTM_VARIANT_CELLS, check_against_reference
 
 from rnnkit import core
 
@@ -31,7 +31,7 @@ def test_the_portable_path_is_always_there():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", CELLS + LSTM_VARIANT_CELLS)
 @pytest.mark.parametrize(
     ("T", "B", "I", "H"), [(1, 1, 1, 1), (7, 13, 3, 37), (3, 130, 5, 300), (5, 9, 4, 2)]
 )

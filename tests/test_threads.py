@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from _problems import (
     CELLS,
+    LSTM_VARIANT_CELLS,
     backward,
     forward,
     make_output_grads,
@@ -67,7 +68,7 @@ SPLITS = [(4, 256, 8, 256), (6, 64, 3, 32), (5, 34, 9, 64), (3, 131, 4, 64)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", CELLS + LSTM_VARIANT_CELLS)
 @pytest.mark.parametrize(("T", "B", "I", "H"), SPLITS)
 def test_one_and_two_threads_agree_bitwise(cell, dtype, T, B, I, H, restore_threads):
     # The threads split rows and output tiles, never a sum, so results are

@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,23 @@ rnnkit::Nonlinearity nonlinearity_of(const Checker& check, py::handle obj) {
     check.value_error("nonlinearity must be 'tanh' or 'relu', got '" + name + "'");
   }
   check.type_error("nonlinearity must be a str ('tanh' or 'relu'), got " + type_name(obj));
+}
+
+// The LSTM variants by name, in LstmVariant's order (lstm.hpp says what each is).
+constexpr const char* kVariantNames[rnnkit::kLstmVariants] = {"vanilla", "nig",  "nfg", "nog",
+                                                              "niaf",    "noaf", "cifg"};
+
+rnnkit::LstmVariant variant_of(const Checker& check, py::handle obj) {
+  std::string valid;
+  for (const char* name : kVariantNames) valid += std::string(valid.empty() ? "" : ", ") + name;
+  if (!py::isinstance<py::str>(obj))
+    check.type_error("variant must be a str (one of " + valid + "), got " + type_name(obj));
+  std::string name = obj.cast<std::string>();
+  std::string lower = name;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (int v = 0; v < rnnkit::kLstmVariants; ++v)
+    if (lower == kVariantNames[v]) return static_cast<rnnkit::LstmVariant>(v);
+  check.value_error("variant must be one of " + valid + " (in any case), got '" + name + "'");
 }
 
 // ---------------------------------------------------------------- RNN
@@ -103,7 +121,8 @@ py::tuple rnn_backward(py::handle x, py::handle h0, py::handle w_ih, py::handle 
 
 template <class Real>
 py::tuple lstm_forward_typed(const Checker& check, py::handle x, py::handle h0, py::handle c0,
-                             py::handle w_ih, py::handle w_hh, py::handle b_ih, py::handle b_hh) {
+                             py::handle w_ih, py::handle w_hh, py::handle b_ih, py::handle b_hh,
+                             py::handle variant) {
   const auto [T, B, I] = check.sequence<Real>(x, "x");
   const index_t H = check.hidden_size<Real>(w_hh, "w_hh", 4);
   check.expect_optional<Real>(h0, "h0", "(B, H)", {B, H});
@@ -111,6 +130,7 @@ py::tuple lstm_forward_typed(const Checker& check, py::handle x, py::handle h0, 
   check.expect<Real>(w_ih, "w_ih", "(4*H, I)", {4 * H, I});
   check.expect<Real>(b_ih, "b_ih", "(4*H,)", {4 * H});
   check.expect<Real>(b_hh, "b_hh", "(4*H,)", {4 * H});
+  const auto kind = variant_of(check, variant);
   check.fits<Real>("gates (T, B, 4*H)", {T, B, 4 * H});
 
   const Input<Real> x_(x), h0_(h0), c0_(c0), w_ih_(w_ih), w_hh_(w_hh), b_ih_(b_ih), b_hh_(b_hh);
@@ -124,7 +144,7 @@ py::tuple lstm_forward_typed(const Checker& check, py::handle x, py::handle h0, 
     rnnkit::lstm_forward(y.mutable_data(), h_n.mutable_data(), c_n.mutable_data(),
                          gates.mutable_data(), cells.mutable_data(), x_.data(), h0_.data(),
                          c0_.data(), w_ih_.data(), w_hh_.data(), b_ih_.data(), b_hh_.data(), T, B,
-                         I, H);
+                         I, H, kind);
   }
   return py::make_tuple(y, h_n, c_n, gates, cells);
 }
@@ -132,7 +152,8 @@ py::tuple lstm_forward_typed(const Checker& check, py::handle x, py::handle h0, 
 template <class Real>
 py::tuple lstm_backward_typed(const Checker& check, py::handle x, py::handle h0, py::handle c0,
                               py::handle w_ih, py::handle w_hh, py::handle y, py::handle gates,
-                              py::handle cells, py::handle dy, py::handle dh_n, py::handle dc_n) {
+                              py::handle cells, py::handle dy, py::handle dh_n, py::handle dc_n,
+                              py::handle variant) {
   const auto [T, B, I] = check.sequence<Real>(x, "x");
   const index_t H = check.hidden_size<Real>(w_hh, "w_hh", 4);
   check.expect_optional<Real>(h0, "h0", "(B, H)", {B, H});
@@ -144,6 +165,7 @@ py::tuple lstm_backward_typed(const Checker& check, py::handle x, py::handle h0,
   check.expect_optional<Real>(dy, "dy", "(T, B, H)", {T, B, H});
   check.expect_optional<Real>(dh_n, "dh_n", "(B, H)", {B, H});
   check.expect_optional<Real>(dc_n, "dc_n", "(B, H)", {B, H});
+  const auto kind = variant_of(check, variant);
   check.fits<Real>("gates (T, B, 4*H)", {T, B, 4 * H});
 
   const Input<Real> x_(x), h0_(h0), c0_(c0), w_ih_(w_ih), w_hh_(w_hh), y_(y), gates_(gates),
@@ -161,27 +183,28 @@ py::tuple lstm_backward_typed(const Checker& check, py::handle x, py::handle h0,
                           dw_ih.mutable_data(), dw_hh.mutable_data(), db_ih.mutable_data(),
                           db_hh.mutable_data(), y_.data(), gates_.data(), cells_.data(), x_.data(),
                           h0_.data(), c0_.data(), w_ih_.data(), w_hh_.data(), dy_.data(),
-                          dh_n_.data(), dc_n_.data(), T, B, I, H);
+                          dh_n_.data(), dc_n_.data(), T, B, I, H, kind);
   }
   return py::make_tuple(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh);
 }
 
 py::tuple lstm_forward(py::handle x, py::handle h0, py::handle c0, py::handle w_ih, py::handle w_hh,
-                       py::handle b_ih, py::handle b_hh) {
+                       py::handle b_ih, py::handle b_hh, py::handle variant) {
   const Checker check("lstm_forward");
   return check.is_float32(x, "x")
-             ? lstm_forward_typed<float>(check, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
-             : lstm_forward_typed<double>(check, x, h0, c0, w_ih, w_hh, b_ih, b_hh);
+             ? lstm_forward_typed<float>(check, x, h0, c0, w_ih, w_hh, b_ih, b_hh, variant)
+             : lstm_forward_typed<double>(check, x, h0, c0, w_ih, w_hh, b_ih, b_hh, variant);
 }
 
 py::tuple lstm_backward(py::handle x, py::handle h0, py::handle c0, py::handle w_ih,
                         py::handle w_hh, py::handle y, py::handle gates, py::handle cells,
-                        py::handle dy, py::handle dh_n, py::handle dc_n) {
+                        py::handle dy, py::handle dh_n, py::handle dc_n, py::handle variant) {
   const Checker check("lstm_backward");
-  return check.is_float32(x, "x") ? lstm_backward_typed<float>(check, x, h0, c0, w_ih, w_hh, y,
-                                                               gates, cells, dy, dh_n, dc_n)
-                                  : lstm_backward_typed<double>(check, x, h0, c0, w_ih, w_hh, y,
-                                                                gates, cells, dy, dh_n, dc_n);
+  return check.is_float32(x, "x")
+             ? lstm_backward_typed<float>(check, x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n,
+                                          dc_n, variant)
+             : lstm_backward_typed<double>(check, x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n,
+                                           dc_n, variant);
 }
 
 // ---------------------------------------------------------------- GRU
@@ -312,7 +335,7 @@ dx (T, B, I), dh0 (B, H), dw_ih (H, I), dw_hh (H, H), db_ih (H,), db_hh (H,)
 )doc");
 
   m.def("lstm_forward", &lstm_forward, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("w_ih"),
-        py::arg("w_hh"), py::arg("b_ih"), py::arg("b_hh"),
+        py::arg("w_hh"), py::arg("b_ih"), py::arg("b_hh"), py::arg("variant") = "vanilla",
         R"doc(Run an LSTM layer over a whole sequence (gate order i, f, g, o).
 
 Parameters
@@ -323,6 +346,13 @@ h0, c0 : ndarray (B, H) or None
 w_ih : ndarray (4*H, I)
 w_hh : ndarray (4*H, H)
 b_ih, b_hh : ndarray (4*H,)
+variant : str
+    "vanilla", or one of Greff et al.'s ("LSTM: A Search Space Odyssey", 2017),
+    in any case: "nig" (no input gate, i = 1), "nfg" (no forget gate, f = 1),
+    "nog" (no output gate, o = 1), "niaf" (no input activation: g is its
+    pre-activation), "noaf" (no output activation: h = o * c), "cifg" (coupled
+    input and forget gate: f = 1 - i). Every variant keeps the 4*H gate rows;
+    the rows of a gate it does not use get exactly zero gradients.
 
 Returns
 -------
@@ -331,19 +361,20 @@ y : ndarray (T, B, H)
 h_n, c_n : ndarray (B, H)
     Final hidden and cell states.
 gates : ndarray (T, B, 4*H)
-    Gates i, f, g, o after their activations, saved for the backward pass.
+    Gates i, f, g, o after their activations (the values the variant used),
+    saved for the backward pass.
 cells : ndarray (T, B, H)
     Cell states c_1 .. c_T, saved for the backward pass.
 )doc");
 
   m.def("lstm_backward", &lstm_backward, py::arg("x"), py::arg("h0"), py::arg("c0"),
         py::arg("w_ih"), py::arg("w_hh"), py::arg("y"), py::arg("gates"), py::arg("cells"),
-        py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"),
+        py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"), py::arg("variant") = "vanilla",
         R"doc(Backpropagate through time for lstm_forward.
 
 Parameters
 ----------
-x, h0, c0, w_ih, w_hh
+x, h0, c0, w_ih, w_hh, variant
     As given to lstm_forward.
 y, gates, cells
     As returned by lstm_forward.

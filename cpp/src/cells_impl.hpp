@@ -6,6 +6,7 @@
 #pragma once
 
 #include "activations.hpp"
+#include "rnnkit/lstm.hpp"
 #include "simd_dispatch.hpp"
 
 namespace rnnkit::detail {
@@ -13,61 +14,70 @@ namespace rnnkit::detail {
 namespace {
 
 // One batch row of the LSTM step, in place over gates_row = [i | f | g | o]
-// (H each, pre-activations in, gates out):
+// (H each, pre-activations in, gates out), for variant V (lstm.hpp):
 //   i, f, o = sigmoid(.),  g = tanh(.)
 //   c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
 // Every array gets its own restrict pointer (the four gates are slices of one
-// row) so that the compiler may vectorise without checking for overlap.
-template <class Real>
+// row) so that the compiler may vectorise without checking for overlap. The
+// variant is a template argument: the vanilla cell compiles to the loop it
+// always was.
+template <LstmVariant V, class Real>
 void lstm_gates_forward(Real* __restrict i, Real* __restrict f, Real* __restrict g,
                         Real* __restrict o, Real* __restrict c_t, Real* __restrict h_t,
                         const Real* __restrict c_prev, index_t H) {
+  using LV = LstmVariant;
   for (index_t j = 0; j < H; ++j) {
-    i[j] = sigmoid(i[j]);
-    f[j] = sigmoid(f[j]);
-    g[j] = tanh(g[j]);
-    o[j] = sigmoid(o[j]);
+    i[j] = V == LV::nig ? Real(1) : sigmoid(i[j]);
+    f[j] = V == LV::nfg ? Real(1) : V == LV::cifg ? Real(1) - i[j] : sigmoid(f[j]);
+    g[j] = V == LV::niaf ? g[j] : tanh(g[j]);
+    o[j] = V == LV::nog ? Real(1) : sigmoid(o[j]);
     c_t[j] = f[j] * c_prev[j] + i[j] * g[j];
-    h_t[j] = o[j] * tanh(c_t[j]);
+    h_t[j] = o[j] * (V == LV::noaf ? c_t[j] : tanh(c_t[j]));
   }
 }
 
-template <class Real>
+template <LstmVariant V, class Real>
 void lstm_cell_forward(Real* gates_row, Real* c_t, Real* h_t, const Real* c_prev, index_t H) {
-  lstm_gates_forward(gates_row, gates_row + H, gates_row + 2 * H, gates_row + 3 * H, c_t, h_t,
-                     c_prev, H);
+  lstm_gates_forward<V>(gates_row, gates_row + H, gates_row + 2 * H, gates_row + 3 * H, c_t, h_t,
+                        c_prev, H);
 }
 
-// Its backward, for one batch row (dh = dL/dh_t + dy_t):
-//   dc += dh * o * (1 - tanh(c_t)^2)
+// Its backward, for one batch row (dh = dL/dh_t + dy_t; out = tanh(c_t), or
+// c_t for noaf, and out' its derivative):
+//   dc += dh * o * out'
 //   da_i = dc * g * i(1 - i)        da_f = dc * c_{t-1} * f(1 - f)
-//   da_g = dc * i * (1 - g^2)       da_o = dh * tanh(c_t) * o(1 - o)
+//   da_g = dc * i * (1 - g^2)       da_o = dh * out * o(1 - o)
 //   dc <- dc * f                    (dL/dc_{t-1})
-template <class Real>
+// A gate a variant holds at 1 gets da = 0; niaf's g has derivative 1; cifg's i
+// also moves f = 1 - i: da_i = dc * (g - c_{t-1}) * i(1 - i), and da_f = 0.
+template <LstmVariant V, class Real>
 void lstm_gates_backward(Real* __restrict da_i, Real* __restrict da_f, Real* __restrict da_g,
                          Real* __restrict da_o, Real* __restrict dc, const Real* __restrict i,
                          const Real* __restrict f, const Real* __restrict g,
                          const Real* __restrict o, const Real* __restrict c_t,
                          const Real* __restrict c_prev, const Real* __restrict dh,
                          const Real* __restrict dy_t, index_t H) {
+  using LV = LstmVariant;
   for (index_t j = 0; j < H; ++j) {
-    const Real tc = tanh(c_t[j]);
+    const Real out = V == LV::noaf ? c_t[j] : tanh(c_t[j]);
+    const Real dout = V == LV::noaf ? Real(1) : Real(1) - out * out;
     const Real dh_j = dh[j] + dy_t[j];
-    const Real dc_j = dc[j] + dh_j * o[j] * (Real(1) - tc * tc);
-    da_i[j] = dc_j * g[j] * i[j] * (Real(1) - i[j]);
-    da_f[j] = dc_j * c_prev[j] * f[j] * (Real(1) - f[j]);
-    da_g[j] = dc_j * i[j] * (Real(1) - g[j] * g[j]);
-    da_o[j] = dh_j * tc * o[j] * (Real(1) - o[j]);
+    const Real dc_j = dc[j] + dh_j * o[j] * dout;
+    const Real di = V == LV::cifg ? dc_j * (g[j] - c_prev[j]) : dc_j * g[j];
+    da_i[j] = V == LV::nig ? Real(0) : di * i[j] * (Real(1) - i[j]);
+    da_f[j] = V == LV::nfg || V == LV::cifg ? Real(0) : dc_j * c_prev[j] * f[j] * (Real(1) - f[j]);
+    da_g[j] = dc_j * i[j] * (V == LV::niaf ? Real(1) : Real(1) - g[j] * g[j]);
+    da_o[j] = V == LV::nog ? Real(0) : dh_j * out * o[j] * (Real(1) - o[j]);
     dc[j] = dc_j * f[j];
   }
 }
 
-template <class Real>
+template <LstmVariant V, class Real>
 void lstm_cell_backward(Real* dgates_row, Real* dc, const Real* gates_row, const Real* c_t,
                         const Real* c_prev, const Real* dh, const Real* dy_t, index_t H) {
-  lstm_gates_backward(dgates_row, dgates_row + H, dgates_row + 2 * H, dgates_row + 3 * H, dc,
-                      gates_row, gates_row + H, gates_row + 2 * H, gates_row + 3 * H, c_t, c_prev,
-                      dh, dy_t, H);
+  lstm_gates_backward<V>(dgates_row, dgates_row + H, dgates_row + 2 * H, dgates_row + 3 * H, dc,
+                         gates_row, gates_row + H, gates_row + 2 * H, gates_row + 3 * H, c_t,
+                         c_prev, dh, dy_t, H);
 }
 
 // One batch row of the GRU step, in place over gates_row = [r | z | n | hn]

@@ -25,11 +25,12 @@ constexpr double kCellCost = 64;
 template <class Real>
 void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const Real* x,
                   const Real* h0, const Real* c0, const Real* w_ih, const Real* w_hh,
-                  const Real* b_ih, const Real* b_hh, index_t T, index_t B, index_t I, index_t H) {
+                  const Real* b_ih, const Real* b_hh, index_t T, index_t B, index_t I, index_t H,
+                  LstmVariant variant) {
   const KernelScope scope;
   const index_t BH = B * H, GH = 4 * H;
   const detail::StepWeights<Real> weights(w_ih, w_hh, b_ih, b_hh, I, H, GH);
-  const auto cell = detail::path_of(weights.packed()).lstm_cell_forward;
+  const auto cell = detail::path_of(weights.packed()).lstm_cell_forward[int(variant)];
   // A missing c0 reads as rows of zeros, so the cell loop has no branch and vectorises.
   const std::vector<Real> zeros(c0 == nullptr ? BH : 0);
   const Real* const c_init = c0 != nullptr ? c0 : zeros.data();
@@ -65,7 +66,7 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
                    Real* db_hh, const Real* y, const Real* gates, const Real* cells, const Real* x,
                    const Real* h0, const Real* c0, const Real* w_ih, const Real* w_hh,
                    const Real* dy, const Real* dh_n, const Real* dc_n, index_t T, index_t B,
-                   index_t I, index_t H) {
+                   index_t I, index_t H, LstmVariant variant) {
   const KernelScope scope;
   const index_t BH = B * H, GH = 4 * H;
   // dg (T*B, 4H): dL/d(pre-activation) of every gate and step, for dW_hh
@@ -78,7 +79,7 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
   detail::copy_or_zero(dh, dh_n, BH);
   detail::copy_or_zero(dc, dc_n, BH);
   const PackedMatrix<Real> w_hh_packed(w_hh, H, Op::N, GH, H);
-  const auto cell = detail::path_of(w_hh_packed).lstm_cell_backward;
+  const auto cell = detail::path_of(w_hh_packed).lstm_cell_backward[int(variant)];
   // A missing c0 or dy reads as rows of zeros, so the loop has no branch and vectorises.
   const std::vector<Real> zeros(c0 == nullptr || dy == nullptr ? BH : 0);
   const Real* const c_init = c0 != nullptr ? c0 : zeros.data();
@@ -121,11 +122,11 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
 #define RNNKIT_INSTANTIATE(Real)                                                                  \
   template void lstm_forward<Real>(Real*, Real*, Real*, Real*, Real*, const Real*, const Real*,   \
                                    const Real*, const Real*, const Real*, const Real*,            \
-                                   const Real*, index_t, index_t, index_t, index_t);              \
-  template void lstm_backward<Real>(Real*, Real*, Real*, Real*, Real*, Real*, Real*, const Real*, \
-                                    const Real*, const Real*, const Real*, const Real*,           \
-                                    const Real*, const Real*, const Real*, const Real*,           \
-                                    const Real*, const Real*, index_t, index_t, index_t, index_t);
+                                   const Real*, index_t, index_t, index_t, index_t, LstmVariant); \
+  template void lstm_backward<Real>(                                                              \
+      Real*, Real*, Real*, Real*, Real*, Real*, Real*, const Real*, const Real*, const Real*,     \
+      const Real*, const Real*, const Real*, const Real*, const Real*, const Real*, const Real*,  \
+      const Real*, index_t, index_t, index_t, index_t, LstmVariant);
 RNNKIT_INSTANTIATE(float)
 RNNKIT_INSTANTIATE(double)
 #undef RNNKIT_INSTANTIATE

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "rnnkit/gemm.hpp"
+#include "rnnkit/lstm.hpp"
 #include "rnnkit/rnn.hpp"
 
 namespace rnnkit::detail {
@@ -38,7 +39,7 @@ template <class Real>
 using PackFn = void (*)(Real* dst, const Real* b, index_t ldb, Op op_b, index_t k, index_t n);
 
 // One batch row of the LSTM's step, over its H units (lstm.cpp says what
-// each computes).
+// each computes); one function per variant, indexed by LstmVariant.
 template <class Real>
 using LstmCellForwardFn = void (*)(Real* gates_row, Real* c_t, Real* h_t, const Real* c_prev,
                                    index_t H);
@@ -68,8 +69,8 @@ struct KernelsFor {
   GemmNarrowFn<Real> gemm_narrow;
   PackFn<Real> pack;
   index_t nr;  // columns of a packed micro-panel
-  LstmCellForwardFn<Real> lstm_cell_forward;
-  LstmCellBackwardFn<Real> lstm_cell_backward;
+  LstmCellForwardFn<Real> lstm_cell_forward[kLstmVariants];
+  LstmCellBackwardFn<Real> lstm_cell_backward[kLstmVariants];
   GruCellForwardFn<Real> gru_cell_forward;
   GruCellBackwardFn<Real> gru_cell_backward;
   ActivateFn<Real> activate;

@@ -5,6 +5,8 @@
 //   RNNKIT_VECTOR_BYTES   its register width
 //   RNNKIT_MR             rows of C the micro-kernel holds in registers
 // The table is the only symbol such a file exports (gemm.cpp reads it).
+#include <utility>
+
 #include "cells_impl.hpp"
 #include "gemm_impl.hpp"
 
@@ -12,13 +14,28 @@ namespace rnnkit::detail {
 
 namespace {
 
+// Every variant's LSTM cell, in LstmVariant's order.
+constexpr LstmVariant kVariantOrder[kLstmVariants] = {
+    LstmVariant::vanilla, LstmVariant::nig,  LstmVariant::nfg, LstmVariant::nog,
+    LstmVariant::niaf,    LstmVariant::noaf, LstmVariant::cifg};
+
+template <class Real, std::size_t... V>
+constexpr KernelsFor<Real> kernels_for(std::index_sequence<V...>) {
+  return {gemm_blocked<Real>,
+          gemm_narrow<Real>,
+          pack_whole<Real>,
+          NR<Real>,
+          {lstm_cell_forward<kVariantOrder[V], Real>...},
+          {lstm_cell_backward<kVariantOrder[V], Real>...},
+          gru_cell_forward<Real>,
+          gru_cell_backward<Real>,
+          activate<Real>,
+          activation_backward<Real>};
+}
+
 template <class Real>
 constexpr KernelsFor<Real> kernels_for() {
-  return {gemm_blocked<Real>,      gemm_narrow<Real>,
-          pack_whole<Real>,        NR<Real>,
-          lstm_cell_forward<Real>, lstm_cell_backward<Real>,
-          gru_cell_forward<Real>,  gru_cell_backward<Real>,
-          activate<Real>,          activation_backward<Real>};
+  return kernels_for<Real>(std::make_index_sequence<kLstmVariants>());
 }
 
 }  // namespace

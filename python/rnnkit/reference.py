@@ -23,6 +23,7 @@ any other dtype is computed in float64).
 import numpy as np
 
 __all__ = [
+    "LSTM_VARIANTS",
     "adam_step",
     "gru_backward",
     "gru_forward",
@@ -169,7 +170,26 @@ def rnn_backward(x, h0, w_ih, w_hh, y, dy, dh_n, nonlinearity="tanh"):
     return dx, dh, dw_ih, dw_hh, db_ih, db_hh
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+# The LSTM and Greff et al.'s variants of it ("LSTM: A Search Space Odyssey", IEEE TNNLS
+# 2017), each one change to the vanilla cell; the core takes the same names, in any case.
+LSTM_VARIANTS = ("vanilla", "nig", "nfg", "nog", "niaf", "noaf", "cifg")
+
+
+def lstm_variant(variant):
+    """``variant`` as its lowercase name in LSTM_VARIANTS, else a clear error."""
+    if not isinstance(variant, str):
+        raise TypeError(
+            f"variant must be a str (one of {', '.join(LSTM_VARIANTS)}), got "
+            f"{type(variant).__name__}"
+        )
+    if variant.lower() not in LSTM_VARIANTS:
+        raise ValueError(
+            f"variant must be one of {', '.join(LSTM_VARIANTS)} (in any case), got {variant!r}"
+        )
+    return variant.lower()
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, variant="vanilla"):
     """Run an LSTM layer over a whole sequence.
 
     Parameters
@@ -182,6 +202,11 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         Weights, gate blocks in the order i, f, g, o.
     b_ih, b_hh : ndarray (4H,)
         Biases.
+    variant : str
+        One of LSTM_VARIANTS: "vanilla"; "nig", "nfg", "nog" hold the input, forget
+        or output gate at 1; "niaf" drops g's tanh, "noaf" the tanh of h = o * tanh(c);
+        "cifg" couples the forget gate to the input gate, f = 1 - i. The weights keep
+        all four gate blocks.
 
     Returns
     -------
@@ -190,10 +215,11 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
     h_n, c_n : ndarray (B, H)
         Final states, copies of ``y[-1]`` and ``cells[-1]``.
     gates : ndarray (T, B, 4H)
-        Gates i, f, g, o after their activations.
+        Gates i, f, g, o after their activations: the values the variant used.
     cells : ndarray (T, B, H)
         Cell states c_1 .. c_T.
     """
+    variant = lstm_variant(variant)
     x, h0, c0, w_ih, w_hh, b_ih, b_hh = _cast(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     T, B, _ = x.shape
     H = w_hh.shape[1]
@@ -202,26 +228,27 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
     cells = np.empty((T, B, H), x.dtype)
     y = np.empty((T, B, H), x.dtype)
     h, c = _state(h0, B, H, x.dtype), _state(c0, B, H, x.dtype)
+    one = np.ones((B, H), x.dtype)
     for t in range(T):
         # [i f g o] = [sigmoid sigmoid tanh sigmoid](x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T)
-        z = Z[t] + h @ w_hh.T
-        a = gates[t]  # (B, 4H), a view: written in place
-        a[:, : 2 * H] = _sigmoid(z[:, : 2 * H])
-        a[:, 2 * H : 3 * H] = np.tanh(z[:, 2 * H : 3 * H])
-        a[:, 3 * H :] = _sigmoid(z[:, 3 * H :])
-        i, f, g, o = np.split(a, 4, axis=1)
-        # c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t)
+        z_i, z_f, z_g, z_o = np.split(Z[t] + h @ w_hh.T, 4, axis=1)
+        i = one if variant == "nig" else _sigmoid(z_i)
+        f = one if variant == "nfg" else 1 - i if variant == "cifg" else _sigmoid(z_f)
+        g = z_g if variant == "niaf" else np.tanh(z_g)
+        o = one if variant == "nog" else _sigmoid(z_o)
+        gates[t] = np.concatenate([i, f, g, o], axis=1)
+        # c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t)  (o * c_t without the tanh: noaf)
         c = cells[t] = f * c + i * g
-        h = y[t] = o * np.tanh(c)
+        h = y[t] = o * (c if variant == "noaf" else np.tanh(c))
     return y, y[-1].copy(), cells[-1].copy(), gates, cells
 
 
-def lstm_backward(x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n):
+def lstm_backward(x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n, variant="vanilla"):
     """Backpropagate through time for :func:`lstm_forward`.
 
     Parameters
     ----------
-    x, h0, c0, w_ih, w_hh
+    x, h0, c0, w_ih, w_hh, variant
         As passed to :func:`lstm_forward` (h0, c0 may be None: zeros).
     y, gates, cells : ndarray (T, B, H), (T, B, 4H), (T, B, H)
         Returned by the forward pass.
@@ -236,9 +263,11 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n):
     dh0, dc0 : ndarray (B, H)
         Always arrays, also when h0, c0 were None.
     dw_ih, dw_hh : ndarray (4H, I), (4H, H)
+        Zero in the rows of a gate the variant does not use.
     db_ih, db_hh : ndarray (4H,)
         Equal, but two separate arrays.
     """
+    variant = lstm_variant(variant)
     x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n = _cast(
         x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n
     )
@@ -250,18 +279,22 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n):
     for t in range(T - 1, -1, -1):
         i, f, g, o = np.split(gates[t], 4, axis=1)
         c_prev = cells[t - 1] if t > 0 else c0
-        tanh_c = np.tanh(cells[t])
+        # out = tanh(c_t), or c_t itself for noaf; dout its derivative
+        out = cells[t] if variant == "noaf" else np.tanh(cells[t])
+        dout = 1 if variant == "noaf" else 1 - out * out
         if dy is not None:
             dh = dh + dy[t]  # h_t is both output y_t and the next step's state
-        # h_t = o * tanh(c_t):  do = dh * tanh(c_t);  dc_t += dh * o * (1 - tanh(c_t)^2)
-        dc = dc + dh * o * (1 - tanh_c * tanh_c)
-        # c_t = f * c_{t-1} + i * g:  di = dc * g, df = dc * c_{t-1}, dg = dc * i
-        # through the activations: sigmoid' = s (1 - s), tanh' = 1 - g^2
-        di, df, dg, do = np.split(dG[t], 4, axis=1)
-        di[...] = dc * g * i * (1 - i)
-        df[...] = dc * c_prev * f * (1 - f)
-        dg[...] = dc * i * (1 - g * g)
-        do[...] = dh * tanh_c * o * (1 - o)
+        # h_t = o * out:  do = dh * out;  dc_t += dh * o * dout
+        dc = dc + dh * o * dout
+        # c_t = f * c_{t-1} + i * g:  di = dc * g, df = dc * c_{t-1}, dg = dc * i; cifg's
+        # f = 1 - i adds -df to di. Through the activations: sigmoid' = s (1 - s),
+        # tanh' = 1 - g^2 (1 without it: niaf); a gate held at 1 has no pre-activation.
+        di = dc * (g - c_prev) if variant == "cifg" else dc * g
+        da_i, da_f, da_g, da_o = np.split(dG[t], 4, axis=1)
+        da_i[...] = 0 if variant == "nig" else di * i * (1 - i)
+        da_f[...] = 0 if variant in ("nfg", "cifg") else dc * c_prev * f * (1 - f)
+        da_g[...] = dc * i * (1 if variant == "niaf" else 1 - g * g)
+        da_o[...] = 0 if variant == "nog" else dh * out * o * (1 - o)
         # dc_{t-1} = dc_t * f;  dh_{t-1} = dG_t W_hh
         dc = dc * f
         dh = dG[t] @ w_hh

@@ -1,7 +1,8 @@
 // Size letters used throughout the kernels:
 //   T  time steps          B  batch (independent sequences)
 //   I  input features      H  hidden units
-//   G  gates per cell (1 for the RNN, 4 for the LSTM: i, f, g, o)
+//   G  gates per cell (1 for the RNN, 4 for the LSTM: i, f, g, o, 3 for the
+//      GRU: r, z, n)
 // Every buffer is C-contiguous and time-major: a sequence is (T, B, features).
 #pragma once
 
