@@ -383,3 +383,16 @@ def test_volatility_needs_positive_prices():
     series = price_series(300) - 200.0
     with pytest.raises(ValueError, match=r"transform='volatility' needs positive prices"):
         Forecaster(transform="volatility", **FAST).fit(series)
+
+
+def test_an_lstm_variant_is_named_in_the_table_and_saved(tmp_path):
+    series = dated_prices(400, seed=3)
+    f = Forecaster(variant="cifg", hidden_size=4, epochs=2, lookback=10, verbose=0).fit(series)
+    assert f.name == "LSTM-CIFG"
+    assert "LSTM-CIFG" in f.evaluate().index
+    f.save(tmp_path / "m.rnnkit")
+    again = Forecaster.load(tmp_path / "m.rnnkit")
+    assert again.model_.variant == "cifg"
+    np.testing.assert_array_equal(again.predict(series), f.predict(series))
+    # other cells ignore it, as they ignore forget_bias
+    assert Forecaster(cell="gru", variant="cifg").name == "GRU"

@@ -414,3 +414,34 @@ def test_gradients_match_torch_autograd(cell, nonlinearity):
     named = dict(rnn.named_parameters()) | {f"head.{k}": v for k, v in head.named_parameters()}
     for name, g in grads.items():
         assert_close(g, named[name].grad.numpy(), np.float64, name=name)
+
+
+# ---------------------------------------------------------------------------- LSTM variants
+
+
+@pytest.mark.parametrize("variant", ["nig", "cifg", "noaf"])
+def test_an_lstm_variant_trains_its_own_cell_and_round_trips(variant, tmp_path):
+    model = make_model("lstm", "tanh", num_layers=2, dtype=np.float64, variant=variant)
+    assert model.recurrent.variant == variant
+    x = windows()
+    h = np.ascontiguousarray(x.transpose(1, 0, 2))
+    for k in range(2):
+        w = [model.params[f"{n}_l{k}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        h, h_n, *_ = reference.lstm_forward(h, None, None, *w, variant=variant)
+    want = h_n @ model.params["head.weight"].T + model.params["head.bias"]
+    assert_close(model.forward(x), want, np.float64, name="pred")
+    clone = SequenceRegressor.from_config(json.loads(json.dumps(model.config())))
+    clone.load_state_dict(model.state_dict())
+    assert clone.recurrent.variant == variant
+    np.testing.assert_array_equal(clone.predict(x), model.predict(x))
+
+
+def test_a_variant_is_the_lstms_and_a_bad_one_is_named():
+    with pytest.raises(ValueError, match="variant='cifg' is a variant of the LSTM; cell='gru'"):
+        SequenceRegressor("gru", variant="cifg")
+    with pytest.raises(ValueError, match="variant must be one of vanilla, nig, nfg, nog, niaf"):
+        LSTM(F, H, variant="peephole")
+    # a configuration saved before variants existed is the vanilla LSTM
+    config = make_model("lstm", "tanh").config()
+    del config["variant"]
+    assert SequenceRegressor.from_config(config).variant == "vanilla"

@@ -16,6 +16,7 @@ from .data import MISSING_MODES, SCALERS, TRANSFORMS
 from .forecaster import RULE_OF_THUMB, Forecaster, ThinDataWarning
 from .metrics import SCORES
 from .models import CELLS, NETWORKS
+from .reference import LSTM_VARIANTS
 from .train import LOSSES, OPTIMIZERS
 
 _FORECASTER = defaults(Forecaster)
@@ -121,6 +122,10 @@ RUN_OPTIONS = (
     ("--dropout", "dropout", _nonnegative_float,
      "dropout rate while training, in [0, 1): on the inputs, between layers, before the head"),
     ("--forget-bias", "forget_bias", float, "the LSTM's forget-gate bias at initialisation"),
+    ("--variant", "variant", LSTM_VARIANTS,
+     ("the LSTM's variant: vanilla, or Greff et al.'s without its input, forget or output "
+     "gate (nig, nfg, nog), input or output activation (niaf, noaf), or with f = 1 - i "
+     "(cifg)")),
     ("--transform", "transform", tuple(t for t in TRANSFORMS if t != "volatility"),
      "what the networks model of the price"),
     ("--scaler", "scaler", tuple(SCALERS), "scaler fitted on the training block"),

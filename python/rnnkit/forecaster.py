@@ -72,7 +72,11 @@ class Forecaster(Estimator):
         so with one layer too.
     forget_bias : float
         The LSTM's forget-gate bias at initialisation (see :class:`rnnkit.models.LSTM`);
-        ignored by the RNN.
+        ignored by the other cells.
+    variant : str
+        The LSTM's variant: "vanilla", or one of Greff et al.'s ("nig", "nfg", "nog",
+        "niaf", "noaf", "cifg": see :class:`rnnkit.models.LSTM`); ignored by the other
+        cells.
     transform : {"log_return", "return", "none", "volatility"}
         What the network models (see the module docstring).
     scaler : {"standard", "minmax", "none"}
@@ -135,6 +139,7 @@ class Forecaster(Estimator):
         num_layers=_MODEL["num_layers"],
         dropout=_MODEL["dropout"],
         forget_bias=RECOMMENDED_FORGET_BIAS,
+        variant=_MODEL["variant"],
         transform=_SPLIT["transform"],
         scaler=_SPLIT["scaler"],
         target=_SPLIT["target"],
@@ -161,6 +166,7 @@ class Forecaster(Estimator):
         self.num_layers = num_layers
         self.dropout = dropout
         self.forget_bias = forget_bias
+        self.variant = variant
         self.transform = transform
         self.scaler = scaler
         self.target = target
@@ -188,8 +194,14 @@ class Forecaster(Estimator):
 
     @property
     def name(self):
-        """The network's name in tables and plots: "LSTM" or "RNN" (the fitted one's)."""
-        return (self.model_.cell if hasattr(self, "model_") else str(self.cell)).upper()
+        """The network's name in tables and plots: "LSTM", "GRU" or "RNN", and an LSTM
+        variant's after a dash ("LSTM-CIFG"): the fitted one's."""
+        if hasattr(self, "model_"):
+            cell, variant = self.model_.cell, self.model_.variant
+        else:
+            cell, variant = str(self.cell), str(self.variant) if self.cell == "lstm" else ""
+        suffix = f"-{variant.upper()}" if variant.lower() not in ("", "vanilla") else ""
+        return cell.upper() + suffix
 
     # ------------------------------------------------------------------ fit
 
@@ -311,6 +323,7 @@ class Forecaster(Estimator):
             num_layers=self.num_layers,
             dropout=self.dropout,
             forget_bias=self.forget_bias if self.cell == "lstm" else 0.0,
+            variant=self.variant if self.cell == "lstm" else _MODEL["variant"],
             dtype=self.dtype,
             seed=self.seed,
         )

@@ -31,6 +31,7 @@ from ._checks import (
     check_real,
     float_array,
 )
+from .reference import lstm_variant
 
 __all__ = ["GRU", "LSTM", "RNN", "SequenceRegressor"]
 
@@ -323,6 +324,12 @@ class LSTM(_Recurrent):
         after the initialisation. PyTorch has no such option; 1.0 is the common
         trick that keeps the cell's memory open early in training. 0.0 gives
         PyTorch's initialisation exactly.
+    variant : str
+        "vanilla", or one of Greff et al.'s variants (``rnnkit.reference.LSTM_VARIANTS``:
+        "nig", "nfg", "nog" hold the input, forget or output gate at 1, "niaf" and
+        "noaf" drop the input or output activation, "cifg" sets f = 1 - i). The
+        parameters keep all four gate blocks; those of a gate the variant does not use
+        get zero gradients and so stay as initialised.
 
     Attributes
     ----------
@@ -342,22 +349,24 @@ class LSTM(_Recurrent):
         dtype="float32",
         seed=None,
         forget_bias=0.0,
+        variant="vanilla",
     ):
         self.forget_bias = check_real("forget_bias", forget_bias)
+        self.variant = lstm_variant(variant)
         super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed)
         H = self.hidden_size
         for k in range(self.num_layers):
             self.params[f"bias_ih_l{k}"][H : 2 * H] += self.dtype.type(self.forget_bias)
 
     def _cell_forward(self, x, weights):
-        y, h_n, _, gates, cells = core.lstm_forward(x, None, None, *weights)
+        y, h_n, _, gates, cells = core.lstm_forward(x, None, None, *weights, self.variant)
         return {"y": y, "h_n": h_n, "gates": gates, "cells": cells}
 
     def _cell_backward(self, saved, weights, dy, dh_n):
         w_ih, w_hh = weights[:2]
         dx, _, _, dw_ih, dw_hh, db_ih, db_hh = core.lstm_backward(
             saved["x"], None, None, w_ih, w_hh,
-            saved["y"], saved["gates"], saved["cells"], dy, dh_n, None,
+            saved["y"], saved["gates"], saved["cells"], dy, dh_n, None, self.variant,
         )  # fmt: skip
         return dx, dw_ih, dw_hh, db_ih, db_hh
 
@@ -428,6 +437,8 @@ class SequenceRegressor:
         The RNN's activation; not used by the LSTM and the GRU.
     forget_bias : float
         The LSTM's forget-gate bias offset (see :class:`LSTM`); not used by the others.
+    variant : str
+        The LSTM's variant (see :class:`LSTM`); the other cells take only "vanilla".
     dtype : float32 or float64
     seed : int or None
         Seeds the initial weights (recurrent layers first, then the head, which
@@ -456,8 +467,14 @@ class SequenceRegressor:
         forget_bias=0.0,
         dtype="float32",
         seed=None,
+        variant="vanilla",
     ):
         self.cell = check_choice("cell", cell, CELLS)
+        self.variant = lstm_variant(variant)
+        if self.cell != "lstm" and self.variant != "vanilla":
+            raise ValueError(
+                f"variant={variant!r} is a variant of the LSTM; cell={cell!r} takes only 'vanilla'"
+            )
         check_choice("nonlinearity", nonlinearity, _NONLINEARITIES)
         self.output_size = check_int("output_size", output_size)
         self.nonlinearity = nonlinearity
@@ -472,7 +489,7 @@ class SequenceRegressor:
             "seed": rng,
         }
         if cell == "lstm":
-            self.recurrent = LSTM(**common, forget_bias=forget_bias)
+            self.recurrent = LSTM(**common, forget_bias=forget_bias, variant=self.variant)
         elif cell == "gru":
             self.recurrent = GRU(**common)
         else:
@@ -638,6 +655,7 @@ class SequenceRegressor:
             "dropout": self.dropout,
             "nonlinearity": self.nonlinearity,
             "forget_bias": self.forget_bias,
+            "variant": self.variant,
             "dtype": self.dtype.name,
             # a Generator cannot be written down: the weights are in the state dict anyway
             "seed": int(seed) if isinstance(seed, int | np.integer) else None,
