@@ -1,6 +1,7 @@
 """rnnkit.sweep: every configuration on walk-forward validation folds, chosen without the
 held-out test share, the same table however the jobs run."""
 
+import os
 import warnings
 
 import numpy as np
@@ -300,23 +301,45 @@ def dask_client():
     cluster.close()
 
 
-def test_dask_workers_that_trim_memory_get_a_warning_with_the_fix(swept):
-    import os
+@pytest.fixture
+def trim_restored():
+    """MALLOC_TRIM_THRESHOLD_ in this process as it was before the test, whatever a
+    nanny set meanwhile (it sets it in the process that starts it, for later children)."""
+    had = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    yield
+    if had is None:
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    else:
+        os.environ["MALLOC_TRIM_THRESHOLD_"] = had
 
+
+def test_dask_workers_that_trim_memory_get_a_warning_with_the_fix(swept, trim_restored):
     distributed = pytest.importorskip("distributed")
     series, _ = swept
-    had = os.environ.get("MALLOC_TRIM_THRESHOLD_")
-    try:
-        with (
-            local_cluster(trim=True) as cluster,
-            distributed.Client(cluster),
-            pytest.warns(RuntimeWarning, match=r"2 Dask worker\(s\) run with MALLOC_TRIM_THRES"),
-        ):
+    grid = {"hidden_size": [4], **TINY}
+    with local_cluster(trim=True) as cluster, distributed.Client(cluster) as client:
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)  # the workers' must be read, not ours
+        with pytest.warns(RuntimeWarning, match=r"2 of 2 Dask worker\(s\) run with MALLOC_TRIM"):
+            rnnkit.sweep(series, grid, folds=2, n_jobs=2, backend="dask")
+        # the README's other fix, a fixed mmap threshold beside it, is enough
+        client.run(_set_mmap_threshold)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            rnnkit.sweep(series, grid, folds=2, n_jobs=2, backend="dask")
+
+
+def _set_mmap_threshold():
+    os.environ["MALLOC_MMAP_THRESHOLD_"] = "33554432"
+
+
+def test_workers_without_trim_get_no_warning_whatever_this_process_has(swept, trim_restored):
+    distributed = pytest.importorskip("distributed")
+    series, _ = swept
+    with local_cluster(trim=False) as cluster, distributed.Client(cluster):
+        os.environ["MALLOC_TRIM_THRESHOLD_"] = "65536"  # here, not on the workers
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
             rnnkit.sweep(series, {"hidden_size": [4], **TINY}, folds=2, n_jobs=2, backend="dask")
-    finally:
-        # Dask's nanny sets the variable in this process too, for every later child
-        if had is None:
-            os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
 
 
 def test_the_table_is_the_same_on_a_dask_cluster(swept, dask_client):
