@@ -194,3 +194,11 @@ sys.exit(cli.main(["sweep", "--csv", {str(path)!r}, "--out", {str(tmp_path / "s"
         "could not reach a Dask scheduler there within 2 s (something answered there, but "
         "not as a Dask scheduler)" in done.stderr
     )
+
+
+def test_run_spellings_work_in_a_sweep_and_the_best_line_names_only_the_grid(csv, tmp_path, capsys):
+    assert sweep(csv, tmp_path / "s", "--cells", "rnn", "--lookback", "5") == 0
+    printed = capsys.readouterr().out
+    assert "Best on validation: cell=rnn, epochs=2, lookback=5;" in printed
+    rows = [line.split()[0] for line in printed.split("tested there:")[1].splitlines() if line]
+    assert rows.index("RNN") == rows.index("LinearRegression") + 1  # last, as run prints it

@@ -176,7 +176,7 @@ def test_a_results_file_of_another_sweep_or_of_someone_else_is_refused(swept, tm
         rnnkit.sweep(series, {"hidden_size": [4], **TINY}, folds=3, results=path)
     theirs = tmp_path / "prices.csv"
     theirs.write_text("date,price\n2020-01-01,1.0\n")
-    with pytest.raises(ValueError, match="is not this sweep's results file"):
+    with pytest.raises(ValueError, match="is not a sweep's results file"):
         rnnkit.sweep(series, GRID, folds=2, results=theirs)
     assert theirs.read_text() == "date,price\n2020-01-01,1.0\n"
 
@@ -553,11 +553,11 @@ def test_a_parquet_file_keeps_every_finished_row_and_refuses_another_sweep(tmp_p
     theirs = tmp_path / "theirs.parquet"
     pd.DataFrame({"price": [1.0, 2.0]}).to_parquet(theirs)
     before = theirs.read_bytes()
-    with pytest.raises(ValueError, match="is not this sweep's results file"):
+    with pytest.raises(ValueError, match="is not a sweep's results file"):
         rnnkit.sweep(series, grid, folds=2, results=theirs)
     not_parquet = tmp_path / "notes.parquet"
     not_parquet.write_text("my notes")
-    with pytest.raises(ValueError, match="is not this sweep's results file"):
+    with pytest.raises(ValueError, match="is not a sweep's results file"):
         rnnkit.sweep(series, grid, folds=2, results=not_parquet)
     assert theirs.read_bytes() == before
     assert not_parquet.read_text() == "my notes"
@@ -682,3 +682,32 @@ def test_a_results_file_cut_in_its_header_or_empty_is_this_writers(swept, tmp_pa
         assert len(pd.read_csv(path)) == 8
         drop = ["train_seconds"]
         pd.testing.assert_frame_equal(table.drop(columns=drop), serial.drop(columns=drop))
+
+
+def test_a_results_file_of_other_parameters_says_so_and_a_resume_says_what_it_read(
+    swept, tmp_path, capsys
+):
+    series, _ = swept
+    path = tmp_path / "sweep.csv"
+    rnnkit.sweep(series, {"hidden_size": [4], **TINY}, folds=2, results=path)
+    with pytest.raises(
+        ValueError,
+        match=r"holds a sweep over other parameters \(batch_size, "
+        r"epochs, hidden_size, verbose; this one's are batch_size, dropout",
+    ):
+        rnnkit.sweep(series, {"hidden_size": [4], "dropout": [0.1], **TINY}, folds=2,
+                     results=path)  # fmt: skip
+    capsys.readouterr()
+    rnnkit.sweep(series, {"hidden_size": [4, 5], **TINY}, folds=2, results=path, progress=True)
+    assert f"sweep: 2 of 4 jobs read back from {path}" in capsys.readouterr().err
+
+
+def test_rank_prints_its_scores_and_reads_a_table_back_from_csv(swept, tmp_path):
+    _, table = swept
+    table.to_csv(tmp_path / "t.csv", index=False)
+    back = pd.read_csv(tmp_path / "t.csv")  # no error: NaN, not ""
+    ranked = rnnkit.rank(back)
+    assert (ranked["failed"] == 0).all()
+    text = repr(ranked)
+    assert "config" not in text
+    assert "RMSE" in text

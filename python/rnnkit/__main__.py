@@ -253,7 +253,7 @@ def _values(kind):
 # rnnkit sweep's grid options: the cell, and every network option of run but the test
 # share (the sweep's own, one value)
 GRID_OPTIONS = (
-    ("--cell", "cell", CELLS, "recurrent cell"),
+    ("--cells", "cell", CELLS, "recurrent cell"),  # --cell too: the parameter's name
     *(option for option in RUN_OPTIONS if option[1] != "test"),
 )
 
@@ -1032,9 +1032,10 @@ def sweep(args):
     else:
         lines += [
             "Best on validation: "
-            + ", ".join(f"{k}={v}" for k, v in best.items() if k in params or not params)
+            + ", ".join(f"{k}={v}" for k, v in best.items() if k in (params or grid))
             + f"; refitted on everything before the held-out {args.test:.0%} and tested there:",
-            report.format_table(tested),
+            # the baselines first, the network last, as rnnkit run prints them
+            report.format_table(tested.loc[[*tested.index[1:], tested.index[0]]]),
         ]
     _say_warnings(refit_warnings)
     text = "\n".join(lines)
