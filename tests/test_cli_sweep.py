@@ -1,6 +1,8 @@
 """rnnkit sweep: many configurations from the command line, ranked on validation, the
 best tested apart, a report folder with a heatmap; one-line errors before any training."""
 
+import subprocess
+import sys
 import time
 
 import pandas as pd
@@ -164,3 +166,39 @@ def test_multiprocessing_is_not_offered(csv, tmp_path, capsys):
     with pytest.raises(SystemExit):
         sweep(csv, tmp_path / "s", "--backend", "multiprocessing")
     assert "invalid choice: 'multiprocessing'" in capsys.readouterr().err
+
+
+def test_a_port_that_listens_but_is_not_dask_is_an_error_within_the_timeout(tmp_path):
+    # Dask's own timeout covers the connection, not the handshake: on a port that
+    # accepts and never answers (a web server, Dask's dashboard) it would wait for ever.
+    pytest.importorskip("distributed")
+    path = tmp_path / "prices.csv"
+    dated_prices(300, seed=5).rename("Close").rename_axis("Date").to_csv(path)
+    script = f"""
+import socket, sys
+from rnnkit import __main__ as cli
+silent = socket.socket()
+silent.bind(("127.0.0.1", 0))
+silent.listen(5)
+cli.SCHEDULER_TIMEOUT = 2
+address = "tcp://127.0.0.1:%d" % silent.getsockname()[1]
+sys.exit(cli.main(["sweep", "--csv", {str(path)!r}, "--out", {str(tmp_path / "s")!r},
+                   "--scheduler", address, "--quiet"]))
+"""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert time.perf_counter() - start < 30
+    assert done.returncode == 2
+    assert (
+        "could not reach a Dask scheduler there within 2 s (something answered there, but "
+        "not as a Dask scheduler)" in done.stderr
+    )
+
+
+def test_run_spellings_work_in_a_sweep_and_the_best_line_names_only_the_grid(csv, tmp_path, capsys):
+    assert sweep(csv, tmp_path / "s", "--cells", "rnn", "--lookback", "5") == 0
+    printed = capsys.readouterr().out
+    assert "Best on validation: cell=rnn, epochs=2, lookback=5;" in printed
+    rows = [line.split()[0] for line in printed.split("tested there:")[1].splitlines() if line]
+    assert rows.index("RNN") == rows.index("LinearRegression") + 1  # last, as run prints it

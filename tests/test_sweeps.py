@@ -1,6 +1,7 @@
 """rnnkit.sweep: every configuration on walk-forward validation folds, chosen without the
 held-out test share, the same table however the jobs run."""
 
+import os
 import warnings
 
 import numpy as np
@@ -175,7 +176,7 @@ def test_a_results_file_of_another_sweep_or_of_someone_else_is_refused(swept, tm
         rnnkit.sweep(series, {"hidden_size": [4], **TINY}, folds=3, results=path)
     theirs = tmp_path / "prices.csv"
     theirs.write_text("date,price\n2020-01-01,1.0\n")
-    with pytest.raises(ValueError, match="is not this sweep's results file"):
+    with pytest.raises(ValueError, match="is not a sweep's results file"):
         rnnkit.sweep(series, GRID, folds=2, results=theirs)
     assert theirs.read_text() == "date,price\n2020-01-01,1.0\n"
 
@@ -300,23 +301,45 @@ def dask_client():
     cluster.close()
 
 
-def test_dask_workers_that_trim_memory_get_a_warning_with_the_fix(swept):
-    import os
+@pytest.fixture
+def trim_restored():
+    """MALLOC_TRIM_THRESHOLD_ in this process as it was before the test, whatever a
+    nanny set meanwhile (it sets it in the process that starts it, for later children)."""
+    had = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    yield
+    if had is None:
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    else:
+        os.environ["MALLOC_TRIM_THRESHOLD_"] = had
 
+
+def test_dask_workers_that_trim_memory_get_a_warning_with_the_fix(swept, trim_restored):
     distributed = pytest.importorskip("distributed")
     series, _ = swept
-    had = os.environ.get("MALLOC_TRIM_THRESHOLD_")
-    try:
-        with (
-            local_cluster(trim=True) as cluster,
-            distributed.Client(cluster),
-            pytest.warns(RuntimeWarning, match=r"2 Dask worker\(s\) run with MALLOC_TRIM_THRES"),
-        ):
+    grid = {"hidden_size": [4], **TINY}
+    with local_cluster(trim=True) as cluster, distributed.Client(cluster) as client:
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)  # the workers' must be read, not ours
+        with pytest.warns(RuntimeWarning, match=r"2 of 2 Dask worker\(s\) run with MALLOC_TRIM"):
+            rnnkit.sweep(series, grid, folds=2, n_jobs=2, backend="dask")
+        # the README's other fix, a fixed mmap threshold beside it, is enough
+        client.run(_set_mmap_threshold)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            rnnkit.sweep(series, grid, folds=2, n_jobs=2, backend="dask")
+
+
+def _set_mmap_threshold():
+    os.environ["MALLOC_MMAP_THRESHOLD_"] = "33554432"
+
+
+def test_workers_without_trim_get_no_warning_whatever_this_process_has(swept, trim_restored):
+    distributed = pytest.importorskip("distributed")
+    series, _ = swept
+    with local_cluster(trim=False) as cluster, distributed.Client(cluster):
+        os.environ["MALLOC_TRIM_THRESHOLD_"] = "65536"  # here, not on the workers
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
             rnnkit.sweep(series, {"hidden_size": [4], **TINY}, folds=2, n_jobs=2, backend="dask")
-    finally:
-        # Dask's nanny sets the variable in this process too, for every later child
-        if had is None:
-            os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
 
 
 def test_the_table_is_the_same_on_a_dask_cluster(swept, dask_client):
@@ -530,11 +553,11 @@ def test_a_parquet_file_keeps_every_finished_row_and_refuses_another_sweep(tmp_p
     theirs = tmp_path / "theirs.parquet"
     pd.DataFrame({"price": [1.0, 2.0]}).to_parquet(theirs)
     before = theirs.read_bytes()
-    with pytest.raises(ValueError, match="is not this sweep's results file"):
+    with pytest.raises(ValueError, match="is not a sweep's results file"):
         rnnkit.sweep(series, grid, folds=2, results=theirs)
     not_parquet = tmp_path / "notes.parquet"
     not_parquet.write_text("my notes")
-    with pytest.raises(ValueError, match="is not this sweep's results file"):
+    with pytest.raises(ValueError, match="is not a sweep's results file"):
         rnnkit.sweep(series, grid, folds=2, results=not_parquet)
     assert theirs.read_bytes() == before
     assert not_parquet.read_text() == "my notes"
@@ -659,3 +682,32 @@ def test_a_results_file_cut_in_its_header_or_empty_is_this_writers(swept, tmp_pa
         assert len(pd.read_csv(path)) == 8
         drop = ["train_seconds"]
         pd.testing.assert_frame_equal(table.drop(columns=drop), serial.drop(columns=drop))
+
+
+def test_a_results_file_of_other_parameters_says_so_and_a_resume_says_what_it_read(
+    swept, tmp_path, capsys
+):
+    series, _ = swept
+    path = tmp_path / "sweep.csv"
+    rnnkit.sweep(series, {"hidden_size": [4], **TINY}, folds=2, results=path)
+    with pytest.raises(
+        ValueError,
+        match=r"holds a sweep over other parameters \(batch_size, "
+        r"epochs, hidden_size, verbose; this one's are batch_size, dropout",
+    ):
+        rnnkit.sweep(series, {"hidden_size": [4], "dropout": [0.1], **TINY}, folds=2,
+                     results=path)  # fmt: skip
+    capsys.readouterr()
+    rnnkit.sweep(series, {"hidden_size": [4, 5], **TINY}, folds=2, results=path, progress=True)
+    assert f"sweep: 2 of 4 jobs read back from {path}" in capsys.readouterr().err
+
+
+def test_rank_prints_its_scores_and_reads_a_table_back_from_csv(swept, tmp_path):
+    _, table = swept
+    table.to_csv(tmp_path / "t.csv", index=False)
+    back = pd.read_csv(tmp_path / "t.csv")  # no error: NaN, not ""
+    ranked = rnnkit.rank(back)
+    assert (ranked["failed"] == 0).all()
+    text = repr(ranked)
+    assert "config" not in text
+    assert "RMSE" in text

@@ -5,6 +5,7 @@ import argparse
 import os
 import re
 import sys
+import threading
 import time
 import warnings
 
@@ -257,7 +258,7 @@ def _values(kind):
 # rnnkit sweep's grid options: the cell, and every network option of run but the test
 # share (the sweep's own, one value)
 GRID_OPTIONS = (
-    ("--cell", "cell", CELLS, "recurrent cell"),
+    ("--cells", "cell", CELLS, "recurrent cell"),  # --cell too: the parameter's name
     *(option for option in RUN_OPTIONS if option[1] != "test"),
 )
 
@@ -877,20 +878,34 @@ SCHEDULER_TIMEOUT = 10
 
 def _connect(address):
     """A dask.distributed Client of the scheduler at ``address``, or a CommandError
-    within SCHEDULER_TIMEOUT seconds."""
+    within about SCHEDULER_TIMEOUT seconds. Dask's own timeout bounds the connection,
+    not the handshake after it, which waits for ever on a port that something other
+    than Dask listens on (its dashboard's, a web server's): the wait is bounded here."""
     try:
         from distributed import Client
     except ImportError:
         raise CommandError(
             "--scheduler needs Dask's distributed: pip install 'rnnkit[parallel]'"
         ) from None
-    try:
-        return Client(address, timeout=SCHEDULER_TIMEOUT)
-    except Exception as err:  # noqa: BLE001 - OSError, TimeoutError, ValueError (address)
-        raise CommandError(
-            f"--scheduler {address}: could not reach a Dask scheduler there within "
-            f"{SCHEDULER_TIMEOUT} s ({type(err).__name__}: {err})"
-        ) from None
+    outcome = {}
+
+    def connect():
+        try:
+            outcome["client"] = Client(address, timeout=SCHEDULER_TIMEOUT)
+        except Exception as err:  # noqa: BLE001 - OSError, TimeoutError, ValueError (address)
+            outcome["error"] = f"{type(err).__name__}: {err}"
+
+    # a daemon thread: one still waiting on a silent port does not keep rnnkit from exiting
+    thread = threading.Thread(target=connect, name="rnnkit-connect", daemon=True)
+    thread.start()
+    thread.join(SCHEDULER_TIMEOUT + 2)
+    if "client" in outcome:
+        return outcome["client"]
+    why = outcome.get("error", "something answered there, but not as a Dask scheduler")
+    raise CommandError(
+        f"--scheduler {address}: could not reach a Dask scheduler there within "
+        f"{SCHEDULER_TIMEOUT} s ({why})"
+    )
 
 
 def _heatmap_axes(text, grid):
@@ -1024,9 +1039,10 @@ def sweep(args):
     else:
         lines += [
             "Best on validation: "
-            + ", ".join(f"{k}={v}" for k, v in best.items() if k in params or not params)
+            + ", ".join(f"{k}={v}" for k, v in best.items() if k in (params or grid))
             + f"; refitted on everything before the held-out {args.test:.0%} and tested there:",
-            report.format_table(tested),
+            # the baselines first, the network last, as rnnkit run prints them
+            report.format_table(tested.loc[[*tested.index[1:], tested.index[0]]]),
         ]
     _say_warnings(refit_warnings)
     text = "\n".join(lines)

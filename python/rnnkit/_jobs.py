@@ -86,16 +86,29 @@ def dask_client():
         ) from None
 
 
+# What glibc reads beside TRIM: a fixed mmap threshold keeps it from mapping afresh
+MMAP = "MALLOC_MMAP_THRESHOLD_"
+
+
+def memory_settings():
+    """TRIM and MMAP as this process's environment has them: run on each Dask worker (a
+    module-level function, sent by name: ``os.environ.get`` would carry this process's
+    environment along by value and answer for it)."""
+    return os.environ.get(TRIM), os.environ.get(MMAP)
+
+
 def warn_if_dask_workers_trim():
-    """A RuntimeWarning when the current Dask Client's workers run with TRIM set."""
-    trimming = [w for w, v in dask_client().run(os.environ.get, TRIM).items() if v is not None]
+    """A RuntimeWarning when workers of the current Dask Client run with TRIM set and no
+    MMAP beside it."""
+    settings = dask_client().run(memory_settings)
+    trimming = [w for w, (trim, mmap) in settings.items() if trim is not None and mmap is None]
     if trimming:
         warnings.warn(
-            f"{len(trimming)} Dask worker(s) run with {TRIM} set (Dask's default), which "
-            "makes rnnkit's training about 2x slower there: start the workers without it, "
-            "e.g. dask.config.set({'distributed.nanny.pre-spawn-environ."
-            f"{TRIM}': None}}) before the cluster, or MALLOC_MMAP_THRESHOLD_=33554432 "
-            "beside it (see the README, 'Beyond one machine')",
+            f"{len(trimming)} of {len(settings)} Dask worker(s) run with {TRIM} set (Dask's "
+            "default), which makes rnnkit's training about 2x slower there: start the "
+            "workers without it, e.g. dask.config.set({'distributed.nanny.pre-spawn-environ."
+            f"{TRIM}': None}}) before the cluster, or with {MMAP}=33554432 beside it (see the "
+            "README, 'Beyond one machine')",
             RuntimeWarning,
             stacklevel=3,
         )

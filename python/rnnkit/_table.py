@@ -79,3 +79,12 @@ class MetricsTable(pd.DataFrame):
 
     def _repr_html_(self):
         return pd.DataFrame(self)._repr_html_()
+
+
+class RankedTable(MetricsTable):
+    """:func:`rnnkit.rank`'s table: a DataFrame that prints without its ``config`` column
+    (the JSON that names each configuration, for :func:`rnnkit.sweeps.score_best`), so
+    that the parameters and scores fit a terminal."""
+
+    def __repr__(self):
+        return format_metrics(self.drop(columns="config", errors="ignore"))

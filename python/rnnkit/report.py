@@ -251,7 +251,8 @@ def format_ranked(ranked, metric, params):
         columns.append("failed")
     shown = ranked[columns].set_axis(range(1, len(ranked) + 1))
     style = SHOWN[metric][1] or f"{{:.{decimals(shown[[metric, f'naive_{metric}']])}f}}"
-    spread = SHOWN[metric][1] or f"{{:.{decimals(shown[f'{metric}_std'])}f}}"
+    # a spread has no sign: skill's "+" is not its
+    spread = (SHOWN[metric][1] or f"{{:.{decimals(shown[f'{metric}_std'])}f}}").replace("+", "")
     formats = {metric: style, f"{metric}_std": spread, f"naive_{metric}": style}
     headings = {metric: SHOWN[metric][0], f"{metric}_std": "std", f"naive_{metric}": "naive"}
     formatters = {headings[k]: _blank_if_missing(f.format) for k, f in formats.items()}

@@ -17,6 +17,7 @@ import io
 import itertools
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -183,6 +184,9 @@ def sweep(
         store = ResultsFile(results, fingerprint(series, folds, test), names, index)
         kept = store.rows()
         on_result = lambda k, row: store.append(row)
+        if progress and kept:
+            done = sum(job_key(j[0], j[4]) in kept for j in jobs)
+            print(f"sweep: {done} of {len(jobs)} jobs read back from {results}", file=sys.stderr)
     todo = [job for job in jobs if job_key(job[0], job[4]) not in kept]
     done = _jobs.run(
         _sweep_job, todo, n_jobs, backend, threads_per_job, on_result,
@@ -307,10 +311,7 @@ class ResultsFile:
         if self.format == ".csv" and self._header_cut_short():
             return {}  # a crash while the header was written: nothing to lose, start afresh
         if not records or records[0] != self.columns:
-            raise ValueError(
-                f"results={self.path!r} is not this sweep's results file (its columns are "
-                f"not {','.join(self.columns)}): rnnkit leaves it alone; give another path"
-            )
+            raise ValueError(self._not_mine(records[0] if records else []))
         kept = {}
         for fields in records[1:]:
             if len(fields) != len(self.columns):
@@ -328,6 +329,21 @@ class ResultsFile:
         if self.format == ".csv":
             self._drop_cut_line()
         return kept
+
+    def _not_mine(self, header):
+        """Why a file with ``header`` is not this sweep's results file."""
+        fixed = len(ROW_SCORES) + 4  # the fold, its times, the scores and the error
+        params = self.columns[2:-fixed]
+        if header[:2] == self.columns[:2] and header[-fixed:] == self.columns[-fixed:]:
+            theirs = header[2:-fixed]
+            return (
+                f"results={self.path!r} holds a sweep over other parameters ({', '.join(theirs)}"
+                f"; this one's are {', '.join(params)}): give another path for this grid"
+            )
+        return (
+            f"results={self.path!r} is not a sweep's results file (its columns are not "
+            f"{','.join(self.columns)}): rnnkit leaves it alone; give another path"
+        )
 
     def _read_csv(self):
         """The file's lines as lists of cells. Every row is one line (the writer keeps
@@ -497,6 +513,8 @@ def rank(table, metric=METRIC):
     for name in (metric, f"naive_{metric}"):
         if name not in table:
             table[name] = np.nan
+    # a job failed when it has an error message (a table read from CSV holds NaN for none)
+    failed = table["error"].map(lambda error: isinstance(error, str) and error != "")
     # one group per configuration, whatever its values (lists, None, missing parameters)
     config = table["job"].map(lambda job: json.dumps(json.loads(job)["config"], sort_keys=True))
     by = table.groupby(config, sort=False)
@@ -506,7 +524,7 @@ def rank(table, metric=METRIC):
             f"{metric}_std": by[metric].std(),
             f"naive_{metric}": by[f"naive_{metric}"].mean(),
             "folds": by[metric].count(),
-            "failed": (table["error"] != "").groupby(config, sort=False).sum(),
+            "failed": failed.groupby(config, sort=False).sum(),
         }
     )
     ranked.index.name = "config"
@@ -516,7 +534,9 @@ def rank(table, metric=METRIC):
     ascending = [True, metric not in HIGHER_IS_BETTER]
     ranked = ranked.sort_values(["failed", metric], ascending=ascending, kind="stable",
                                 na_position="last")  # fmt: skip
-    return ranked.reset_index(drop=True)
+    from ._table import RankedTable
+
+    return RankedTable(ranked.reset_index(drop=True))
 
 
 def varying(table):
