@@ -10,7 +10,9 @@ Each function trains small models, returns its numbers and a picture in a
 - :func:`event_memory`: an LSTM's forget gate and cell state holding a one-off
   event while an RNN's hidden state lets it go (``rnnkit.inspect.gates`` shows
   the gates of any model, :func:`gates_at_work` draws them as heatmaps);
-- :func:`cost`: parameters and training time of an LSTM against an RNN;
+- :func:`cost`: parameters and training time of an LSTM and a GRU against an RNN;
+- :func:`gate_ablation`: every LSTM variant of Greff et al. (2017), the GRU and the
+  RNN on the adding problem and on volatility, against Greff et al.'s ranking;
 - :func:`lookback_sweep`: validation error and training time against the
   look-back length, on the bundled WTI series;
 - :func:`volatility`: next-day volatility from an LSTM against EWMA, a rolling
@@ -24,6 +26,7 @@ from ._result import Result
 from .cost import cost
 from .event_memory import event_memory, event_series
 from .fading_gradients import fading_gradients, gradient_flow
+from .gate_ablation import gate_ablation
 from .gates import gates_at_work
 from .lookback import lookback_sweep
 from .memory_span import adding_problem, adding_problem_batch, memory_span
@@ -37,6 +40,7 @@ __all__ = [
     "event_memory",
     "event_series",
     "fading_gradients",
+    "gate_ablation",
     "gates_at_work",
     "gradient_flow",
     "lookback_sweep",

@@ -81,6 +81,7 @@ def adding_problem(
     seed=0,
     test_size=2000,
     return_model=False,
+    variant="vanilla",
 ):
     """Train a network on the adding problem and return its test MSE.
 
@@ -108,6 +109,8 @@ def adding_problem(
         Held-out test sequences, from a stream of their own (never trained on).
     return_model : bool
         Also return the trained model.
+    variant : str
+        The LSTM's variant (see :class:`rnnkit.models.LSTM`); "vanilla" for the others.
 
     Returns
     -------
@@ -126,7 +129,9 @@ def adding_problem(
     seed = check_seed("seed", seed)
     test_size = check_int("test_size", test_size)
 
-    model = SequenceRegressor(cell=cell, input_size=2, hidden_size=hidden_size, seed=seed)
+    model = SequenceRegressor(
+        cell=cell, input_size=2, hidden_size=hidden_size, seed=seed, variant=variant
+    )
     optimizer = Adam(lr)
     # Spawned streams are independent of each other and of the weights' default_rng(seed).
     train_stream, test_stream = np.random.SeedSequence(seed).spawn(2)
