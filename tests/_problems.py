@@ -240,3 +240,20 @@ def error_line(capsys):
     assert err.startswith("rnnkit: error: ")
     assert len(err.splitlines()) == 1
     return err
+
+
+def interrupt_fit(monkeypatch, at):
+    """From here on, the ``at``-th call of Forecaster.fit raises KeyboardInterrupt (Ctrl-C)
+    as it starts; the others fit. Returns the real fit, to put back."""
+    from rnnkit import Forecaster
+
+    fit, calls = Forecaster.fit, []
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == at:
+            raise KeyboardInterrupt
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Forecaster, "fit", interrupted)
+    return fit

@@ -7,7 +7,7 @@ import time
 
 import pandas as pd
 import pytest
-from _problems import dated_prices, error_line
+from _problems import dated_prices, error_line, interrupt_fit
 
 from rnnkit import Forecaster
 from rnnkit import __main__ as cli
@@ -56,15 +56,7 @@ def test_a_sweep_prints_the_ranked_table_and_the_best_tested_apart(csv, tmp_path
 def test_the_same_command_resumes_from_its_results_file(csv, tmp_path, capsys, monkeypatch):
     results = tmp_path / "sweep.csv"
     more = ["--hidden-size", "4,6", "--results", str(results)]
-    fit, seen = Forecaster.fit, []
-
-    def interrupted(self, past):  # Ctrl-C during the third job
-        seen.append(1)
-        if len(seen) == 3:
-            raise KeyboardInterrupt
-        return fit(self, past)
-
-    monkeypatch.setattr(Forecaster, "fit", interrupted)
+    fit = interrupt_fit(monkeypatch, at=3)  # Ctrl-C in the third job
     assert sweep(csv, tmp_path / "a", *more) == 130
     err = capsys.readouterr().err
     assert f"the jobs finished so far are kept in {results}: the same command resumes" in err

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _problems import dated_prices
+from _problems import dated_prices, interrupt_fit
 
 import rnnkit
 from rnnkit import Forecaster, sweeps
@@ -531,15 +531,7 @@ def test_a_parquet_file_keeps_every_finished_row_and_refuses_another_sweep(tmp_p
     series = price_series()
     path = tmp_path / "sweep.parquet"
     grid = {"hidden_size": [4, 5], **TINY}
-    fit, seen = Forecaster.fit, []
-
-    def interrupted(self, past):  # Ctrl-C during the third job
-        seen.append(1)
-        if len(seen) == 3:
-            raise KeyboardInterrupt
-        return fit(self, past)
-
-    monkeypatch.setattr(Forecaster, "fit", interrupted)
+    fit = interrupt_fit(monkeypatch, at=3)  # Ctrl-C in the third job
     with pytest.raises(KeyboardInterrupt):
         rnnkit.sweep(series, grid, folds=2, results=path)
     assert len(pd.read_parquet(path)) == 2

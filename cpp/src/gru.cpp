@@ -116,10 +116,7 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
         detail::step_weight_gradients(dw_ih, db_ih, dgi_t, x + t * B * I, B, I, GH, t == T - 1);
     }
   });
-  if (split)
-    for (index_t t = T - 1; t >= 0; --t)
-      detail::step_weight_gradients(dw_ih, db_ih, dgi + t * B * GH, x + t * B * I, B, I, GH,
-                                    t == T - 1);
+  if (split) detail::input_weight_gradients(dw_ih, db_ih, dgi, x, T, B, I, GH);
   // Unlike the LSTM's, db_hh differs from db_ih: in n's rows it is r times it.
   detail::column_sums(db_hh, dgh, T * B, GH, true);
   detail::recurrent_weight_gradient(dw_hh, dgh, y, h0, T, B, H, GH);

@@ -111,10 +111,7 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
         detail::step_weight_gradients(dw_ih, db_ih, dg_t, x + t * B * I, B, I, GH, t == T - 1);
     }
   });
-  if (split)
-    for (index_t t = T - 1; t >= 0; --t)
-      detail::step_weight_gradients(dw_ih, db_ih, dg.data() + t * B * GH, x + t * B * I, B, I, GH,
-                                    t == T - 1);
+  if (split) detail::input_weight_gradients(dw_ih, db_ih, dg.data(), x, T, B, I, GH);
   std::copy(db_ih, db_ih + GH, db_hh);
   detail::recurrent_weight_gradient(dw_hh, dg.data(), y, h0, T, B, H, GH);
 }

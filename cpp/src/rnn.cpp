@@ -91,10 +91,7 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
         detail::step_weight_gradients(dw_ih, db_ih, dz_t, x + t * B * I, B, I, H, t == T - 1);
     }
   });
-  if (split)
-    for (index_t t = T - 1; t >= 0; --t)
-      detail::step_weight_gradients(dw_ih, db_ih, dz.data() + t * BH, x + t * B * I, B, I, H,
-                                    t == T - 1);
+  if (split) detail::input_weight_gradients(dw_ih, db_ih, dz.data(), x, T, B, I, H);
   std::copy(db_ih, db_ih + H, db_hh);
   detail::recurrent_weight_gradient(dw_hh, dz.data(), y, h0, T, B, H, H);
 }

@@ -216,6 +216,15 @@ void step_weight_gradients(Real* dw_ih, Real* db_ih, const Real* dg_t, const Rea
   column_sums(db_ih, dg_t, B, GH, first);
 }
 
+// Every step's share of dW_ih and db_ih at once, from dg (T*B, GH): what the
+// loop leaves to the end when it split the batch (no thread had every row).
+template <class Real>
+void input_weight_gradients(Real* dw_ih, Real* db_ih, const Real* dg, const Real* x, index_t T,
+                            index_t B, index_t I, index_t GH) {
+  for (index_t t = T - 1; t >= 0; --t)
+    step_weight_gradients(dw_ih, db_ih, dg + t * B * GH, x + t * B * I, B, I, GH, t == T - 1);
+}
+
 // dW_hh = sum_t dg_t^T h_{t-1} once the loop has filled dg, as one product
 // of depth (T - 1) B plus h0's term. h_{t-1} is y_{t-1}, or h0 for t = 0
 // (zero when h0 is null).
