@@ -375,6 +375,22 @@ class Forecaster(Estimator):
         columns = [f"t+{k}" for k in range(1, self.pipeline_.horizon + 1)]
         return pd.DataFrame(forecast, index=block.origin, columns=columns)
 
+    def stream(self, history):
+        """Live forecasts from the end of ``history`` on: a :class:`rnnkit.stream.Stream`
+        whose ``update(value)`` takes the next observation and returns the next forecast
+        (``forecast()`` the current one), equal to :meth:`predict`'s last row on the
+        history with every update appended.
+
+        Parameters
+        ----------
+        history : like fit's
+            At least ``lookback`` rows (one more with a return transform); only its end
+            is kept.
+        """
+        from .stream import Stream
+
+        return Stream(self, history)
+
     def gates(self, series, at=-1):
         """Gates, cell and hidden state of every layer over the window behind one forecast.
 

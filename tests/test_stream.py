@@ -1,0 +1,115 @@
+"""Forecaster.stream: live forecasts, one observation at a time, equal to predict on the
+growing history; bad updates refused with the stream unchanged."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from _problems import dated_prices
+
+import rnnkit
+from rnnkit import Forecaster
+
+QUICK = {"epochs": 2, "hidden_size": 8, "lookback": 12, "verbose": 0, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def wti():
+    return rnnkit.datasets.load_wti().dropna()
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_a_stream_equals_predict_over_thousands_of_updates(wti, cell):
+    f = Forecaster(cell=cell, dtype="float64", **QUICK).fit(wti.iloc[:2500])
+    start, n = 2500, 3000
+    stream = f.stream(wti.iloc[:start])
+    got = [stream.forecast()]
+    for value, time in zip(wti.iloc[start : start + n], wti.index[start : start + n], strict=True):
+        got.append(stream.update(value, time=time))
+    want = f.predict(wti.iloc[: start + n]).to_numpy()[-(n + 1) :]
+    np.testing.assert_allclose(np.array(got), want, rtol=1e-12, atol=0)
+    assert stream.updates == n
+    assert stream.last_time == wti.index[start + n - 1]
+
+
+@pytest.mark.parametrize("transform", ["return", "none", "volatility"])
+def test_every_transform_streams_as_it_predicts(transform):
+    series = dated_prices(600, seed=1)
+    f = Forecaster(transform=transform, horizon=3, **QUICK).fit(series)
+    stream = f.stream(series.iloc[:400])
+    got = [stream.update(v) for v in series.iloc[400:]]
+    want = f.predict(series).to_numpy()[-200:]
+    np.testing.assert_allclose(np.array(got), want, rtol=1e-5)  # float32: rounding
+    assert stream.forecast().shape == (3,)
+
+
+def test_a_table_streams_rows_by_name_or_position():
+    series = dated_prices(500, seed=2)
+    frame = pd.DataFrame({"close": series, "volume": np.linspace(1, 2, 500)})
+    f = Forecaster(target="close", **QUICK).fit(frame)
+    by_name = f.stream(frame.iloc[:300])
+    by_position = f.stream(frame.iloc[:300])
+    for k in range(300, 320):
+        row = frame.iloc[k]
+        a = by_name.update(row[["volume", "close"]])  # names, in any order
+        b = by_position.update(row.to_numpy())
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, f.predict(frame.iloc[:320]).to_numpy()[-1], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (math.nan, ValueError, "value must be finite"),
+        (np.inf, ValueError, "value must be finite"),
+        ("71.2", TypeError, "value must be a number or a row of 1 numbers"),
+        ([70.0, 71.0], ValueError, "value must be a row of 1 column"),
+        (-5.0, ValueError, "needs positive prices"),
+        (True, TypeError, "value must be a number"),
+    ],
+)
+def test_a_bad_update_is_refused_and_changes_nothing(value, error, message):
+    series = dated_prices(400, seed=3)
+    f = Forecaster(**QUICK).fit(series)
+    stream, untouched = f.stream(series.iloc[:300]), f.stream(series.iloc[:300])
+    with pytest.raises(error, match=message):
+        stream.update(value)
+    assert stream.updates == 0
+    np.testing.assert_array_equal(stream.forecast(), untouched.forecast())
+    np.testing.assert_array_equal(
+        stream.update(series.iloc[300]), untouched.update(series.iloc[300])
+    )
+
+
+def test_a_time_not_after_the_last_is_refused_and_changes_nothing():
+    series = dated_prices(400, seed=4)
+    f = Forecaster(**QUICK).fit(series)
+    stream = f.stream(series.iloc[:300])
+    last = series.index[299]
+    for time in (last, last - pd.Timedelta(days=3)):
+        with pytest.raises(ValueError, match="time must come after the last update's"):
+            stream.update(series.iloc[300], time=time)
+    assert stream.last_time == last
+    assert stream.updates == 0
+    stream.update(series.iloc[300], time=series.index[300])
+    assert stream.last_time == series.index[300]
+
+
+def test_a_stream_from_a_loaded_model_gives_the_same_forecasts(tmp_path):
+    series = dated_prices(400, seed=5)
+    f = Forecaster(**QUICK).fit(series.iloc[:300])
+    f.save(tmp_path / "m.npz")
+    again = rnnkit.load(tmp_path / "m.npz")
+    a, b = f.stream(series.iloc[:300]), again.stream(series.iloc[:300])
+    for v in series.iloc[300:350]:
+        np.testing.assert_array_equal(a.update(v), b.update(v))
+
+
+def test_a_history_too_short_or_an_unfitted_forecaster_is_refused():
+    series = dated_prices(400, seed=6)
+    with pytest.raises(RuntimeError, match=r"Forecaster is not fitted yet: call fit\(series\)"):
+        Forecaster(**QUICK).stream(series)
+    f = Forecaster(**QUICK).fit(series)
+    with pytest.raises(ValueError, match="a forecast needs 13"):
+        f.stream(series.iloc[:5])
