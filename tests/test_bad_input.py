@@ -201,3 +201,14 @@ def test_set_num_threads_rejects(n, error):
 def test_wrong_arity_is_a_type_error():
     with pytest.raises(TypeError):
         core.lstm_forward(np.zeros((1, 1, 1)))
+
+
+def test_a_call_with_a_wrong_keyword_is_one_short_line_not_every_array():
+    args = valid_args("gru_forward")
+    with pytest.raises(TypeError) as info:
+        core.gru_forward(**args, variant="cifg")
+    message = str(info.value)
+    assert message == (
+        "gru_forward: takes (x, h0, w_ih, w_hh, b_ih, b_hh); got 0 positional argument(s) "
+        "and the keywords ['b_hh', 'b_ih', 'h0', 'variant', 'w_hh', 'w_ih', 'x']"
+    )

@@ -576,3 +576,13 @@ def test_rows_without_a_price_are_counted_and_what_happens_to_them_said(tmp_path
     assert "78 rows with prices (2 without: dropped)" in capsys.readouterr().out
     assert run_csv(path, tmp_path, "--missing", "ffill", "--overwrite") == 0
     assert "(2 without: filled with the price before)" in capsys.readouterr().out
+
+
+def test_a_variant_goes_to_the_lstm_of_the_main_job_and_needs_one(tmp_path, capsys):
+    assert main(["run", "--variant", "cifg", "--out", str(tmp_path / "r"), *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "LSTM-CIFG" in printed
+    assert "\nGRU " in printed  # the others stay vanilla
+    assert main(["run", "--cells", "gru", "--variant", "cifg", "--out", str(tmp_path / "s"),
+                 *FAST]) == 2  # fmt: skip
+    assert "--variant cifg is the LSTM's; --cells gru has none" in error_line(capsys)

@@ -71,3 +71,13 @@ def test_the_caption_says_where_it_agrees_with_greff_and_where_not():
     assert "Does not agree: NFG better on the adding problem (Greff et al.: worse)" in text
     assert "still solves the adding problem here" in text
     assert "On volatility, best first:" in text
+
+
+def test_when_the_vanilla_lstm_learns_nothing_no_variant_is_judged_on_that_task():
+    settings = {"seq_len": 50, "steps": 20, "hidden_size": 8, "lookback": 20,
+                "epochs": 2, "patience": 5}  # fmt: skip
+    text = _caption(rows({"LSTM": 0.9, "NFG": 0.95}, {"LSTM": 1.5}), settings, 2)
+    assert "The vanilla LSTM itself did not learn the adding problem with this budget" in text
+    assert "on the adding problem (Greff et al." not in text
+    assert "Without a forget gate" not in text
+    assert "CIFG the same on volatility (Greff et al.: the same)" in text

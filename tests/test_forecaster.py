@@ -395,5 +395,6 @@ def test_an_lstm_variant_is_named_in_the_table_and_saved(tmp_path):
     again = rnnkit.load(tmp_path / "m.npz")
     assert again.model_.variant == "cifg"
     np.testing.assert_array_equal(again.predict(series), f.predict(series))
-    # other cells ignore it, as they ignore forget_bias
-    assert Forecaster(cell="gru", variant="cifg").name == "GRU"
+    # a variant is the LSTM's: another cell refuses one before any training
+    with pytest.raises(ValueError, match="variant='cifg' is a variant of the LSTM; cell='gru'"):
+        Forecaster(cell="gru", variant="cifg", verbose=0).fit(series)

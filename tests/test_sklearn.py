@@ -252,3 +252,11 @@ def test_without_scikit_learn_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.delitem(sys.modules, "rnnkit.sklearn")
     with pytest.raises(ImportError, match=re.escape('pip install "rnnkit[sklearn]"')):
         import rnnkit.sklearn  # noqa: F401
+
+
+def test_the_lstm_regressor_takes_a_variant_and_the_others_refuse_one():
+    X, y = ar_lags()
+    est = LSTMRegressor(**QUICK, variant="cifg", random_state=0).fit(X, y)
+    assert est.model_.variant == "cifg"
+    with pytest.raises(ValueError, match="variant='cifg' is a variant of the LSTM"):
+        GRURegressor(**QUICK, variant="cifg").fit(X, y)

@@ -703,3 +703,14 @@ def test_rank_prints_its_scores_and_reads_a_table_back_from_csv(swept, tmp_path)
     text = repr(ranked)
     assert "config" not in text
     assert "RMSE" in text
+
+
+def test_a_variant_is_crossed_with_the_lstm_only():
+    grid = {"cell": ["gru", "lstm"], "variant": ["vanilla", "cifg"]}
+    assert sweeps.configurations(grid) == [
+        {"cell": "gru", "variant": "vanilla"},
+        {"cell": "lstm", "variant": "vanilla"},
+        {"cell": "lstm", "variant": "cifg"},
+    ]
+    with pytest.raises(ValueError, match="a variant other than 'vanilla' is the LSTM's"):
+        sweeps.configurations({"cell": ["gru"], "variant": ["cifg"]})

@@ -360,8 +360,9 @@ def _parser():
         "experiments",
         help="run the experiments behind the claims (memory, gradients, gates, cost...)",
         description="Run rnnkit's experiments (the adding problem's memory span, fading "
-        "gradients, gates holding an event, cost, look-back length, volatility) and write "
-        "one report, Markdown and HTML with a PNG per picture. A few minutes on two cores.",
+        "gradients, gates holding an event, cost, the gates one at a time, look-back "
+        "length, volatility) and write one report, Markdown and HTML with a PNG per "
+        "picture. About five minutes on two cores.",
     )
     experiments.add_argument(
         "--out", default="rnnkit-experiments", help="report folder (made if missing)"
@@ -821,6 +822,8 @@ def run(args):
     cells = tuple(c.strip() for c in args.cells.split(","))
     if not cells or any(c not in CELLS for c in cells):
         raise CommandError(f"--cells takes some of {', '.join(CELLS)}, got {args.cells!r}")
+    if args.variant.lower() != "vanilla" and "lstm" not in cells:
+        raise CommandError(f"--variant {args.variant} is the LSTM's; --cells {args.cells} has none")
     files = report.BACKTEST_FILES if args.backtest else report.report_files(args.horizon)
     _check_out(args.out, files, args.overwrite)
     if args.threads is not None:

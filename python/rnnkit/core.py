@@ -40,7 +40,39 @@ except ImportError as err:  # pragma: no cover - only without a built extension
         "package from the repository root with `pip install .` (a C++17 compiler is needed); "
         "importing from the source tree without installing does not work."
     ) from err
+import functools
+import re
+
 from . import _core, _threads
+
+
+def _short_call_errors(function):
+    """``function`` with pybind11's error for a call it cannot match (a misspelled
+    keyword, a missing argument) shortened to the signature and the keywords given:
+    pybind11's own message prints every array passed, thousands of lines."""
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except TypeError as err:
+            message = str(err)
+            if "incompatible function arguments" not in message:
+                raise
+            found = re.search(r"1\. \((.*?)\) ->", message)
+            signature = found[1].replace(": object", "") if found else "?"
+            raise TypeError(
+                f"{function.__name__}: takes ({signature}); got {len(args)} positional "
+                f"argument(s) and the keywords {sorted(kwargs) or 'none'}"
+            ) from None
+
+    return call
+
+
+(lstm_forward, lstm_backward, gru_forward, gru_backward, rnn_forward, rnn_backward) = map(
+    _short_call_errors,
+    (lstm_forward, lstm_backward, gru_forward, gru_backward, rnn_forward, rnn_backward),
+)
 
 
 def set_num_threads(n):

@@ -75,8 +75,8 @@ class Forecaster(Estimator):
         ignored by the other cells.
     variant : str
         The LSTM's variant: "vanilla", or one of Greff et al.'s ("nig", "nfg", "nog",
-        "niaf", "noaf", "cifg": see :class:`rnnkit.models.LSTM`); ignored by the other
-        cells.
+        "niaf", "noaf", "cifg": see :class:`rnnkit.models.LSTM`); the other cells take
+        only "vanilla" (fit refuses another).
     transform : {"log_return", "return", "none", "volatility"}
         What the network models (see the module docstring).
     scaler : {"standard", "minmax", "none"}
@@ -199,7 +199,7 @@ class Forecaster(Estimator):
         if hasattr(self, "model_"):
             cell, variant = self.model_.cell, self.model_.variant
         else:
-            cell, variant = str(self.cell), str(self.variant) if self.cell == "lstm" else ""
+            cell, variant = str(self.cell), str(self.variant)
         suffix = f"-{variant.upper()}" if variant.lower() not in ("", "vanilla") else ""
         return cell.upper() + suffix
 
@@ -323,7 +323,7 @@ class Forecaster(Estimator):
             num_layers=self.num_layers,
             dropout=self.dropout,
             forget_bias=self.forget_bias if self.cell == "lstm" else 0.0,
-            variant=self.variant if self.cell == "lstm" else _MODEL["variant"],
+            variant=self.variant,
             dtype=self.dtype,
             seed=self.seed,
         )

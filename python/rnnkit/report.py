@@ -52,6 +52,13 @@ def note(transform, horizon=1):
 COLUMNS = ("rmse", "mae", "directional_accuracy", "skill", "train_seconds", "parameters")
 
 
+def _for_cell(cell, forecaster_args):
+    """A network's Forecaster parameters in the main job: an LSTM variant is the LSTM's,
+    the other networks stay vanilla."""
+    variant = forecaster_args.get("variant", "vanilla") if cell == "lstm" else "vanilla"
+    return {**forecaster_args, "cell": cell, "variant": variant}
+
+
 def compare(series, cells=NETWORKS, **forecaster_args):
     """Fit a Forecaster per cell on ``series``; one table of test metrics for all.
 
@@ -71,7 +78,7 @@ def compare(series, cells=NETWORKS, **forecaster_args):
     """
     import pandas as pd
 
-    fitted = [Forecaster(cell=cell, **forecaster_args).fit(series) for cell in cells]
+    fitted = [Forecaster(**_for_cell(cell, forecaster_args)).fit(series) for cell in cells]
     # Errors that overflow are reported below, once, as the cause: not as NumPy warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         tables = [f.evaluate() for f in fitted]
@@ -153,7 +160,8 @@ def backtest(series, cells=NETWORKS, folds=5, **forecaster_args):
     import pandas as pd
 
     tables = [
-        Forecaster(cell=cell, **forecaster_args).backtest(series, folds=folds) for cell in cells
+        Forecaster(**_for_cell(cell, forecaster_args)).backtest(series, folds=folds)
+        for cell in cells
     ]
     networks = [t[t["model"] == cell.upper()] for t, cell in zip(tables, cells, strict=True)]
     baselines = tables[0][~tables[0]["model"].isin([c.upper() for c in cells])]

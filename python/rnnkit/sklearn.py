@@ -71,6 +71,10 @@ _SHARED_DOC = """\
         Added to the LSTM's forget-gate biases at initialisation (1.0 keeps the cell's
         memory open early in training; 0.0 is PyTorch's initialisation); not used by
         the RNN and the GRU.
+    variant : str
+        The LSTM's variant: "vanilla", or one of Greff et al.'s ("nig", "nfg", "nog",
+        "niaf", "noaf", "cifg"; see :class:`rnnkit.models.LSTM`); the other cells take
+        only "vanilla".
     dtype : {{"float32", "float64"}}
         Precision of the network's weights and arithmetic. float64 by default, as
         scikit-learn expects; float32 trains several times faster. Predictions are
@@ -185,6 +189,7 @@ class _RecurrentRegressor(RegressorMixin, BaseEstimator):
         nonlinearity=_MODEL["nonlinearity"],
         # the package's recommended offset, as the Forecaster's, not the layers' PyTorch-exact 0.0
         forget_bias=RECOMMENDED_FORGET_BIAS,
+        variant=_MODEL["variant"],
         dtype=_DTYPE,
         epochs=_FIT["epochs"],
         batch_size=_FIT["batch_size"],
@@ -266,6 +271,7 @@ class _RecurrentRegressor(RegressorMixin, BaseEstimator):
             dropout=self.dropout,
             nonlinearity=self.nonlinearity,
             forget_bias=self.forget_bias,
+            variant=self.variant,
             dtype=self.dtype,
             seed=model_seed,
         )

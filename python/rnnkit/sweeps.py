@@ -64,8 +64,14 @@ def configurations(grid):
         names = list(g)
         values = [[_plain(v) for v in g[name]] for name in names]
         configs += [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
+    # a variant is the LSTM's: (gru, cifg) would be (gru, vanilla) again, or nothing
+    configs = [c for c in configs if c.get("variant", "vanilla") == "vanilla"
+               or c.get("cell", Forecaster().cell) == "lstm"]  # fmt: skip
     if not configs:
-        raise ValueError("grid is empty: give at least one parameter with one value")
+        raise ValueError(
+            "grid is empty: give at least one parameter with one value (a variant other "
+            "than 'vanilla' is the LSTM's: with another cell it makes no configuration)"
+        )
     # a configuration listed twice (by overlapping grids) is one configuration
     first = {}
     for config in configs:
