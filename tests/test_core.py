@@ -197,3 +197,14 @@ def test_denormals_are_flushed_inside_the_kernels_and_only_there(dtype):
     assert np.all(y == 0)
     assert reference.rnn_forward(x, None, w_ih, w_hh, b, b, nonlinearity="relu")[0].max() == tiny
     assert x[0, 0, 0] * dtype(1.5) > 0
+
+
+def test_the_grus_bias_gradients_are_equal_in_r_and_z_and_differ_in_n():
+    # db_hh = db_ih in the rows of r and z, bit for bit, as the reference has them
+    rng = np.random.default_rng(12)
+    T, B, I, H = 40, 32, 3, 8
+    p = make_problem(rng, "gru", T, B, I, H, np.float32)
+    grads = make_output_grads(rng, "gru", T, B, H, np.float32)
+    back = backward(core, "gru", p, forward(core, "gru", p), grads)
+    np.testing.assert_array_equal(back["b_hh"][: 2 * H], back["b_ih"][: 2 * H])
+    assert not np.allclose(back["b_hh"][2 * H :], back["b_ih"][2 * H :])

@@ -375,7 +375,8 @@ cells : ndarray (T, B, H)
 Parameters
 ----------
 x, h0, c0, w_ih, w_hh, variant
-    As given to lstm_forward.
+    As given to lstm_forward (gates saved by another variant's forward cannot be
+    told apart by their shape: the variant must be the forward's).
 y, gates, cells
     As returned by lstm_forward.
 dy : ndarray (T, B, H) or None

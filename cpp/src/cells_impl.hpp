@@ -108,39 +108,36 @@ void gru_cell_forward(Real* gates_row, Real* h_t, const Real* gi_row, const Real
                     gi_row + H, gi_row + 2 * H, b_ih, b_ih + H, b_ih + 2 * H, h_prev, H);
 }
 
-// Its backward, for one batch row (dh_t = dh + dy_t):
+// Its backward, for one batch row (dh_t = dh + dy_t), into dg_row =
+// [dhn | da_r | da_z | da_n] (H each):
 //   da_n = dh_t (1 - z)(1 - n^2)          da_z = dh_t (h_{t-1} - n) z(1 - z)
-//   da_r = da_n hn r(1 - r)
-//   dgi = [da_r | da_z | da_n]   the gradient of x_t W_ih^T + b_ih
-//   dgh = [da_r | da_z | da_n r] the gradient of h_{t-1} W_hh^T + b_hh
-//   dh <- dh_t z                 dL/dh_{t-1} but for dgh W_hh, added after
+//   da_r = da_n hn r(1 - r)               dhn = da_n r
+//   dh <- dh_t z                 dL/dh_{t-1} but for the recurrent product's
+// The input projection's gradient is [da_r | da_z | da_n], columns H..4H; the
+// recurrent product's is [da_r | da_z | dhn], which gru.cpp reads as columns
+// 0..3H, [dhn | da_r | da_z], against W_hh's rows in the order n, r, z.
 template <class Real>
-void gru_gates_backward(Real* __restrict dgi_r, Real* __restrict dgi_z, Real* __restrict dgi_n,
-                        Real* __restrict dgh_r, Real* __restrict dgh_z, Real* __restrict dgh_n,
-                        Real* __restrict dh, const Real* __restrict r, const Real* __restrict z,
-                        const Real* __restrict n, const Real* __restrict hn,
-                        const Real* __restrict h_prev, const Real* __restrict dy_t, index_t H) {
+void gru_gates_backward(Real* __restrict dhn, Real* __restrict da_r, Real* __restrict da_z,
+                        Real* __restrict da_n, Real* __restrict dh, const Real* __restrict r,
+                        const Real* __restrict z, const Real* __restrict n,
+                        const Real* __restrict hn, const Real* __restrict h_prev,
+                        const Real* __restrict dy_t, index_t H) {
   for (index_t j = 0; j < H; ++j) {
     const Real dh_j = dh[j] + dy_t[j];
-    const Real da_n = dh_j * (Real(1) - z[j]) * (Real(1) - n[j] * n[j]);
-    const Real da_z = dh_j * (h_prev[j] - n[j]) * z[j] * (Real(1) - z[j]);
-    const Real da_r = da_n * hn[j] * r[j] * (Real(1) - r[j]);
-    dgi_r[j] = da_r;
-    dgi_z[j] = da_z;
-    dgi_n[j] = da_n;
-    dgh_r[j] = da_r;
-    dgh_z[j] = da_z;
-    dgh_n[j] = da_n * r[j];
+    const Real dn = dh_j * (Real(1) - z[j]) * (Real(1) - n[j] * n[j]);
+    da_n[j] = dn;
+    da_z[j] = dh_j * (h_prev[j] - n[j]) * z[j] * (Real(1) - z[j]);
+    da_r[j] = dn * hn[j] * r[j] * (Real(1) - r[j]);
+    dhn[j] = dn * r[j];
     dh[j] = dh_j * z[j];
   }
 }
 
 template <class Real>
-void gru_cell_backward(Real* dgi_row, Real* dgh_row, Real* dh, const Real* gates_row,
-                       const Real* h_prev, const Real* dy_t, index_t H) {
-  gru_gates_backward(dgi_row, dgi_row + H, dgi_row + 2 * H, dgh_row, dgh_row + H, dgh_row + 2 * H,
-                     dh, gates_row, gates_row + H, gates_row + 2 * H, gates_row + 3 * H, h_prev,
-                     dy_t, H);
+void gru_cell_backward(Real* dg_row, Real* dh, const Real* gates_row, const Real* h_prev,
+                       const Real* dy_t, index_t H) {
+  gru_gates_backward(dg_row, dg_row + H, dg_row + 2 * H, dg_row + 3 * H, dh, gates_row,
+                     gates_row + H, gates_row + 2 * H, gates_row + 3 * H, h_prev, dy_t, H);
 }
 
 // z <- act(z), one loop per activation so each vectorises.

@@ -73,17 +73,21 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
                   index_t I, index_t H) {
   const KernelScope scope;
   const index_t BH = B * H, GH = 3 * H, SH = 4 * H;
-  // dgi and dgh (T*B, 3H): dL/d(x_t W_ih^T + b_ih) and dL/d(h_{t-1} W_hh^T +
-  // b_hh) of every step, for the weight gradients after the loop. One block
-  // (a second would be allocated afresh on every call); every value is
-  // written before it is read.
-  const detail::Workspace<Real> dg(2 * T * B * GH);
-  Real* const dgi = dg.data();
-  Real* const dgh = dg.data() + T * B * GH;
+  // dg (T*B, 4H): per step and row [dhn | da_r | da_z | da_n] (gru_cell_backward),
+  // for the weight gradients after the loop; every value is written before it
+  // is read. Columns H..4H are the input projection's gradient [da_r | da_z |
+  // da_n]; columns 0..3H, [dhn | da_r | da_z], the recurrent product's with W_hh's
+  // rows taken as n, r, z: 4H a row, as the LSTM's, not the 6H of two separate
+  // gradients (whose r and z blocks are the same).
+  const detail::Workspace<Real> dg(T * B * SH);
   // dh (B, H) carries dL/dh_t back through time; it ends as dL/dh0.
   Real* const dh = dh0;
   detail::copy_or_zero(dh, dh_n, BH);
-  const PackedMatrix<Real> w_hh_packed(w_hh, H, Op::N, GH, H);
+  // W_hh's rows as n, r, z, to meet [dhn | da_r | da_z]
+  std::vector<Real> w_nrz(static_cast<std::size_t>(GH * H));
+  std::copy(w_hh + 2 * H * H, w_hh + GH * H, w_nrz.begin());
+  std::copy(w_hh, w_hh + 2 * H * H, w_nrz.begin() + H * H);
+  const PackedMatrix<Real> w_hh_packed(w_nrz.data(), H, Op::N, GH, H);
   const auto cell = detail::path_of(w_hh_packed).gru_cell_backward;
   // A missing h0 or dy reads as rows of zeros, so the loop has no branch and vectorises.
   const std::vector<Real> zeros(h0 == nullptr || dy == nullptr ? BH : 0);
@@ -98,28 +102,30 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
       const Real* const gates_t = gates + (t * B + b0) * SH;
       const Real* const h_prev = (t > 0 ? y + (t - 1) * BH : h_init) + b0 * H;
       const Real* const dy_t = (dy != nullptr ? dy + t * BH : zeros.data()) + b0 * H;
-      Real* const dgi_t = dgi + (t * B + b0) * GH;
-      Real* const dgh_t = dgh + (t * B + b0) * GH;
+      Real* const dg_t = dg.data() + (t * B + b0) * SH;
       Real* const dh_rows = dh + b0 * H;
-      // dgi_t, dgh_t and dh = dL/dh_t z from dh = dL/dh_t; each row is its own.
+      // dg_t and dh = dL/dh_t z from dh = dL/dh_t; each row is its own.
       parallel_for(rows, kCellCost * double(rows * H), [=](index_t b) {
         const index_t e = b * H;
-        cell(dgi_t + b * GH, dgh_t + b * GH, dh_rows + e, gates_t + b * SH, h_prev + e, dy_t + e,
-             H);
+        cell(dg_t + b * SH, dh_rows + e, gates_t + b * SH, h_prev + e, dy_t + e, H);
       });
-      // dh_{t-1} = dL/dh_t z + dgh_t W_hh  (rows, 3H) x (3H, H);
-      // dx_t = dgi_t W_ih  (rows, 3H) x (3H, I)
-      gemm(dh_rows, H, dgh_t, GH, Op::N, w_hh_packed, rows, Update::accumulate);
-      gemm(dx + (t * B + b0) * I, I, dgi_t, GH, Op::N, w_ih, I, Op::N, rows, I, GH,
+      // dh_{t-1} = dL/dh_t z + [dhn | da_r | da_z] W_hh(n, r, z)  (rows, 3H) x (3H, H);
+      // dx_t = [da_r | da_z | da_n] W_ih  (rows, 3H) x (3H, I)
+      gemm(dh_rows, H, dg_t, SH, Op::N, w_hh_packed, rows, Update::accumulate);
+      gemm(dx + (t * B + b0) * I, I, dg_t + H, SH, Op::N, w_ih, I, Op::N, rows, I, GH,
            Update::overwrite);
       if (rows == B)
-        detail::step_weight_gradients(dw_ih, db_ih, dgi_t, x + t * B * I, B, I, GH, t == T - 1);
+        detail::step_weight_gradients(dw_ih, db_ih, dg_t + H, SH, x + t * B * I, B, I, GH,
+                                      t == T - 1);
     }
   });
-  if (split) detail::input_weight_gradients(dw_ih, db_ih, dgi, x, T, B, I, GH);
-  // Unlike the LSTM's, db_hh differs from db_ih: in n's rows it is r times it.
-  detail::column_sums(db_hh, dgh, T * B, GH, true);
-  detail::recurrent_weight_gradient(dw_hh, dgh, y, h0, T, B, H, GH);
+  if (split) detail::input_weight_gradients(dw_ih, db_ih, dg.data() + H, SH, x, T, B, I, GH);
+  // db_hh is db_ih in the rows of r and z; in n's it sums dhn = da_n r instead.
+  std::copy(db_ih, db_ih + 2 * H, db_hh);
+  detail::column_sums(db_hh + 2 * H, dg.data(), SH, T * B, H, true);
+  // dW_hh, r and z rows from [da_r | da_z], n's rows from dhn
+  detail::recurrent_weight_gradient(dw_hh, dg.data() + H, SH, y, h0, T, B, H, 2 * H);
+  detail::recurrent_weight_gradient(dw_hh + 2 * H * H, dg.data(), SH, y, h0, T, B, H, H);
 }
 
 #define RNNKIT_INSTANTIATE(Real)                                                              \

@@ -108,12 +108,12 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
       gemm(dx + (t * B + b0) * I, I, dg_t, GH, Op::N, w_ih, I, Op::N, rows, I, GH,
            Update::overwrite);
       if (rows == B)
-        detail::step_weight_gradients(dw_ih, db_ih, dg_t, x + t * B * I, B, I, GH, t == T - 1);
+        detail::step_weight_gradients(dw_ih, db_ih, dg_t, GH, x + t * B * I, B, I, GH, t == T - 1);
     }
   });
-  if (split) detail::input_weight_gradients(dw_ih, db_ih, dg.data(), x, T, B, I, GH);
+  if (split) detail::input_weight_gradients(dw_ih, db_ih, dg.data(), GH, x, T, B, I, GH);
   std::copy(db_ih, db_ih + GH, db_hh);
-  detail::recurrent_weight_gradient(dw_hh, dg.data(), y, h0, T, B, H, GH);
+  detail::recurrent_weight_gradient(dw_hh, dg.data(), GH, y, h0, T, B, H, GH);
 }
 
 #define RNNKIT_INSTANTIATE(Real)                                                                  \

@@ -88,12 +88,12 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
       gemm(dh_rows, H, dz_t, H, Op::N, w_hh_packed, rows, Update::overwrite);
       gemm(dx + (t * B + b0) * I, I, dz_t, H, Op::N, w_ih, I, Op::N, rows, I, H, Update::overwrite);
       if (rows == B)
-        detail::step_weight_gradients(dw_ih, db_ih, dz_t, x + t * B * I, B, I, H, t == T - 1);
+        detail::step_weight_gradients(dw_ih, db_ih, dz_t, H, x + t * B * I, B, I, H, t == T - 1);
     }
   });
-  if (split) detail::input_weight_gradients(dw_ih, db_ih, dz.data(), x, T, B, I, H);
+  if (split) detail::input_weight_gradients(dw_ih, db_ih, dz.data(), H, x, T, B, I, H);
   std::copy(db_ih, db_ih + H, db_hh);
-  detail::recurrent_weight_gradient(dw_hh, dz.data(), y, h0, T, B, H, H);
+  detail::recurrent_weight_gradient(dw_hh, dz.data(), H, y, h0, T, B, H, H);
 }
 
 #define RNNKIT_INSTANTIATE(Real)                                                                 \

@@ -1,10 +1,12 @@
 // What every recurrent layer does around its cell, the same for each cell:
-// G is 1 for the RNN, 4 for the LSTM and GH = G * H is the width of the
-// pre-activations. Private to the kernels.
+// G is 1 for the RNN, 4 for the LSTM, 3 for the GRU and GH = G * H is the
+// width of the pre-activations. Private to the kernels.
 //
 // Both directions work step by step on data that is hot in cache: the
 // forward builds each step's pre-activations with one product over the
-// concatenated [1 | x_t | h_{t-1}], and the backward takes each step's share
+// concatenated [1 | x_t | h_{t-1}] (the GRU, whose candidate takes the
+// recurrent product apart, projects every step's input before the loop and
+// only [1 | h_{t-1}] in it: gru.cpp), and the backward takes each step's share
 // of dx, dW_ih and the biases while that step's gradients are fresh. Only
 // dW_hh, the one large product, waits for the end of the loop. Threads split
 // either each product or the batch (over_batch_rows).
@@ -195,45 +197,46 @@ bool over_batch_rows(index_t B, double work, std::size_t weight_bytes, const Bod
   return true;
 }
 
-// db (GH) = (first) or += the sums of the columns of dg (rows, GH).
+// db (n) = (first) or += the sums of the columns of dg (rows, n), rows ld apart.
 template <class Real>
-void column_sums(Real* db, const Real* dg, index_t rows, index_t GH, bool first) {
-  if (first) std::fill(db, db + GH, Real(0));
+void column_sums(Real* db, const Real* dg, index_t ld, index_t rows, index_t n, bool first) {
+  if (first) std::fill(db, db + n, Real(0));
   for (index_t b = 0; b < rows; ++b)
-    for (index_t j = 0; j < GH; ++j) db[j] += dg[b * GH + j];
+    for (index_t j = 0; j < n; ++j) db[j] += dg[b * ld + j];
 }
 
 // Step t's share of the weight and bias gradients, from dg_t = dL/dpre_t:
 //   dW_ih (+)= dg_t^T x_t,  db_ih (+)= sum of dg_t's rows
 // The first step of the backward loop (t = T - 1) overwrites; later ones
-// accumulate. db_hh equals db_ih and is copied once at the end.
-//   dw_ih (GH, I), db_ih (GH) out, dg_t (B, GH), x_t (B, I)
+// accumulate. (For the RNN and the LSTM, db_hh equals db_ih and is copied
+// once at the end.)
+//   dw_ih (GH, I), db_ih (GH) out, dg_t (B, GH) rows ld apart, x_t (B, I)
 template <class Real>
-void step_weight_gradients(Real* dw_ih, Real* db_ih, const Real* dg_t, const Real* x_t, index_t B,
-                           index_t I, index_t GH, bool first) {
-  gemm(dw_ih, I, dg_t, GH, Op::T, x_t, I, Op::N, GH, I, B,
+void step_weight_gradients(Real* dw_ih, Real* db_ih, const Real* dg_t, index_t ld, const Real* x_t,
+                           index_t B, index_t I, index_t GH, bool first) {
+  gemm(dw_ih, I, dg_t, ld, Op::T, x_t, I, Op::N, GH, I, B,
        first ? Update::overwrite : Update::accumulate);
-  column_sums(db_ih, dg_t, B, GH, first);
+  column_sums(db_ih, dg_t, ld, B, GH, first);
 }
 
 // Every step's share of dW_ih and db_ih at once, from dg (T*B, GH): what the
 // loop leaves to the end when it split the batch (no thread had every row).
 template <class Real>
-void input_weight_gradients(Real* dw_ih, Real* db_ih, const Real* dg, const Real* x, index_t T,
-                            index_t B, index_t I, index_t GH) {
+void input_weight_gradients(Real* dw_ih, Real* db_ih, const Real* dg, index_t ld, const Real* x,
+                            index_t T, index_t B, index_t I, index_t GH) {
   for (index_t t = T - 1; t >= 0; --t)
-    step_weight_gradients(dw_ih, db_ih, dg + t * B * GH, x + t * B * I, B, I, GH, t == T - 1);
+    step_weight_gradients(dw_ih, db_ih, dg + t * B * ld, ld, x + t * B * I, B, I, GH, t == T - 1);
 }
 
 // dW_hh = sum_t dg_t^T h_{t-1} once the loop has filled dg, as one product
 // of depth (T - 1) B plus h0's term. h_{t-1} is y_{t-1}, or h0 for t = 0
 // (zero when h0 is null).
-//   dw_hh (GH, H) out, dg (T*B, GH), y (T*B, H), h0 (B, H) may be null
+//   dw_hh (GH, H) out, dg (T*B, GH) rows ld apart, y (T*B, H), h0 (B, H) may be null
 template <class Real>
-void recurrent_weight_gradient(Real* dw_hh, const Real* dg, const Real* y, const Real* h0,
-                               index_t T, index_t B, index_t H, index_t GH) {
-  gemm(dw_hh, H, dg + B * GH, GH, Op::T, y, H, Op::N, GH, H, (T - 1) * B, Update::overwrite);
-  if (h0 != nullptr) gemm(dw_hh, H, dg, GH, Op::T, h0, H, Op::N, GH, H, B, Update::accumulate);
+void recurrent_weight_gradient(Real* dw_hh, const Real* dg, index_t ld, const Real* y,
+                               const Real* h0, index_t T, index_t B, index_t H, index_t GH) {
+  gemm(dw_hh, H, dg + B * ld, ld, Op::T, y, H, Op::N, GH, H, (T - 1) * B, Update::overwrite);
+  if (h0 != nullptr) gemm(dw_hh, H, dg, ld, Op::T, h0, H, Op::N, GH, H, B, Update::accumulate);
 }
 
 }  // namespace rnnkit::detail

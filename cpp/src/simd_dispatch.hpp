@@ -53,7 +53,7 @@ template <class Real>
 using GruCellForwardFn = void (*)(Real* gates_row, Real* h_t, const Real* gi_row, const Real* b_ih,
                                   const Real* h_prev, index_t H);
 template <class Real>
-using GruCellBackwardFn = void (*)(Real* dgi_row, Real* dgh_row, Real* dh, const Real* gates_row,
+using GruCellBackwardFn = void (*)(Real* dg_row, Real* dh, const Real* gates_row,
                                    const Real* h_prev, const Real* dy_t, index_t H);
 
 // The RNN's activation over n elements, in place, and its backward (rnn.cpp).

@@ -14,19 +14,15 @@ namespace rnnkit::detail {
 
 namespace {
 
-// Every variant's LSTM cell, in LstmVariant's order.
-constexpr LstmVariant kVariantOrder[kLstmVariants] = {
-    LstmVariant::vanilla, LstmVariant::nig,  LstmVariant::nfg, LstmVariant::nog,
-    LstmVariant::niaf,    LstmVariant::noaf, LstmVariant::cifg};
-
+// Every variant's LSTM cell, in LstmVariant's order (V = 0 .. kLstmVariants - 1).
 template <class Real, std::size_t... V>
 constexpr KernelsFor<Real> kernels_for(std::index_sequence<V...>) {
   return {gemm_blocked<Real>,
           gemm_narrow<Real>,
           pack_whole<Real>,
           NR<Real>,
-          {lstm_cell_forward<kVariantOrder[V], Real>...},
-          {lstm_cell_backward<kVariantOrder[V], Real>...},
+          {lstm_cell_forward<static_cast<LstmVariant>(V), Real>...},
+          {lstm_cell_backward<static_cast<LstmVariant>(V), Real>...},
           gru_cell_forward<Real>,
           gru_cell_backward<Real>,
           activate<Real>,

@@ -41,6 +41,7 @@ def lstm_forward(
     w_hh: NDArray[_F],
     b_ih: NDArray[_F],
     b_hh: NDArray[_F],
+    variant: str = "vanilla",
 ) -> tuple[NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F]]: ...
 def lstm_backward(
     x: NDArray[_F],
@@ -54,6 +55,7 @@ def lstm_backward(
     dy: NDArray[_F] | None,
     dh_n: NDArray[_F] | None,
     dc_n: NDArray[_F] | None,
+    variant: str = "vanilla",
 ) -> tuple[
     NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F]
 ]: ...

@@ -15,7 +15,7 @@ A GRU has two gates and no cell:
 
 - ``reset`` gate r_t in (0, 1): how much of h_{t-1} the candidate reads (0 = start afresh).
 - ``update`` gate z_t in (0, 1): how much of h_{t-1} is kept (1 = remember all).
-- ``candidate`` n_t = tanh(W x_t + r_t * (U h_{t-1} + b)) in (-1, 1): what may be written.
+- ``candidate`` n_t = tanh(W x_t + b + r_t * (U h_{t-1} + b')) in (-1, 1): what may be written.
 - ``hidden`` state h_t = (1 - z_t) * n_t + z_t * h_{t-1}.
 
 A vanilla RNN has no gates and no cell: it returns only ``hidden``.

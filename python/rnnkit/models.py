@@ -329,7 +329,8 @@ class LSTM(_Recurrent):
         "nig", "nfg", "nog" hold the input, forget or output gate at 1, "niaf" and
         "noaf" drop the input or output activation, "cifg" sets f = 1 - i). The
         parameters keep all four gate blocks; those of a gate the variant does not use
-        get zero gradients and so stay as initialised.
+        get zero gradients, so an optimizer without weight decay leaves them as
+        initialised.
 
     Attributes
     ----------

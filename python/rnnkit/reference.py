@@ -29,6 +29,7 @@ __all__ = [
     "gru_forward",
     "lstm_backward",
     "lstm_forward",
+    "lstm_variant",
     "rmsprop_step",
     "rnn_backward",
     "rnn_forward",

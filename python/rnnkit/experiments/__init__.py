@@ -11,7 +11,7 @@ Each function trains small models, returns its numbers and a picture in a
   event while an RNN's hidden state lets it go (``rnnkit.inspect.gates`` shows
   the gates of any model, :func:`gates_at_work` draws them as heatmaps);
 - :func:`cost`: parameters and training time of an LSTM and a GRU against an RNN;
-- :func:`gate_ablation`: every LSTM variant of Greff et al. (2017), the GRU and the
+- :func:`gate_ablation`: six LSTM variants of Greff et al. (2017), the GRU and the
   RNN on the adding problem and on volatility, against Greff et al.'s ranking;
 - :func:`lookback_sweep`: validation error and training time against the
   look-back length, on the bundled WTI series;

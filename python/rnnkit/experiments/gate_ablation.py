@@ -1,4 +1,4 @@
-"""Gates one at a time: every LSTM variant of Greff et al., the GRU and the RNN, trained
+"""Gates one at a time: six LSTM variants of Greff et al., the GRU and the RNN, trained
 with the same budget on two tasks, 3 seeds each.
 
 Greff, Srivastava, Koutnik, Steunebrink and Schmidhuber, "LSTM: A Search Space Odyssey"
@@ -13,8 +13,11 @@ data sets and not on others. This experiment asks the same on two tasks of its o
   a Forecaster with ``transform="volatility"``, its validation block choosing the epoch
   (early stopping), test RMSE.
 
+Greff et al. had eight variants; rnnkit's vanilla LSTM has no peepholes (their NP), so
+NP and FGR (full gate recurrence) are not here, and each variant is NP plus one change.
 Nothing is tuned toward the paper: every network gets the same hidden size, steps,
-epochs and learning rate, and the caption says from the numbers where the result agrees
+epochs and learning rate (not the same parameter count: NIG, NFG, NOG and CIFG carry a
+gate block that does nothing), and the caption says from the numbers where the result agrees
 with Greff et al.'s ranking and where it does not. (The original LSTM of 1997 had no
 forget gate, and it did solve the adding problem.)
 """
@@ -32,7 +35,7 @@ from .memory_span import FORGOTTEN_MSE, LEARNED_MSE, MEAN_MSE, adding_problem
 
 __all__ = ["gate_ablation"]
 
-# (name, cell, variant): every variant of the LSTM, then the GRU and the RNN
+# (name, cell, variant): the LSTM and each of its variants, then the GRU and the RNN
 MODELS = (
     *((("LSTM" if v == "vanilla" else v.upper()), "lstm", v) for v in LSTM_VARIANTS),
     ("GRU", "gru", "vanilla"),
@@ -55,7 +58,7 @@ def gate_ablation(
     n_jobs=None,
     plot=True,
 ):
-    """Test errors of every LSTM variant, the GRU and the RNN on two tasks.
+    """Test errors of six LSTM variants, the vanilla LSTM, the GRU and the RNN on two tasks.
 
     Parameters
     ----------
