@@ -12,6 +12,7 @@ The (configuration, fold) jobs run through joblib like :meth:`Forecaster.backtes
 """
 
 import csv
+import functools
 import hashlib
 import io
 import itertools
@@ -164,13 +165,8 @@ def sweep(
     """
     configs = configurations(grid)
     folds = check_int("folds", folds)
-    developed = {}  # missing policy -> the development part: one copy each, not one a job
-
-    def develop(missing):
-        if missing not in developed:
-            developed[missing] = development(series, test, missing)
-        return developed[missing]
-
+    # the development part once per missing policy, not once per configuration
+    develop = functools.cache(lambda missing: development(series, test, missing))
     jobs = [
         (config, past, fold_test, val, k)
         for config in configs
@@ -190,10 +186,11 @@ def sweep(
         store = ResultsFile(results, fingerprint(series, folds, test), names, index)
         kept = store.rows()
         on_result = lambda k, row: store.append(row)
-        if progress and kept:
-            done = sum(job_key(j[0], j[4]) in kept for j in jobs)
-            print(f"sweep: {done} of {len(jobs)} jobs read back from {results}", file=sys.stderr)
-    todo = [job for job in jobs if job_key(job[0], job[4]) not in kept]
+    keys = [job_key(config, k) for config, *_, k in jobs]
+    if progress and kept:
+        done = sum(key in kept for key in keys)
+        print(f"sweep: {done} of {len(jobs)} jobs read back from {results}", file=sys.stderr)
+    todo = [job for job, key in zip(jobs, keys, strict=True) if key not in kept]
     done = _jobs.run(
         _sweep_job, todo, n_jobs, backend, threads_per_job, on_result,
         costs=[_cost(config, past) for config, past, *_ in todo],
@@ -201,7 +198,7 @@ def sweep(
     )  # fmt: skip
     new = {row["job"]: row for row in done}
     # each row's parameters in the grid's order, whether it ran now or was read back
-    rows = [{**j[0], **(new.get(key) or kept[key])} for j in jobs for key in [job_key(j[0], j[4])]]
+    rows = [{**j[0], **(new.get(key) or kept[key])} for j, key in zip(jobs, keys, strict=True)]
     try:
         import pandas as pd
     except ImportError:
@@ -358,7 +355,6 @@ class ResultsFile:
             self.data = f.read()
         # bytes, so that a cut character is cut too
         self.whole = self.data[: self.data.rfind(b"\n") + 1]
-        self.cut = len(self.data) - len(self.whole)
         return list(csv.reader(io.StringIO(self.whole.decode("utf-8", "replace"), newline="")))
 
     def _header_cut_short(self):
@@ -374,7 +370,7 @@ class ResultsFile:
 
     def _drop_cut_line(self):
         """Truncate a line cut short, once the file is known to be this sweep's."""
-        if self.cut:
+        if len(self.whole) < len(self.data):
             with open(self.path, "r+b") as f:
                 f.truncate(len(self.whole))
 
@@ -515,10 +511,6 @@ def rank(table, metric=METRIC):
     if metric not in SCORES:
         raise ValueError(f"metric must be one of {', '.join(SCORES)}, got {metric!r}")
     table = pd.DataFrame(table)
-    # every job may have failed: then there are no score columns
-    for name in (metric, f"naive_{metric}"):
-        if name not in table:
-            table[name] = np.nan
     # a job failed when it has an error message (a table read from CSV holds NaN for none)
     failed = table["error"].map(lambda error: isinstance(error, str) and error != "")
     # one group per configuration, whatever its values (lists, None, missing parameters)
