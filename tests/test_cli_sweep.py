@@ -194,3 +194,12 @@ def test_run_spellings_work_in_a_sweep_and_the_best_line_names_only_the_grid(csv
     assert "Best on validation: cell=rnn, epochs=2, lookback=5;" in printed
     rows = [line.split()[0] for line in printed.split("tested there:")[1].splitlines() if line]
     assert rows.index("RNN") == rows.index("LinearRegression") + 1  # last, as run prints it
+
+
+def test_ctrl_c_before_any_job_ends_claims_no_kept_jobs(csv, tmp_path, capsys, monkeypatch):
+    results = tmp_path / "sweep.csv"
+    interrupt_fit(monkeypatch, at=1)
+    assert sweep(csv, tmp_path / "a", "--hidden-size", "4,6", "--results", str(results)) == 130
+    err = capsys.readouterr().err
+    assert "kept in" not in err
+    assert not results.exists()

@@ -405,3 +405,24 @@ def test_a_header_nested_too_deep_or_too_large_is_refused(tmp_path):
     large = tmp_path / "large.npz"
     _write_zip(large, {"__header__.npy": _npy_bytes(np.zeros(2 << 20, np.uint8))})
     _refused_quickly(large, "the header has .* bytes, above")
+
+
+def test_save_never_replaces_a_file_rnnkit_did_not_write(tmp_path):
+    # a Forecaster saved over the user's CSV by a slip of the path must leave it alone
+    model = SequenceRegressor("gru", input_size=1, hidden_size=3, seed=0)
+    prices = tmp_path / "prices.csv"
+    prices.write_text("Date,Close\n2020-01-01,1.0\n")
+    with pytest.raises(FileExistsError, match="is not a model rnnkit saved: rnnkit never"):
+        rnnkit.save(model, prices)
+    assert prices.read_text() == "Date,Close\n2020-01-01,1.0\n"
+    folder = tmp_path / "folder.npz"
+    folder.mkdir()
+    with pytest.raises(FileExistsError):
+        rnnkit.save(model, folder)
+    # its own file it replaces: save, load, save again at the same path
+    path = tmp_path / "m.npz"
+    rnnkit.save(model, path)
+    rnnkit.save(rnnkit.load(path), path)
+    np.testing.assert_array_equal(
+        rnnkit.load(path).state_dict()["weight_hh_l0"], model.state_dict()["weight_hh_l0"]
+    )

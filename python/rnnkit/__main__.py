@@ -1007,7 +1007,7 @@ def sweep(args):
     except (TypeError, ValueError) as err:
         raise CommandError(_in_cli_words(str(err))) from None
     except KeyboardInterrupt:
-        if args.results is not None:
+        if args.results is not None and os.path.exists(args.results):
             print(f"rnnkit: the jobs finished so far are kept in {args.results}: the same "
                   "command resumes the sweep", file=sys.stderr)  # fmt: skip
         raise

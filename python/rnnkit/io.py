@@ -14,6 +14,7 @@ import hashlib
 import importlib
 import json
 import math
+import os
 import zipfile
 
 import numpy as np
@@ -53,6 +54,11 @@ def save(obj, path):
     name = type(obj).__name__
     if name not in CLASSES or not isinstance(obj, _class(name)):
         raise TypeError(f"save takes a Forecaster or a SequenceRegressor, got {name}")
+    if os.path.lexists(path) and not _saved_by_rnnkit(path):
+        raise FileExistsError(
+            f"{os.fspath(path)!r} exists and is not a model rnnkit saved: rnnkit never "
+            "replaces it; give another path"
+        )
     state, arrays = obj.to_state()
     arrays = {key: np.asarray(value) for key, value in arrays.items()}
     if HEADER in arrays:
@@ -71,6 +77,15 @@ def save(obj, path):
             np.savez(f, **{HEADER: encoded}, **arrays)
 
     replace_atomically(path, write)
+
+
+def _saved_by_rnnkit(path):
+    """Whether ``path`` is a file that :func:`save` wrote: a zip holding its header."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return HEADER + ".npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 MAX_HEADER_BYTES = 1 << 20  # a header is a few kB; a larger one is not ours
