@@ -586,3 +586,35 @@ def test_a_variant_goes_to_the_lstm_of_the_main_job_and_needs_one(tmp_path, caps
     assert main(["run", "--cells", "gru", "--variant", "cifg", "--out", str(tmp_path / "s"),
                  *FAST]) == 2  # fmt: skip
     assert "--variant cifg is the LSTM's; --cells gru has none" in error_line(capsys)
+
+
+def test_run_with_an_interval_scores_it_and_draws_the_band(csv, tmp_path, capsys):
+    out = tmp_path / "report"
+    more = ["--column", "Close", "--interval", "0.8", "--cells", "rnn,lstm"]
+    assert main(["run", "--csv", str(csv), "--out", str(out), *FAST, *more]) == 0
+    printed = capsys.readouterr().out
+    for words in ("coverage", "Winkler", "80% split-conformal"):
+        assert words in printed
+    table = pd.read_csv(out / "metrics.csv", index_col=0)
+    assert table["coverage"].between(0, 1).all()
+    assert (table["width"] > 0).all()
+    assert "coverage" in (out / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("more", "message"),
+    [
+        (["--interval", "1"], "must be a level strictly between 0 and 1"),
+        (["--interval", "nan"], "must be a level strictly between 0 and 1"),
+    ],
+)
+def test_an_interval_outside_zero_one_is_refused_by_the_parser(tmp_path, capsys, more, message):
+    with pytest.raises(SystemExit) as done:
+        main(["run", "--out", str(tmp_path / "r"), *FAST, *more])
+    assert done.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_interval_with_a_backtest_is_refused(tmp_path, capsys):
+    assert main(["run", "--interval", "0.9", "--backtest", "2", "--out", str(tmp_path)]) == 2
+    assert "--interval scores one test block" in error_line(capsys)

@@ -104,6 +104,13 @@ def _clip_norm(text):
     return None if text.lower() == "none" else _positive_float(text)
 
 
+def _level(text):
+    value = float(text)
+    if not 0.0 < value < 1.0:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be a level strictly between 0 and 1, got {text}")
+    return value
+
+
 def _nonnegative_float(text):
     value = float(text)
     if not value >= 0.0:  # NaN too
@@ -288,6 +295,14 @@ def _parser():
         metavar="FOLDS",
         help="instead of one test block, a walk-forward backtest over FOLDS consecutive "
         "blocks, each model refitted on everything before each block",
+    )
+    run.add_argument(
+        "--interval",
+        type=_level,
+        metavar="LEVEL",
+        help="also every model's split-conformal prediction interval of this level, e.g. "
+        "0.9: its coverage of the test block, mean width and Winkler score in the table, "
+        "the band in predictions.png",
     )
     run.add_argument(
         "--out",
@@ -824,6 +839,11 @@ def run(args):
         raise CommandError(f"--cells takes some of {', '.join(CELLS)}, got {args.cells!r}")
     if args.variant.lower() != "vanilla" and "lstm" not in cells:
         raise CommandError(f"--variant {args.variant} is the LSTM's; --cells {args.cells} has none")
+    if args.backtest and args.interval:
+        raise CommandError(
+            "--interval scores one test block; with --backtest, use Forecaster.evaluate"
+            "(interval=) on backtest(..., return_models=True)'s models"
+        )
     files = report.BACKTEST_FILES if args.backtest else report.report_files(args.horizon)
     _check_out(args.out, files, args.overwrite)
     if args.threads is not None:
@@ -847,8 +867,9 @@ def run(args):
                 )
             else:
                 table, forecasters = report.compare(
-                    series, cells=cells, verbose=verbose, **forecaster_args
-                )
+                    series, cells=cells, interval=args.interval, verbose=verbose,
+                    **forecaster_args,
+                )  # fmt: skip
     except ValueError as err:
         raise CommandError(_in_cli_words(str(err))) from None
     # Thin data is said once (every network's fit finds it), with the rule of thumb beside
@@ -868,8 +889,11 @@ def run(args):
         print(f"\n{report.backtest_note(transform)}")
     else:
         print(report.format_table(table))
-        files = _write_out(report.write_report, args.out, table, forecasters, title, args.overwrite)
-        print(f"\n{report.note(transform, args.horizon)}")
+        files = _write_out(
+            report.write_report, args.out, table, forecasters, title, args.overwrite,
+            args.interval,
+        )  # fmt: skip
+        print(f"\n{report.note(transform, args.horizon, args.interval)}")
     if rule:
         print(RULE_OF_THUMB)
     _say_where(args.out, files, start)

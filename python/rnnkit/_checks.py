@@ -5,6 +5,7 @@ expected and what came: TypeError for a value of the wrong kind, ValueError for 
 the right kind out of range. Each returns the value in the form the caller keeps.
 """
 
+import itertools
 import math
 import numbers
 
@@ -71,6 +72,32 @@ def check_fraction(name, value):
     if not is_real(value) or not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be a fraction in [0, 1), got {value!r}")
     return float(value)
+
+
+def check_level(name, value):
+    """``value`` as a float strictly inside (0, 1): an interval's coverage, say; else
+    ValueError (0 and 1 are no interval: an empty one and an endless one)."""
+    if not is_real(value) or not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be a level strictly between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def check_quantiles(name, value):
+    """``value`` as a tuple of floats strictly inside (0, 1), strictly increasing, with
+    0.5 among them (a quantile model's point forecast is its median); else an error."""
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple | np.ndarray):
+        raise TypeError(
+            f"{name} must be a list of levels in (0, 1), e.g. [0.05, 0.5, 0.95], "
+            f"got {type(value).__name__} {value!r}"
+        )
+    levels = [check_level(f"every level of {name}", q) for q in value]
+    if any(b <= a for a, b in itertools.pairwise(levels)):
+        raise ValueError(f"{name} must be increasing, without repeats, got {list(value)!r}")
+    if 0.5 not in levels:
+        raise ValueError(
+            f"{name} must include 0.5, the median, which is the point forecast; got {list(value)!r}"
+        )
+    return tuple(levels)
 
 
 def check_choice(name, value, choices):

@@ -21,6 +21,9 @@ SHOWN = {
     "skill": ("skill", "{:+.4f}"),
     "train_seconds": ("train s", "{:.1f}"),
     "parameters": ("params", "{:.0f}"),  # a count; a float after a NaN row joined
+    "coverage": ("coverage", "{:.1%}"),
+    "width": ("width", None),
+    "winkler": ("Winkler", None),
 }
 
 

@@ -29,9 +29,19 @@ import numpy as np
 from . import _jobs
 from . import baselines as _baselines
 from . import data as _data
+from . import intervals as _intervals
 from . import metrics as _metrics
 from . import train as _train
-from ._checks import check_choice, check_fraction, check_int, check_seed, finite_array, is_int
+from ._checks import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_level,
+    check_quantiles,
+    check_seed,
+    finite_array,
+    is_int,
+)
 from ._estimator import Estimator, defaults
 from .models import CELLS, RECOMMENDED_FORGET_BIAS, SequenceRegressor
 
@@ -96,6 +106,15 @@ class Forecaster(Estimator):
         Training (see :func:`rnnkit.train.fit`). ``optimizer`` is a name; ``loss`` a
         name or a function ``(pred, target) -> (value, gradient)``, which a saved
         model records by name (it must be set again before a loaded model refits).
+    quantiles : list of float, optional
+        Forecast these quantiles of every step instead of one value: the head has one
+        output per step and level, trained on the pinball loss
+        (:class:`rnnkit.train.PinballLoss`, which replaces ``loss``). Strictly increasing levels in (0, 1),
+        0.5 among them: the median is the point forecast. :meth:`predict_quantiles`
+        gives them all; ``predict(series, interval=level)`` the conformalized interval
+        between the two around ``level``. A quantile of the price h steps ahead is not
+        a sum of quantiles of returns, so with ``horizon > 1`` the transform must be
+        "none" or "volatility".
     dtype : {"float32", "float64"}
     seed : int or None
         Fixes initialisation, dropout and batch order.
@@ -125,6 +144,11 @@ class Forecaster(Estimator):
     test_values_, test_index_
         The rows of the series the test windows read (and their index, or None):
         enough to rebuild every test window after loading.
+    calibration_ : dict or None
+        What the intervals are calibrated on (:mod:`rnnkit.intervals`): ``"actual"``,
+        the validation block's targets (n, horizon) in the series' units, and every
+        model's forecasts of them by name (the network's (n, horizon, Q) with
+        quantiles); None without a validation block.
 
     Every fitted attribute is set at the end of :meth:`fit`, together, and saved by
     :meth:`save`.
@@ -155,6 +179,7 @@ class Forecaster(Estimator):
         loss=_FIT["loss"],
         clip_norm=_FIT["clip_norm"],
         patience=_FIT["patience"],
+        quantiles=None,
         dtype=_MODEL["dtype"],
         seed=_FIT["seed"],
         verbose=_FIT["verbose"],
@@ -182,6 +207,7 @@ class Forecaster(Estimator):
         self.loss = loss
         self.clip_norm = clip_norm
         self.patience = patience
+        self.quantiles = quantiles
         self.dtype = dtype
         self.seed = seed
         self.verbose = verbose
@@ -197,11 +223,8 @@ class Forecaster(Estimator):
         """The network's name in tables and plots: "LSTM", "GRU" or "RNN", and an LSTM
         variant's after a dash ("LSTM-CIFG"): the fitted one's."""
         if hasattr(self, "model_"):
-            cell, variant = self.model_.cell, self.model_.variant
-        else:
-            cell, variant = str(self.cell), str(self.variant)
-        suffix = f"-{variant.upper()}" if variant.lower() not in ("", "vanilla") else ""
-        return cell.upper() + suffix
+            return _network_name(self.model_.cell, self.model_.variant)
+        return _network_name(str(self.cell), str(self.variant))
 
     # ------------------------------------------------------------------ fit
 
@@ -234,6 +257,21 @@ class Forecaster(Estimator):
                 "a file cannot hold; set_params(loss=<that function>) before fitting again"
             )
         check_seed("seed", self.seed)
+        if self.quantiles is not None:
+            check_quantiles("quantiles", self.quantiles)
+            if self.loss != _FIT["loss"]:
+                raise ValueError(
+                    f"loss={self.loss!r} cannot train quantiles: a quantile head learns from "
+                    f"the pinball loss; leave loss at {_FIT['loss']!r} with quantiles="
+                )
+            if self.horizon != 1 and self.transform not in ("none", "volatility"):
+                raise ValueError(
+                    f"quantiles with horizon={self.horizon} need transform='none' or "
+                    f"'volatility', got transform={self.transform!r}: the quantile of a price "
+                    "several steps ahead is not the sum of the quantiles of the returns; use "
+                    "horizon=1, or point forecasts with conformal intervals (predict(..., "
+                    "interval=))"
+                )
 
     def fit(self, series):
         """Split, scale, window and train the network and the baselines.
@@ -276,7 +314,7 @@ class Forecaster(Estimator):
                 batch_size=self.batch_size,
                 optimizer=self.optimizer,
                 lr=self.lr,
-                loss=self.loss,
+                loss=self._training_loss(),
                 clip_norm=self.clip_norm,
                 patience=self.patience,
                 seed=self.seed,
@@ -293,13 +331,18 @@ class Forecaster(Estimator):
         self._set_fitted(split, model, history, baselines, start, params)
         return self
 
+    def _training_loss(self):
+        """The loss the network trains on: the pinball loss of the quantiles, or ``loss``."""
+        return self.loss if self.quantiles is None else _train.PinballLoss(self.quantiles)
+
     def _prepare(self, series):
         """Every parameter checked, and what a fit trains: (the split, the untrained
         network, the parameters as a saved model keeps them). Nothing is trained."""
         self._check_training_params()
         _train.check_settings(
             epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,
-            loss=self.loss, clip_norm=self.clip_norm, patience=self.patience, verbose=self.verbose,
+            loss=self._training_loss(), clip_norm=self.clip_norm, patience=self.patience,
+            verbose=self.verbose,
         )  # fmt: skip
         split = _data.split_windows(
             series,
@@ -319,7 +362,7 @@ class Forecaster(Estimator):
             cell=self.cell,
             input_size=pipeline.n_inputs,
             hidden_size=self.hidden_size,
-            output_size=pipeline.horizon,
+            output_size=pipeline.horizon * len(self.quantiles or [None]),
             num_layers=self.num_layers,
             dropout=self.dropout,
             forget_bias=self.forget_bias if self.cell == "lstm" else 0.0,
@@ -333,17 +376,25 @@ class Forecaster(Estimator):
 
     def _set_fitted(self, split, model, history, baselines, start, params):
         """Every fitted attribute at once: a fit is all there or not at all."""
-        self.__dict__.update(
-            model_=model,
-            pipeline_=split.pipeline,
-            history_=history,
-            baselines_=baselines,
-            train_seconds_=time.perf_counter() - start,
-            n_features_in_=split.pipeline.n_columns,
-            test_values_=split.test_values,
-            test_index_=split.test_index,
-            _params_at_fit=params,
-        )
+        seconds = time.perf_counter() - start
+        fitted = {
+            "model_": model,
+            "pipeline_": split.pipeline,
+            "history_": history,
+            "baselines_": baselines,
+            "train_seconds_": seconds,
+            "n_features_in_": split.pipeline.n_columns,
+            "test_values_": split.test_values,
+            "test_index_": split.test_index,
+            "_params_at_fit": params,
+        }
+        val = split.val
+        calibration = None
+        if len(val.X):
+            # the validation block, forecast by the fitted models: what intervals widen by
+            calibration = {"actual": val.y_raw.copy()}
+            calibration |= _forecasts(model, split.pipeline, baselines, params["quantiles"], val)
+        self.__dict__.update(fitted, calibration_=calibration)
 
     # ------------------------------------------------------------------ use
 
@@ -351,29 +402,89 @@ class Forecaster(Estimator):
         if not hasattr(self, "model_"):
             raise RuntimeError("this Forecaster is not fitted yet: call fit(series) first")
 
-    def predict(self, series):
+    def predict(self, series, interval=None):
         """Forecast the next ``horizon`` values after every row with a full lookback.
 
         Parameters
         ----------
         series : like fit's
             Must have the columns the forecaster was fitted on.
+        interval : float in (0, 1), optional
+            Also the prediction interval of this level (0.9: 90%), split-conformal on the
+            validation block (:mod:`rnnkit.intervals`).
 
         Returns
         -------
         ndarray (N, horizon), or a pandas DataFrame indexed by the time of each
         forecast's origin (the last observed row) with columns ``t+1 .. t+h``
-        when the series came from pandas. Values are in the series' units.
+        when the series came from pandas. Values are in the series' units. With
+        ``interval``, an :class:`rnnkit.intervals.Interval` ``(lower, point, upper)`` of
+        three such arrays or DataFrames.
         """
         self._check_fitted()
+        level = None if interval is None else check_level("interval", interval)
         block = self.pipeline_.windows(series, self._params_at_fit["missing"])
-        forecast = self.pipeline_.to_levels(self.model_.predict(block.X), block.last)
+        forecast = self._network_levels(block)
+        point = _point(forecast, self._quantiles())
+        parts = [point] if level is None else self._bounds(self.name, forecast, level)
+        parts = [self._forecast_frame(part, block) for part in parts]
+        if level is None:
+            return parts[0]
+        lower, upper = parts
+        return _intervals.Interval(lower, self._forecast_frame(point, block), upper)
+
+    def predict_quantiles(self, series):
+        """Every quantile the network forecasts after every row with a full lookback.
+
+        Only for a Forecaster fitted with ``quantiles``. Returns an ndarray (N, horizon,
+        Q) in the series' units, the last axis in the order of ``quantiles``; for pandas
+        input a DataFrame indexed as :meth:`predict`'s, with columns (step, level).
+        """
+        self._check_fitted()
+        quantiles = self._quantiles()
+        if quantiles is None:
+            raise ValueError(
+                "predict_quantiles needs a Forecaster fitted with quantiles=[...]; this one "
+                "forecasts one value per step (predict, or predict(..., interval=))"
+            )
+        block = self.pipeline_.windows(series, self._params_at_fit["missing"])
+        forecast = self._network_levels(block)
+        if block.origin is None:
+            return forecast
+        import pandas as pd
+
+        steps = [f"t+{k}" for k in range(1, self.pipeline_.horizon + 1)]
+        columns = pd.MultiIndex.from_product([steps, quantiles], names=["step", "quantile"])
+        return pd.DataFrame(forecast.reshape(len(forecast), -1), block.origin, columns)
+
+    def _quantiles(self):
+        """The fitted quantile levels, a tuple, or None for a point forecaster."""
+        quantiles = self._params_at_fit.get("quantiles")
+        return None if quantiles is None else tuple(quantiles)
+
+    def _network_levels(self, block):
+        return _network_levels(self.model_, self.pipeline_, self._quantiles(), block)
+
+    def _forecast_frame(self, forecast, block):
+        """Forecasts (N, horizon) as predict returns them: a DataFrame for pandas input."""
         if block.origin is None:
             return forecast
         import pandas as pd
 
         columns = [f"t+{k}" for k in range(1, self.pipeline_.horizon + 1)]
         return pd.DataFrame(forecast, index=block.origin, columns=columns)
+
+    def _bounds(self, name, forecast, level):
+        """(lower, upper) of model ``name``'s forecasts at ``level``, calibrated."""
+        if self.calibration_ is None:
+            raise ValueError(
+                "intervals are calibrated on the validation block, and this Forecaster was "
+                "fitted without one (val=0): fit it with val > 0"
+            )
+        return _intervals.bounds(
+            forecast, self.calibration_[name], self.calibration_["actual"], level,
+            self._quantiles(), name,
+        )  # fmt: skip
 
     def stream(self, history):
         """Live forecasts from the end of ``history`` on: a :class:`rnnkit.stream.Stream`
@@ -444,13 +555,25 @@ class Forecaster(Estimator):
         return self.pipeline_.test_block(self.test_values_, self.test_index_)
 
     def _test_forecasts(self, block):
-        network = self.pipeline_.to_levels(self.model_.predict(block.X), block.last)
-        forecasts = {self.name: network}
-        forecasts |= {b.name: b.predict(block.X_raw) for b in self.baselines_}
-        return forecasts
+        """Every model's forecasts of ``block`` by name (the network's quantiles too)."""
+        return _forecasts(self.model_, self.pipeline_, self.baselines_, self._quantiles(), block)
 
-    def test_predictions(self, step=1):
+    def _test_intervals(self, forecasts, level):
+        """Every model's (lower, upper) at ``level`` (None: no interval) by name."""
+        if level is None:
+            return {}
+        return {name: self._bounds(name, forecast, level) for name, forecast in forecasts.items()}
+
+    def test_predictions(self, step=1, interval=None):
         """Actual values and every model's forecast on the test windows, ``step`` ahead.
+
+        Parameters
+        ----------
+        step : int
+            Which step of the horizon.
+        interval : float in (0, 1), optional
+            Also every model's prediction interval of this level (see :meth:`predict`),
+            as the columns "<model> lower" and "<model> upper".
 
         Returns
         -------
@@ -462,9 +585,14 @@ class Forecaster(Estimator):
         horizon = self.pipeline_.horizon
         if check_int("step", step) > horizon:
             raise ValueError(f"step must be between 1 and horizon={horizon}, got {step!r}")
+        level = None if interval is None else check_level("interval", interval)
         k = step - 1
+        forecasts = self._test_forecasts(block)
         columns = {"actual": block.y_raw[:, k]}
-        columns |= {name: pred[:, k] for name, pred in self._test_forecasts(block).items()}
+        quantiles = self._quantiles()
+        columns |= {name: _point(pred, quantiles)[:, k] for name, pred in forecasts.items()}
+        for name, (lower, upper) in self._test_intervals(forecasts, level).items():
+            columns |= {f"{name} lower": lower[:, k], f"{name} upper": upper[:, k]}
         try:
             import pandas as pd
         except ImportError:
@@ -472,18 +600,35 @@ class Forecaster(Estimator):
         index = None if block.times is None else pd.Index(block.times[:, k], name="time")
         return pd.DataFrame(columns, index=index)
 
-    def evaluate(self, as_frame=True):
+    def evaluate(self, as_frame=True, interval=None):
         """One table of every metric for the network and every baseline on the test windows.
+
+        Parameters
+        ----------
+        as_frame : bool
+            A DataFrame (True) or a list of dict rows (False).
+        interval : float in (0, 1), optional
+            Also score every model's prediction interval of this level (see
+            :meth:`predict`): ``coverage`` (the share of test targets inside, to set
+            beside ``interval``), ``width`` (mean, in the series' units) and ``winkler``
+            (the interval score: the width plus 2 / (1 - interval) times each miss).
 
         Returns
         -------
         pandas DataFrame (one row per model) or a list of dict rows; the network's row
         also has its training seconds and parameter count.
         """
+        level = None if interval is None else check_level("interval", interval)
         block = self._test_block()
         baselines = {b.name: b for b in self.baselines_}
         last = block.last[:, None]
-        table = _metrics.evaluate(block.y_raw, self._test_forecasts(block), last, as_frame=False)
+        forecasts = self._test_forecasts(block)
+        points = {name: _point(f, self._quantiles()) for name, f in forecasts.items()}
+        table = _metrics.evaluate(block.y_raw, points, last, as_frame=False)
+        for row, (lower, upper) in zip(
+            table, self._test_intervals(forecasts, level).values(), strict=False
+        ):
+            row |= _metrics.interval_row(block.y_raw, lower, upper, level)
         for row in table:
             is_net = row["model"] == self.name
             row["train_seconds"] = self.train_seconds_ if is_net else 0.0
@@ -585,6 +730,13 @@ class Forecaster(Estimator):
         arrays["test/values"] = self.test_values_
         if index is not None:
             arrays["test/index"] = index
+        # the network's forecasts as "calibration/network", the baselines' by position:
+        # names are for people, positions for files
+        meta["calibrated"] = self.calibration_ is not None
+        if self.calibration_ is not None:
+            forecasts = list(self.calibration_.values())
+            arrays["calibration/actual"], arrays["calibration/network"] = forecasts[:2]
+            arrays |= {f"calibration/baseline{i}": f for i, f in enumerate(forecasts[2:])}
         return meta, arrays
 
     @classmethod
@@ -598,10 +750,13 @@ class Forecaster(Estimator):
         forecaster = cls(**meta["params"])
         pipeline = _data.WindowPipeline.from_state(meta["pipeline"])
         model = SequenceRegressor.from_state(meta["model"], part("model/"))
+        quantiles = meta["params"].get("quantiles")
+        if quantiles is not None:
+            quantiles = check_quantiles("quantiles", quantiles)
         if (model.cell, model.input_size, model.output_size) != (
             forecaster.cell,
             pipeline.n_inputs,
-            pipeline.horizon,
+            pipeline.horizon * len(quantiles or [None]),
         ):
             raise ValueError("the model does not match the parameters and the pipeline")
         baselines = [
@@ -617,7 +772,14 @@ class Forecaster(Estimator):
             raise ValueError(f"test/values has shape {values.shape}")
         if index is not None and len(index) != len(values):
             raise ValueError(f"the test index has {len(index)} rows, its values {len(values)}")
+        calibration = None
+        if meta.get("calibrated"):
+            calibration = _calibration_from_state(
+                part("calibration/"), pipeline.horizon, quantiles,
+                [_network_name(model.cell, model.variant)] + [b.name for b in baselines],
+            )  # fmt: skip
         forecaster.__dict__.update(
+            calibration_=calibration,
             model_=model,
             pipeline_=pipeline,
             history_=_train.History.from_state(meta["history"]),
@@ -635,6 +797,39 @@ class Forecaster(Estimator):
         from .io import save
 
         save(self, path)
+
+
+def _network_name(cell, variant):
+    """ "LSTM", "GRU", "RNN", and an LSTM variant's after a dash ("LSTM-CIFG")."""
+    suffix = f"-{variant.upper()}" if variant.lower() not in ("", "vanilla") else ""
+    return cell.upper() + suffix
+
+
+def _network_levels(model, pipeline, quantiles, block):
+    """The network's forecasts of ``block`` in the series' units: (N, horizon), or with
+    ``quantiles`` (N, horizon, Q), sorted along the levels."""
+    pred = model.predict(block.X)
+    if quantiles is None:
+        return pipeline.to_levels(pred, block.last)
+    pred = pred.reshape(len(pred), pipeline.horizon, len(quantiles))
+    levels = np.stack([pipeline.to_levels(pred[..., k], block.last) for k in range(len(quantiles))])
+    # Sorted, so that quantiles never cross (the rearrangement of Chernozhukov et al. 2010,
+    # which can only lower the pinball loss) and a decreasing transform keeps their order.
+    return np.sort(np.moveaxis(levels, 0, -1), axis=-1)
+
+
+def _point(forecast, quantiles):
+    """The point forecast (N, horizon) of forecasts that may be quantiles (N, horizon, Q):
+    their median (check_quantiles makes sure 0.5 is among them)."""
+    return forecast if forecast.ndim == 2 else forecast[..., quantiles.index(0.5)]
+
+
+def _forecasts(model, pipeline, baselines, quantiles, block):
+    """Every model's forecasts of ``block`` by name, the network first."""
+    forecasts = {_network_name(model.cell, model.variant): _network_levels(
+        model, pipeline, quantiles, block)}  # fmt: skip
+    forecasts |= {b.name: b.predict(block.X_raw) for b in baselines}
+    return forecasts
 
 
 def _warn_if_thin(name, windows, parameters, lookback):
@@ -704,6 +899,25 @@ def _check_saveable(split):
                 "frame.columns = frame.columns.astype(str)"
             )
     _index_state(split.test_index)
+
+
+def _calibration_from_state(arrays, horizon, quantiles, names):
+    """The calibration :meth:`Forecaster.to_state` wrote, every array checked against the
+    shapes the model implies: (n, horizon) each, (n, horizon, Q) for quantiles."""
+    keys = ["actual", "network"] + [f"baseline{i}" for i in range(len(names) - 1)]
+    if sorted(arrays) != sorted(keys):
+        raise ValueError(f"the calibration arrays must be {keys}, got {sorted(arrays)}")
+    n = len(arrays["actual"])
+    calibration = {}
+    for key, name in zip(keys, ["actual", *names], strict=True):
+        shape = (n, horizon, len(quantiles)) if key == "network" and quantiles else (n, horizon)
+        value = finite_array(f"calibration/{key}", arrays[key])
+        if value.shape != shape or n == 0:
+            raise ValueError(
+                f"calibration/{key} must have shape {shape} with n > 0, got {value.shape}"
+            )
+        calibration[name] = value
+    return calibration
 
 
 def _index_state(index):

@@ -1,4 +1,6 @@
-"""Forecast accuracy: mse, rmse, mae, mape, smape, directional accuracy, skill, and a table.
+"""Forecast accuracy: mse, rmse, mae, mape, smape, directional accuracy, skill, and a table;
+for prediction intervals, coverage, mean width and the interval (Winkler) score; for
+quantile forecasts, the pinball loss.
 
 Every metric takes ``(y_true, y_pred)`` array-likes (NumPy arrays, lists, pandas objects) of
 the same shape, any shape, and returns a Python float averaged over every element. A shape
@@ -17,19 +19,24 @@ import numpy as np
 from ._checks import finite_array
 
 __all__ = [
+    "coverage",
     "directional_accuracy",
     "evaluate",
     "mae",
     "mape",
     "mse",
+    "pinball",
     "rmse",
     "skill",
     "smape",
+    "width",
+    "winkler",
 ]
 
 
-# The scores of each row of evaluate, in its order.
+# The scores of each row of evaluate, in its order; and those it adds for an interval.
 SCORES = ("rmse", "mae", "mape", "smape", "directional_accuracy", "skill")
+INTERVAL_SCORES = ("coverage", "width", "winkler")
 
 
 def _pair(y_true, y_pred, names=("y_true", "y_pred")):
@@ -158,6 +165,65 @@ def skill(y_true, y_pred, y_naive):
     if naive_error == 0:
         return 0.0 if model_error == 0 else -np.inf
     return 1.0 - model_error / naive_error
+
+
+def _interval(y_true, lower, upper):
+    """The three arrays as float64, of one shape, finite, lower <= upper; else ValueError."""
+    truth, low = _pair(y_true, lower, ("y_true", "lower"))
+    _, high = _pair(truth, upper, ("y_true", "upper"))
+    if np.any(low > high):
+        raise ValueError(
+            f"lower must not exceed upper; it does at {int(np.sum(low > high))} points"
+        )
+    return truth, low, high
+
+
+def coverage(y_true, lower, upper):
+    """Share (0 to 1) of true values inside their interval ``[lower, upper]``, ends included."""
+    truth, low, high = _interval(y_true, lower, upper)
+    return float(np.mean((low <= truth) & (truth <= high)))
+
+
+def width(lower, upper):
+    """Mean width of the intervals, ``mean(upper - lower)``, in the units of y."""
+    low, high = _pair(lower, upper, ("lower", "upper"))
+    return float(np.mean(high - low))
+
+
+def winkler(y_true, lower, upper, level):
+    """The interval score of Winkler (1972) and Gneiting and Raftery (2007), lower is better.
+
+    For central intervals of ``level`` (alpha = 1 - level): the width, plus
+    ``2 / alpha`` times how far each true value falls outside its interval. It rewards
+    narrow intervals and punishes misses in proportion to their size, so an interval that
+    covers by being endless scores badly too.
+    """
+    from ._checks import check_level
+
+    alpha = 1.0 - check_level("level", level)
+    truth, low, high = _interval(y_true, lower, upper)
+    below, above = np.maximum(low - truth, 0.0), np.maximum(truth - high, 0.0)
+    return float(np.mean(high - low + (2.0 / alpha) * (below + above)))
+
+
+def pinball(y_true, y_pred, quantile):
+    """Pinball (quantile) loss of forecasts ``y_pred`` of the ``quantile`` level, averaged:
+    ``max(q u, (q - 1) u)`` with ``u = y_true - y_pred``; its minimiser is the quantile."""
+    from ._checks import check_level
+
+    q = check_level("quantile", quantile)
+    truth, pred = _pair(y_true, y_pred)
+    u = truth - pred
+    return float(np.mean(np.maximum(q * u, (q - 1.0) * u)))
+
+
+def interval_row(y_true, lower, upper, level):
+    """:data:`INTERVAL_SCORES` of one model's intervals, as a dict."""
+    return {
+        "coverage": coverage(y_true, lower, upper),
+        "width": width(lower, upper),
+        "winkler": winkler(y_true, lower, upper, level),
+    }
 
 
 def evaluate(y_true, predictions, last, y_naive=None, as_frame=None):

@@ -68,11 +68,31 @@ def _style(name):
             "markersize": 3, "zorder": 3}  # fmt: skip
 
 
-def _draw_forecasts(ax, part, models, units):
-    """The actual values and each model's forecasts on ``ax``."""
+def _banded(frame, models, band):
+    """The model whose interval predictions() draws: ``band``, or by default the last
+    network among ``models`` whose interval the frame holds; None for none."""
+    held = [m for m in models if f"{m} lower" in frame and f"{m} upper" in frame]
+    if band is None:
+        return next((m for m in reversed(held) if m in NETWORK_COLORS), held[-1] if held else None)
+    if band not in held:
+        raise ValueError(
+            f"band must be a drawn model whose interval the frame holds ({held}), got {band!r}"
+        )
+    return band
+
+
+def _draw_forecasts(ax, part, models, units, band=None):
+    """The actual values and each model's forecasts on ``ax``, and model ``band``'s
+    interval ("<band> lower" to "<band> upper") as a band behind them."""
     ax.plot(part.index, part["actual"], color="black", linewidth=1.4, label="actual", zorder=1)
     for name in models:
         ax.plot(part.index, part[name], label=name, **_style(name))
+    if band is not None:
+        ax.fill_between(
+            part.index, part[f"{band} lower"], part[f"{band} upper"],
+            color=NETWORK_COLORS.get(band, "0.35"), alpha=0.18, linewidth=0,
+            label=f"{band} interval", zorder=0,
+        )  # fmt: skip
     ax.set_ylabel(units)
     ax.grid(alpha=0.3)
 
@@ -80,7 +100,9 @@ def _draw_forecasts(ax, part, models, units):
 def _legend_above(fig, ax):
     """One legend for the figure, above the panels: it never covers a line."""
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize="small")
+    # at most five a row: eight models and a band would run off a 9-inch figure
+    fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 5),
+               fontsize="small")  # fmt: skip
 
 
 def rolling_window(n):
@@ -88,7 +110,7 @@ def rolling_window(n):
     return int(np.clip(n // 20, 5, 60))
 
 
-def predictions(frame, models=None, zoom=60, units="price"):
+def predictions(frame, models=None, zoom=60, units="price", band=None):
     """The test block: what happened, each model's error over time, and a close view.
 
     Three panels sharing nothing but colours: the actual values over the whole test
@@ -100,19 +122,24 @@ def predictions(frame, models=None, zoom=60, units="price"):
     ----------
     frame : pandas DataFrame
         ``Forecaster.test_predictions(step)``: an "actual" column and one per model,
-        indexed by the target's time.
+        indexed by the target's time; from ``test_predictions(step, interval=)``, the
+        close view draws one model's interval as a band.
     models : list of str, optional
         Columns to draw (default: every network and the naive forecast).
     zoom : int
         Steps in the close view, at most the block's length.
     units : str
         Label of the y axes.
+    band : str, optional
+        The model whose interval is drawn (default: the last network drawn that has
+        one, else the last model); one band, since several would hide each other.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     models = _default_models(frame) if models is None else list(models)
+    band = _banded(frame, models, band)
     n = len(frame)
     shown = min(int(zoom), n)
     fig, (whole, error, tail) = _figure(3, 1, height=9.0)
@@ -143,7 +170,7 @@ def predictions(frame, models=None, zoom=60, units="price"):
         error.set_ylabel(f"RMSE ({units})")
         error.set_title(f"Each model's error over time: RMSE of the last {window} steps")
     error.grid(alpha=0.3)
-    _draw_forecasts(tail, frame.iloc[-shown:], models, units)
+    _draw_forecasts(tail, frame.iloc[-shown:], models, units, band)
     tail.set_title(f"The last {shown} steps" if shown < n else f"All {n} steps of the test block")
     _legend_above(fig, tail)
     return fig

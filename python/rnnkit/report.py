@@ -4,6 +4,7 @@ import numpy as np
 
 from . import _output
 from .forecaster import Forecaster
+from .metrics import INTERVAL_SCORES
 from .models import NETWORKS
 
 # What the table's numbers are, by Forecaster transform ("volatility" or a price's).
@@ -37,13 +38,21 @@ def target_of(transform):
     return "volatility" if transform == "volatility" else "price"
 
 
-def note(transform, horizon=1):
-    """What the numbers of a run with ``transform`` and ``horizon`` are, in one paragraph."""
+def note(transform, horizon=1, interval=None):
+    """What the numbers of a run with ``transform`` and ``horizon`` (and the intervals of
+    level ``interval``, if any) are, in one paragraph."""
     text = NOTES[target_of(transform)]
     if horizon > 1:
         text += (
             f" Each forecast covers {horizon} steps: its errors are averaged over all of "
             f"them ({BY_STEP} shows each step apart)."
+        )
+    if interval:
+        text += (
+            f" Intervals: {interval:.0%} split-conformal, calibrated on the validation block; "
+            f"coverage is the share of test values inside (to set beside {interval:.0%}), "
+            f"width their mean width and Winkler the interval score (the width plus "
+            f"{2 / (1 - interval):.3g} times each miss; lower is better)."
         )
     return text
 
@@ -59,11 +68,12 @@ def _for_cell(cell, forecaster_args):
     return {**forecaster_args, "cell": cell, "variant": variant}
 
 
-def compare(series, cells=NETWORKS, **forecaster_args):
+def compare(series, cells=NETWORKS, interval=None, **forecaster_args):
     """Fit a Forecaster per cell on ``series``; one table of test metrics for all.
 
     The baselines are the same in every fit (same windows, same training block),
-    so their rows are taken from the first.
+    so their rows are taken from the first. With ``interval`` (a level in (0, 1)), the
+    table also scores every model's conformal interval of that level.
 
     Returns
     -------
@@ -81,10 +91,10 @@ def compare(series, cells=NETWORKS, **forecaster_args):
     fitted = [Forecaster(**_for_cell(cell, forecaster_args)).fit(series) for cell in cells]
     # Errors that overflow are reported below, once, as the cause: not as NumPy warnings.
     with np.errstate(over="ignore", invalid="ignore"):
-        tables = [f.evaluate() for f in fitted]
+        tables = [f.evaluate(interval=interval) for f in fitted]
     rows = [tables[0].drop(index=fitted[0].name)]
     rows += [t.loc[[f.name]] for t, f in zip(tables, fitted, strict=True)]
-    table = pd.concat(rows)[list(COLUMNS)]
+    table = pd.concat(rows)[list(COLUMNS) + list(INTERVAL_SCORES if interval else [])]
     # Prices near float64's limits overflow in differences and squares: an inf or NaN
     # error is no result, and plotting it would fail far from the cause.
     errors = table[["rmse", "mae"]]
@@ -110,7 +120,7 @@ def format_table(table):
     """The main job's table as aligned text (see :func:`rnnkit._table.format_metrics`)."""
     from ._table import format_metrics
 
-    return format_metrics(table, COLUMNS)
+    return format_metrics(table, [c for c in (*COLUMNS, *INTERVAL_SCORES) if c in table])
 
 
 def format_backtest(table):
@@ -191,17 +201,20 @@ def write_backtest(out, table, title, text, transform, overwrite=False):
     return _output.write_folder(out, files, overwrite, retire=ALL_FILES)
 
 
-def _test_frame(forecasters, step):
+def _test_frame(forecasters, step, interval=None):
     """The first Forecaster's test predictions ``step`` ahead (actual values, baselines, its
-    network) with every other network's beside them: the same windows in every fit."""
+    network; their intervals with ``interval``) with every other network's beside them:
+    the same windows in every fit."""
     first, *others = forecasters.values()
-    frame = first.test_predictions(step)
+    frame = first.test_predictions(step, interval)
     for f in others:
-        frame[f.name] = f.test_predictions(step)[f.name]
+        theirs = f.test_predictions(step, interval)
+        mine = [c for c in theirs.columns if c == f.name or c.startswith(f"{f.name} ")]
+        frame[mine] = theirs[mine]
     return frame
 
 
-def write_report(out, table, forecasters, title, overwrite=False):
+def write_report(out, table, forecasters, title, overwrite=False, interval=None):
     """metrics.csv, three PNGs and a README.md that ties them together, in folder ``out``.
 
     ``out`` is made if missing; a folder holding files rnnkit did not write is refused
@@ -214,7 +227,7 @@ def write_report(out, table, forecasters, title, overwrite=False):
     first = next(iter(forecasters.values()))
     horizon = first.pipeline_.horizon
     _output.check_folder(out, report_files(horizon), overwrite)
-    frame = _test_frame(forecasters, step=1)
+    frame = _test_frame(forecasters, 1, interval)
     units = AXES[target_of(first.transform)]
     figures = {
         "loss_curves.png": plot.loss_curves({n: f.history_ for n, f in forecasters.items()}),
@@ -233,7 +246,7 @@ def write_report(out, table, forecasters, title, overwrite=False):
         format_table(table),
         "```",
         "",
-        note(first.transform, horizon),
+        note(first.transform, horizon, interval),
         "",
         *(f"![{name[:-4]}]({name})" for name in figures),
         "",

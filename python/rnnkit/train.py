@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from . import _progress, core
-from ._checks import check_int, check_number, check_positive, float_array
+from ._checks import check_int, check_number, check_positive, check_quantiles, float_array
 from .models import INFERENCE_BATCH
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Adam",
     "History",
     "Optimizer",
+    "PinballLoss",
     "RMSprop",
     "clip_grad_norm",
     "evaluate",
@@ -249,6 +250,37 @@ def mae_loss(pred, target):
 LOSSES = {"mse": mse_loss, "mae": mae_loss}
 
 
+class PinballLoss:
+    """The pinball (quantile) loss over ``quantiles``: a head of ``Q = len(quantiles)``
+    outputs per target learns every quantile at once.
+
+    Called as ``loss(pred, target)`` with pred (N, k * Q), the Q quantiles of each of the
+    k targets side by side (target-major: ``pred.reshape(N, k, Q)``), and target (N, k).
+    The value is ``mean(max(q u, (q - 1) u))`` over every target and level, with
+    ``u = target - pred``; its gradient w.r.t. pred is ``-(q - [u < 0]) / size``.
+
+    Parameters
+    ----------
+    quantiles : list of float
+        Strictly increasing levels in (0, 1), 0.5 among them (the point forecast).
+    """
+
+    def __init__(self, quantiles):
+        self.quantiles = check_quantiles("quantiles", quantiles)
+        self.outputs_per_target = len(self.quantiles)
+
+    def __call__(self, pred, target):
+        Q = self.outputs_per_target
+        u = target[:, :, None] - pred.reshape(len(pred), -1, Q)
+        q = np.asarray(self.quantiles, dtype=pred.dtype)
+        losses = np.maximum(q * u, (q - 1) * u)
+        grad = ((u < 0).astype(pred.dtype) - q) / pred.dtype.type(u.size)
+        return float(np.mean(losses, dtype=np.float64)), grad.reshape(pred.shape)
+
+    def __repr__(self):
+        return f"PinballLoss({list(self.quantiles)})"
+
+
 def _loss_function(loss):
     if callable(loss):
         return loss
@@ -261,9 +293,12 @@ def _loss_function(loss):
 
 
 def _batch_loss(loss_fn, pred, target):
-    if pred.shape != target.shape:
+    # a quantile loss reads several outputs per target (PinballLoss)
+    per_target = getattr(loss_fn, "outputs_per_target", 1)
+    if pred.shape != (len(target), target.shape[1] * per_target):
         raise ValueError(
-            f"y must have {pred.shape[1]} column(s) per window, the model's outputs; "
+            f"y must have {pred.shape[1] // per_target} column(s) per window, the model's "
+            f"outputs{f' over {per_target} quantiles' if per_target > 1 else ''}; "
             f"got a batch of shape {target.shape}"
         )
     return loss_fn(pred, target)
@@ -654,6 +689,7 @@ def fit(
         Learning rate of a named optimizer (an instance keeps its own).
     loss : {"mse", "mae"} or callable
         A callable takes (pred, target) and returns (value, dvalue/dpred).
+        :class:`PinballLoss` trains a head of several quantiles per target.
     clip_norm : float or None
         Clip the global gradient norm of every step to this (None: no clipping).
     patience : int or None
