@@ -615,6 +615,12 @@ def test_an_interval_outside_zero_one_is_refused_by_the_parser(tmp_path, capsys,
     assert message in capsys.readouterr().err
 
 
-def test_an_interval_with_a_backtest_is_refused(tmp_path, capsys):
-    assert main(["run", "--interval", "0.9", "--backtest", "2", "--out", str(tmp_path)]) == 2
-    assert "--interval scores one test block" in error_line(capsys)
+def test_a_backtest_with_an_interval_scores_it_in_every_fold(csv, tmp_path, capsys):
+    more = ["--column", "Close", "--interval", "0.8", "--cells", "lstm", "--backtest", "2"]
+    assert main(["run", "--csv", str(csv), "--out", str(tmp_path / "b"), *FAST, *more]) == 0
+    printed = capsys.readouterr().out
+    assert "mean coverage" in printed
+    assert "80% split-conformal" in printed
+    table = pd.read_csv(tmp_path / "b" / "backtest.csv")
+    assert table["coverage"].between(0, 1).all()
+    assert sorted(set(table["fold"])) == [0, 1]

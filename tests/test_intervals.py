@@ -256,3 +256,17 @@ def test_the_prediction_plot_draws_the_band():
         plot.predictions(f.test_predictions(), band="LSTM")
     fig_without = plot.predictions(f.test_predictions(), zoom=40)
     assert not fig_without.axes[2].collections
+
+
+def test_a_backtest_scores_intervals_calibrated_in_each_fold():
+    series = dated_prices(900, seed=13)
+    f = Forecaster(test=0.3, **QUICK)
+    table = f.backtest(series, folds=2, interval=0.8)
+    assert table["coverage"].between(0, 1).all()
+    _, models = f.backtest(series, folds=2, interval=0.8, return_models=True)
+    for k, model in enumerate(models):  # each fold's own calibration, its own test block
+        want = model.evaluate(interval=0.8).loc["Naive", "coverage"]
+        assert table[(table["fold"] == k) & (table["model"] == "Naive")]["coverage"].item() == want
+    assert "coverage" not in f.backtest(series, folds=2)
+    with pytest.raises(ValueError, match="interval must be a level"):
+        f.backtest(series, folds=2, interval=1.0)

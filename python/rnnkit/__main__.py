@@ -839,11 +839,6 @@ def run(args):
         raise CommandError(f"--cells takes some of {', '.join(CELLS)}, got {args.cells!r}")
     if args.variant.lower() != "vanilla" and "lstm" not in cells:
         raise CommandError(f"--variant {args.variant} is the LSTM's; --cells {args.cells} has none")
-    if args.backtest and args.interval:
-        raise CommandError(
-            "--interval scores one test block; with --backtest, use Forecaster.evaluate"
-            "(interval=) on backtest(..., return_models=True)'s models"
-        )
     files = report.BACKTEST_FILES if args.backtest else report.report_files(args.horizon)
     _check_out(args.out, files, args.overwrite)
     if args.threads is not None:
@@ -863,8 +858,9 @@ def run(args):
             warnings.simplefilter("always", ThinDataWarning)
             if args.backtest:
                 table = report.backtest(
-                    series, cells, args.backtest, verbose=verbose, **forecaster_args
-                )
+                    series, cells, args.backtest, args.interval, verbose=verbose,
+                    **forecaster_args,
+                )  # fmt: skip
             else:
                 table, forecasters = report.compare(
                     series, cells=cells, interval=args.interval, verbose=verbose,
@@ -884,9 +880,10 @@ def run(args):
         )
         print(text)
         files = _write_out(
-            report.write_backtest, args.out, table, title, text, transform, args.overwrite
-        )
-        print(f"\n{report.backtest_note(transform)}")
+            report.write_backtest, args.out, table, title, text, transform, args.overwrite,
+            args.interval,
+        )  # fmt: skip
+        print(f"\n{report.backtest_note(transform, args.interval)}")
     else:
         print(report.format_table(table))
         files = _write_out(

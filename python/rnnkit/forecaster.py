@@ -638,8 +638,9 @@ class Forecaster(Estimator):
         return _metrics.as_table(table, as_frame)
 
     def backtest(
-        self, series, folds=5, return_models=False, n_jobs=1, backend=None, threads_per_job=None
-    ):
+        self, series, folds=5, return_models=False, n_jobs=1, backend=None, threads_per_job=None,
+        interval=None,
+    ):  # fmt: skip
         """Expanding-window walk-forward evaluation.
 
         The last ``test`` fraction of the series is cut into ``folds`` consecutive
@@ -654,6 +655,10 @@ class Forecaster(Estimator):
         default the cores divided among the jobs). The table is the same, bit for bit,
         however the folds run.
 
+        ``interval`` (a level in (0, 1)) scores every model's prediction interval in
+        every fold too (see :meth:`evaluate`), each fold calibrated on its own validation
+        block.
+
         Returns
         -------
         table
@@ -663,8 +668,9 @@ class Forecaster(Estimator):
         models : list of Forecaster
             Only with ``return_models=True``: the fold's fitted Forecasters, in order.
         """
+        level = None if interval is None else check_level("interval", interval)
         jobs = [
-            (type(self), params, past, test, val, k, return_models)
+            (type(self), params, past, test, val, k, return_models, level)
             for k, (params, past, test, val) in enumerate(self._folds(series, folds))
         ]
         done = _jobs.run(_fit_fold, jobs, n_jobs, backend, threads_per_job)
@@ -970,8 +976,9 @@ def fit_fold(cls, params, past, test, val):
     }
 
 
-def _fit_fold(cls, params, past, test, val, fold, return_model):
+def _fit_fold(cls, params, past, test, val, fold, return_model, interval):
     """One walk-forward fold, as a job: (the rows of its evaluate, the model or None)."""
     forecaster, when = fit_fold(cls, params, past, test, val)
-    rows = [{"fold": fold, **when, **row} for row in forecaster.evaluate(as_frame=False)]
+    rows = forecaster.evaluate(as_frame=False, interval=interval)
+    rows = [{"fold": fold, **when, **row} for row in rows]
     return rows, forecaster if return_model else None

@@ -47,14 +47,19 @@ def note(transform, horizon=1, interval=None):
             f" Each forecast covers {horizon} steps: its errors are averaged over all of "
             f"them ({BY_STEP} shows each step apart)."
         )
-    if interval:
-        text += (
-            f" Intervals: {interval:.0%} split-conformal, calibrated on the validation block; "
-            f"coverage is the share of test values inside (to set beside {interval:.0%}), "
-            f"width their mean width and Winkler the interval score (the width plus "
-            f"{2 / (1 - interval):.3g} times each miss; lower is better)."
-        )
-    return text
+    return text + _interval_note(interval)
+
+
+def _interval_note(interval):
+    """What the interval columns of a run with ``interval`` (None: none) are."""
+    if not interval:
+        return ""
+    return (
+        f" Intervals: {interval:.0%} split-conformal, calibrated on the validation block; "
+        f"coverage is the share of test values inside (to set beside {interval:.0%}), "
+        f"width their mean width and Winkler the interval score (the width plus "
+        f"{2 / (1 - interval):.3g} times each miss; lower is better)."
+    )
 
 
 # The main job's columns of Forecaster.evaluate (their headings: rnnkit._table.SHOWN)
@@ -139,17 +144,19 @@ def format_backtest(table):
     rmse = table.pivot_table(index="model", columns="fold", values="rmse", sort=False)
     rmse.columns = [f"fold {k}" for k in rmse.columns]
     rmse["mean"] = rmse.mean(axis=1)
-    rmse["mean skill"] = table.groupby("model", sort=False)["skill"].mean()
+    by_model = table.groupby("model", sort=False)
+    rmse["mean skill"] = by_model["skill"].mean()
+    formatters = {"mean skill": "{:+.4f}".format}
+    said = "RMSE by fold, its mean over the folds, and the mean skill vs naive"
+    if "coverage" in table:
+        rmse["coverage"] = by_model["coverage"].mean()
+        formatters["coverage"] = "{:.1%}".format
+        said += ", and the intervals' mean coverage"
     from ._table import decimals
 
-    shown = decimals(rmse.drop(columns="mean skill"))
-    lines.append("RMSE by fold, its mean over the folds, and the mean skill vs naive:")
-    lines.append(
-        rmse.to_string(
-            float_format=f"{{:.{shown}f}}".format,
-            formatters={"mean skill": "{:+.4f}".format},
-        )
-    )
+    shown = decimals(rmse.drop(columns=list(formatters)))
+    lines.append(f"{said}:")
+    lines.append(rmse.to_string(float_format=f"{{:.{shown}f}}".format, formatters=formatters))
     return "\n".join(lines)
 
 
@@ -164,13 +171,15 @@ def report_files(horizon):
     return (*FILES, BY_STEP) if horizon > 1 else FILES
 
 
-def backtest(series, cells=NETWORKS, folds=5, **forecaster_args):
+def backtest(series, cells=NETWORKS, folds=5, interval=None, **forecaster_args):
     """Walk-forward rows of every network and the baselines (once: the same in every
     network's folds), as :meth:`Forecaster.backtest` gives them."""
     import pandas as pd
 
     tables = [
-        Forecaster(**_for_cell(cell, forecaster_args)).backtest(series, folds=folds)
+        Forecaster(**_for_cell(cell, forecaster_args)).backtest(
+            series, folds=folds, interval=interval
+        )
         for cell in cells
     ]
     networks = [t[t["model"] == cell.upper()] for t, cell in zip(tables, cells, strict=True)]
@@ -181,19 +190,21 @@ def backtest(series, cells=NETWORKS, folds=5, **forecaster_args):
 BACKTEST_FILES = ("backtest.csv", "README.md")
 
 
-def backtest_note(transform):
+def backtest_note(transform, interval=None):
     """What the numbers of a walk-forward table are."""
     return (
         f"RMSE in {ERRORS[target_of(transform)]}; mean skill: the mean over the folds of 1 - RMSE / RMSE of the "
         "naive forecast (above 0 beats it). backtest.csv has every metric of every fold."
-    )
+    ) + _interval_note(interval)
 
 
-def write_backtest(out, table, title, text, transform, overwrite=False):
+def write_backtest(out, table, title, text, transform, overwrite=False, interval=None):
     """backtest.csv (every model's metrics in every fold) and a README.md with ``text``
     (the table as printed) in folder ``out``; files of an earlier report there go."""
     _output.check_folder(out, BACKTEST_FILES, overwrite)
-    readme = "\n".join([f"# {title}", "", "```", text, "```", "", backtest_note(transform), ""])
+    readme = "\n".join(
+        [f"# {title}", "", "```", text, "```", "", backtest_note(transform, interval), ""]
+    )
     files = {
         "backtest.csv": lambda path: table.to_csv(path, index=False),
         "README.md": _output.text_writer(readme),
