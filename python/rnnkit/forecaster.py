@@ -479,7 +479,8 @@ class Forecaster(Estimator):
         if self.calibration_ is None:
             raise ValueError(
                 "intervals are calibrated on the validation block, and this Forecaster was "
-                "fitted without one (val=0): fit it with val > 0"
+                f"fitted without one (val={self._params_at_fit['val']} held no window): fit "
+                "it with a larger val"
             )
         return _intervals.bounds(
             forecast, self.calibration_[name], self.calibration_["actual"], level,
@@ -779,7 +780,7 @@ class Forecaster(Estimator):
         if index is not None and len(index) != len(values):
             raise ValueError(f"the test index has {len(index)} rows, its values {len(values)}")
         calibration = None
-        if meta.get("calibrated"):
+        if meta["calibrated"]:
             calibration = _calibration_from_state(
                 part("calibration/"), pipeline.horizon, quantiles,
                 [_network_name(model.cell, model.variant)] + [b.name for b in baselines],

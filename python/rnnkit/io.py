@@ -22,7 +22,7 @@ import numpy as np
 from ._output import replace_atomically
 
 FORMAT = "rnnkit-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: intervals (the calibration), stateful models
 HEADER = "__header__"
 
 
