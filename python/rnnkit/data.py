@@ -12,6 +12,9 @@ the past::
     split.train.X, split.train.y                    # what a network learns from
     split.pipeline.windows(new_series)              # the same windows from new data
 
+Beside it, :func:`split_rows` gives a stateful network, which reads rows in order rather
+than windows, the same series cut into the same blocks.
+
 The pieces it is made of (:func:`split_by_time`, the scalers, :func:`log_returns`,
 :func:`make_windows`) are here for those who build a pipeline of their own.
 """
