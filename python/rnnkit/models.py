@@ -190,7 +190,8 @@ class _Recurrent:
             Every layer's final state, in the form ``state`` takes: the next call's
             starting point for a sequence read in pieces.
         """
-        cache = self._forward(x, training, keep, self.check_state(state, np.shape(x)[0]))
+        x = _check_sequences(x, "x", self.input_size, self.dtype)
+        cache = self._forward(x, training, keep, self.check_state(state, len(x)))
         return _read_only_batch_first(cache[-1]["y"]), [self._final_state(s) for s in cache]
 
     def _forward(self, x, training, keep, state):
