@@ -12,10 +12,14 @@ the past::
     split.train.X, split.train.y                    # what a network learns from
     split.pipeline.windows(new_series)              # the same windows from new data
 
+Beside it, :func:`split_rows` gives a stateful network, which reads rows in order rather
+than windows, the same series cut into the same blocks.
+
 The pieces it is made of (:func:`split_by_time`, the scalers, :func:`log_returns`,
 :func:`make_windows`) are here for those who build a pipeline of their own.
 """
 
+import inspect
 from typing import NamedTuple
 
 import numpy as np
@@ -26,6 +30,8 @@ from ._checks import check_choice, check_fraction, check_int, float_array, is_in
 __all__ = [
     "Block",
     "MinMaxScaler",
+    "Rows",
+    "SplitRows",
     "SplitWindows",
     "StandardScaler",
     "WindowPipeline",
@@ -38,6 +44,7 @@ __all__ = [
     "returns",
     "scaler_from_dict",
     "split_by_time",
+    "split_rows",
     "split_windows",
 ]
 
@@ -663,6 +670,29 @@ class Block(NamedTuple):
     times: np.ndarray | None
     origin: np.ndarray | None
 
+    @property
+    def origin_rows(self):
+        """The row each window's forecast is made at, its last, (N, n_inputs): what a
+        stateful network reads to make that forecast (see :func:`split_rows`)."""
+        return self.X[:, -1]
+
+
+class Rows(NamedTuple):
+    """Rows in time order as a stateful network reads them (see :func:`split_rows`).
+
+    Attributes
+    ----------
+    X : ndarray (n, n_inputs), float64, read-only
+        The input columns of each row, transformed and scaled.
+    y : ndarray (n, horizon) or None
+        The target column, transformed and scaled, at the ``horizon`` rows after each
+        row: what the forecast made after reading that row should give; None where the
+        future is not known yet.
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+
 
 def _runs(array, length, start, count):
     """``count`` runs of ``length`` rows starting at rows start, start + 1, ...: a view
@@ -794,6 +824,25 @@ class WindowPipeline:
             origin = index[first + L - 1 : first + L - 1 + count]
         _read_only(X, y, X_raw, y_raw, times)
         return Block(X, y, X_raw, y_raw, last, times, origin)
+
+    def sequence(self, values, targets=False):
+        """Every row of a table (as :meth:`table` returns it) as a stateful network reads
+        them, in time order.
+
+        Returns
+        -------
+        Rows
+            With ``targets``, only the rows whose ``horizon`` targets are all known, and
+            their targets; else every row and ``y`` None.
+        """
+        scaled = self._scale(self._rows(values, None)[1])
+        X = scaled[:, self.inputs]
+        y = None
+        if targets:
+            count = max(len(X) - self.horizon, 0)
+            X, y = X[:count], _runs(scaled[:, self.target], self.horizon, 1, count)
+        _read_only(X, y)
+        return Rows(X, y)
 
     def windows(self, series, missing="raise"):
         """Every window with a full lookback, up to the series' last row, for forecasting.
@@ -1139,3 +1188,63 @@ def split_windows(
     test_index = None if index is None else index[test_start:]
     bounds = (n_train, n_train + n_val)
     return SplitWindows(*blocks, pipeline, bounds, values[test_start:].copy(), test_index)
+
+
+class SplitRows(NamedTuple):
+    """What :func:`split_rows` returns.
+
+    Attributes
+    ----------
+    train, val, test : Rows
+        Consecutive runs of rows: training starts at the first row of the transformed
+        series, validation starts at the row after training's last, the test at the row
+        after validation's last (its rows are the test windows' ``origin_rows``).
+    windows : SplitWindows
+        :func:`split_windows` of the same series and arguments: the pipeline, the test
+        windows the baselines are scored on, ``test_values``.
+    """
+
+    train: Rows
+    val: Rows
+    test: Rows
+    windows: SplitWindows
+
+
+def split_rows(series, lookback, horizon=1, **options):
+    """The rows of a series as a stateful network reads them, in the blocks that
+    :func:`split_windows` decides.
+
+    A stateful network reads the transformed, scaled rows one after the other, carrying
+    its state, and after each row forecasts the ``horizon`` target rows that follow.
+    That forecast belongs to the block of its last target, as a window does: the rows of
+    a block are exactly the windows' forecast origins, and each block's rows continue
+    where the previous block's ended (training's start at the first row, before the first
+    window's origin, with a state read from nothing but the rows before it). The scaler
+    is the one :func:`split_windows` fitted on the training block.
+
+    Parameters
+    ----------
+    series, lookback, horizon
+        As for :func:`split_windows`; ``lookback`` cuts the windows the baselines read
+        and no longer bounds what the network sees.
+    **options
+        :func:`split_windows`'s other keywords (``target``, ``inputs``, ``transform``,
+        ``scaler``, ``val``, ``test``, ``missing``, ``unscaled``), except ``warmup``:
+        a stateful network reads every row.
+
+    Returns
+    -------
+    SplitRows
+        ``(train, val, test, windows)``.
+    """
+    if "warmup" in options:
+        raise TypeError("split_rows takes no warmup: a stateful network reads every row")
+    windows = split_windows(series, lookback, horizon, **options)
+    pipeline = windows.pipeline
+    missing = options.get("missing", inspect.signature(split_windows).parameters["missing"].default)
+    rows = pipeline.sequence(pipeline.table(series, missing)[0], targets=True)
+    # row j forecasts rows j + 1 .. j + horizon: it belongs to the block of row j + horizon
+    train_end, val_end = (bound - pipeline.horizon for bound in windows.bounds)
+    test = Rows(windows.test.origin_rows, windows.test.y)
+    blocks = [Rows(rows.X[a:b], rows.y[a:b]) for a, b in ((0, train_end), (train_end, val_end))]
+    return SplitRows(*blocks, test, windows)

@@ -16,6 +16,12 @@ the one place that cuts windows and decides blocks):
    returns)``), and the network and every baseline are scored on the same test
    windows in the same units, with the same last observed price.
 
+With ``stateful=True`` the network reads the rows in order instead of windows, carrying
+its state from row to row (:func:`rnnkit.data.split_rows` cuts those rows into the same
+blocks): it is trained by truncated backpropagation through time and scored on the same
+test targets and origins as the baselines, its state continued from the end of the
+validation block.
+
 A Forecaster follows scikit-learn's estimator conventions (``get_params``,
 ``set_params``, ``sklearn.base.clone``; arguments checked in :meth:`Forecaster.fit`)
 and owns its state: :meth:`Forecaster.to_state` turns a fitted one into arrays and a
@@ -33,6 +39,7 @@ from . import intervals as _intervals
 from . import metrics as _metrics
 from . import train as _train
 from ._checks import (
+    check_bool,
     check_choice,
     check_fraction,
     check_int,
@@ -115,6 +122,14 @@ class Forecaster(Estimator):
         between the two around ``level``. A quantile of the price h steps ahead is not
         a sum of quantiles of returns, so with ``horizon > 1`` the transform must be
         "none" or "volatility".
+        With ``stateful=True``, ``batch_size`` is the number of contiguous streams.
+    stateful : bool
+        False: every forecast reads a window of ``lookback`` rows from a zero state.
+        True: the network reads the rows in order, carrying its state from row to row,
+        and forecasts after every row (see the Notes below).
+    tbptt : int or None
+        With ``stateful=True``, the steps of each chunk of truncated backpropagation
+        through time (required; at most the training rows per stream); None otherwise.
     dtype : {"float32", "float64"}
     seed : int or None
         Fixes initialisation, dropout and batch order.
@@ -149,9 +164,27 @@ class Forecaster(Estimator):
         the validation block's targets (n, horizon) in the series' units, and every
         model's forecasts of them by name (the network's (n, horizon, Q) with
         quantiles); None without a validation block.
+    test_state_ : list or None
+        A stateful network's state at the start of the test block (per layer ``(h, c)``
+        for the LSTM, ``(h,)`` otherwise, arrays (1, hidden_size)); None for a windowed
+        one.
 
     Every fitted attribute is set at the end of :meth:`fit`, together, and saved by
     :meth:`save`.
+
+    Notes
+    -----
+    With ``stateful=True`` the network reads the transformed, scaled rows one after
+    another, and the forecast it makes after each row targets the ``horizon`` rows that
+    follow; that forecast belongs to the block of its last target, as a window does
+    (:func:`rnnkit.data.split_rows`). It is trained on the training block's rows, from
+    the first, by :func:`rnnkit.train.fit` with ``stateful=True``: ``batch_size``
+    contiguous streams read in chunks of ``tbptt`` steps, every epoch from a zero
+    state. Validation continues the state from the end of the training rows; the test
+    forecasts continue it from the end of the validation rows (kept as
+    ``test_state_``), and are made at the test windows' origins, for the same targets
+    the baselines are scored on. ``lookback`` still cuts the baselines' windows and
+    says where :meth:`predict`'s forecasts begin.
     """
 
     def __init__(
@@ -180,6 +213,8 @@ class Forecaster(Estimator):
         clip_norm=_FIT["clip_norm"],
         patience=_FIT["patience"],
         quantiles=None,
+        stateful=_FIT["stateful"],
+        tbptt=_FIT["tbptt"],
         dtype=_MODEL["dtype"],
         seed=_FIT["seed"],
         verbose=_FIT["verbose"],
@@ -208,6 +243,8 @@ class Forecaster(Estimator):
         self.clip_norm = clip_norm
         self.patience = patience
         self.quantiles = quantiles
+        self.stateful = stateful
+        self.tbptt = tbptt
         self.dtype = dtype
         self.seed = seed
         self.verbose = verbose
@@ -291,9 +328,11 @@ class Forecaster(Estimator):
         -------
         self
         """
-        split, model, params = self._prepare(series)
+        split, rows, model, params = self._prepare(series)
         pipeline = split.pipeline
-        train, val = split.train, split.val
+        train = split.train
+        # what the network reads: the windows, or the rows of a stateful network
+        fed = split if rows is None else rows
         _warn_if_thin(model.cell.upper(), len(train.X), model.num_parameters(), pipeline.lookback)
         chosen = (
             _baselines.volatility_baselines
@@ -307,9 +346,9 @@ class Forecaster(Estimator):
         try:
             history = _train.fit(
                 model,
-                train.X,
-                train.y,
-                validation_data=(val.X, val.y) if len(val.X) else None,
+                fed.train.X,
+                fed.train.y,
+                validation_data=(fed.val.X, fed.val.y) if len(fed.val.X) else None,
                 epochs=self.epochs,
                 batch_size=self.batch_size,
                 optimizer=self.optimizer,
@@ -319,6 +358,8 @@ class Forecaster(Estimator):
                 patience=self.patience,
                 seed=self.seed,
                 verbose=self.verbose,
+                stateful=self.stateful,
+                tbptt=self.tbptt,
             )
         except KeyboardInterrupt as err:
             # Ctrl-C after a finished epoch keeps what was learned: the Forecaster becomes
@@ -326,9 +367,9 @@ class Forecaster(Estimator):
             # it was interrupted. Before that, it stays as it was.
             history = getattr(err, "history", None)  # None: before training started
             if history is not None and history.best_epoch:
-                self._set_fitted(split, model, history, baselines, start, params)
+                self._set_fitted(split, rows, model, history, baselines, start, params)
             raise
-        self._set_fitted(split, model, history, baselines, start, params)
+        self._set_fitted(split, rows, model, history, baselines, start, params)
         return self
 
     def _training_loss(self):
@@ -336,15 +377,16 @@ class Forecaster(Estimator):
         return self.loss if self.quantiles is None else _train.PinballLoss(self.quantiles)
 
     def _prepare(self, series):
-        """Every parameter checked, and what a fit trains: (the split, the untrained
-        network, the parameters as a saved model keeps them). Nothing is trained."""
+        """Every parameter checked, and what a fit trains: (the split, a stateful network's
+        rows or None, the untrained network, the parameters as a saved model keeps them).
+        Nothing is trained."""
         self._check_training_params()
         _train.check_settings(
             epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,
             loss=self._training_loss(), clip_norm=self.clip_norm, patience=self.patience,
-            verbose=self.verbose,
+            verbose=self.verbose, stateful=self.stateful, tbptt=self.tbptt,
         )  # fmt: skip
-        split = _data.split_windows(
+        split = (_data.split_rows if self.stateful else _data.split_windows)(
             series,
             check_int("lookback", self.lookback),
             check_int("horizon", self.horizon),
@@ -357,6 +399,10 @@ class Forecaster(Estimator):
             missing=self.missing,
             unscaled=self.unscaled,
         )
+        rows = None
+        if self.stateful:
+            rows, split = split, split.windows
+            _train.check_streams(len(rows.train.X), self.batch_size, self.tbptt)
         pipeline = split.pipeline
         model = SequenceRegressor(
             cell=self.cell,
@@ -372,35 +418,52 @@ class Forecaster(Estimator):
         )
         params = self._saved_params()
         _check_saveable(split)
-        return split, model, params
+        return split, rows, model, params
 
-    def _set_fitted(self, split, model, history, baselines, start, params):
+    def _set_fitted(self, split, rows, model, history, baselines, start, params):
         """Every fitted attribute at once: a fit is all there or not at all."""
-        seconds = time.perf_counter() - start
-        fitted = {
-            "model_": model,
-            "pipeline_": split.pipeline,
-            "history_": history,
-            "baselines_": baselines,
-            "train_seconds_": seconds,
-            "n_features_in_": split.pipeline.n_columns,
-            "test_values_": split.test_values,
-            "test_index_": split.test_index,
-            "_params_at_fit": params,
-        }
-        val = split.val
+        test_state, val_pred = None, None
+        if rows is not None:
+            # as validation read it: the training rows from zeros, then the validation
+            # rows, whose forecasts are the validation windows' (their origins' rows)
+            test_state = model.state_after(rows.train.X)
+            if len(rows.val.X):
+                val_pred, test_state = model.predict_sequence(rows.val.X[None], test_state)
+                val_pred = val_pred[0]
+        elif len(split.val.X):
+            val_pred = model.predict(split.val.X)
         calibration = None
-        if len(val.X):
+        if val_pred is not None:
             # the validation block, forecast by the fitted models: what intervals widen by
+            val = split.val
+            network = _network_levels(split.pipeline, params["quantiles"], val_pred, val.last)
             calibration = {"actual": val.y_raw.copy()}
-            calibration |= _forecasts(model, split.pipeline, baselines, params["quantiles"], val)
-        self.__dict__.update(fitted, calibration_=calibration)
+            calibration |= _forecasts(_network_name(model.cell, model.variant), network,
+                                      baselines, val)  # fmt: skip
+        self.__dict__.update(
+            model_=model,
+            pipeline_=split.pipeline,
+            history_=history,
+            baselines_=baselines,
+            train_seconds_=time.perf_counter() - start,
+            n_features_in_=split.pipeline.n_columns,
+            test_values_=split.test_values,
+            test_index_=split.test_index,
+            test_state_=test_state,
+            calibration_=calibration,
+            _params_at_fit=params,
+        )
 
     # ------------------------------------------------------------------ use
 
     def _check_fitted(self):
         if not hasattr(self, "model_"):
             raise RuntimeError("this Forecaster is not fitted yet: call fit(series) first")
+
+    @property
+    def _stateful(self):
+        """Whether the fitted network is stateful (it carries a state into the test block)."""
+        return self.test_state_ is not None
 
     def predict(self, series, interval=None):
         """Forecast the next ``horizon`` values after every row with a full lookback.
@@ -420,11 +483,17 @@ class Forecaster(Estimator):
         when the series came from pandas. Values are in the series' units. With
         ``interval``, an :class:`rnnkit.intervals.Interval` ``(lower, point, upper)`` of
         three such arrays or DataFrames.
+
+        Notes
+        -----
+        A stateful network reads ``series`` from its first row, from a zero state, and
+        forecasts after every row; the forecasts are given from the row where a
+        windowed one's first would be (its ``lookback``-th), so that the shapes are the
+        same. They depend on where the series starts: the state knows only the rows
+        given.
         """
-        self._check_fitted()
         level = None if interval is None else check_level("interval", interval)
-        block = self.pipeline_.windows(series, self._params_at_fit["missing"])
-        forecast = self._network_levels(block)
+        block, forecast = self._predict_levels(series)
         point = _point(forecast, self._quantiles())
         parts = [point] if level is None else self._bounds(self.name, forecast, level)
         parts = [self._forecast_frame(part, block) for part in parts]
@@ -447,8 +516,7 @@ class Forecaster(Estimator):
                 "predict_quantiles needs a Forecaster fitted with quantiles=[...]; this one "
                 "forecasts one value per step (predict, or predict(..., interval=))"
             )
-        block = self.pipeline_.windows(series, self._params_at_fit["missing"])
-        forecast = self._network_levels(block)
+        block, forecast = self._predict_levels(series)
         if block.origin is None:
             return forecast
         import pandas as pd
@@ -457,13 +525,23 @@ class Forecaster(Estimator):
         columns = pd.MultiIndex.from_product([steps, quantiles], names=["step", "quantile"])
         return pd.DataFrame(forecast.reshape(len(forecast), -1), block.origin, columns)
 
+    def _predict_levels(self, series):
+        """(the forecast windows of ``series``, the network's forecasts of them in the
+        series' units): :meth:`predict`'s work before its output takes shape."""
+        self._check_fitted()
+        values, index = self.pipeline_.table(series, self._params_at_fit["missing"])
+        block = self.pipeline_.forecast_windows(values, index)
+        if self._stateful:
+            rows = self.pipeline_.sequence(values).X
+            pred = self.model_.predict_sequence(rows[None])[0][0, self.pipeline_.lookback - 1 :]
+        else:
+            pred = self.model_.predict(block.X)
+        return block, _network_levels(self.pipeline_, self._quantiles(), pred, block.last)
+
     def _quantiles(self):
         """The fitted quantile levels, a tuple, or None for a point forecaster."""
         quantiles = self._params_at_fit.get("quantiles")
         return None if quantiles is None else tuple(quantiles)
-
-    def _network_levels(self, block):
-        return _network_levels(self.model_, self.pipeline_, self._quantiles(), block)
 
     def _forecast_frame(self, forecast, block):
         """Forecasts (N, horizon) as predict returns them: a DataFrame for pandas input."""
@@ -499,9 +577,50 @@ class Forecaster(Estimator):
             At least ``lookback`` rows (one more with a return transform); only its end
             is kept.
         """
+        self._check_fitted()
+        if self._stateful:
+            raise ValueError(
+                "a stateful Forecaster has no live stream yet: state_after(history) gives "
+                "its state after a history, which model_.predict_sequence continues"
+            )
         from .stream import Stream
 
         return Stream(self, history)
+
+    def state_after(self, history):
+        """A stateful network's state after reading ``history``: what a live forecast
+        starts from.
+
+        ``history`` goes through the fitted transform and scaler, as in :meth:`predict`,
+        and the network reads it from a zero state at its first row. The forecast after
+        its last row, :meth:`predict`'s last, is the head on the last layer's ``h``;
+        ``model_.predict_sequence(rows[None], state)`` continues from here on new rows
+        (scaled as ``pipeline_.sequence`` scales them).
+
+        Parameters
+        ----------
+        history : like fit's
+
+        Returns
+        -------
+        list, one entry per layer (first layer first)
+            ``(h, c)`` for the LSTM, ``(h,)`` for the GRU and the RNN; each an ndarray
+            (1, hidden_size) in the network's dtype.
+        """
+        self._check_fitted()
+        if not self._stateful:
+            raise ValueError(
+                "state_after needs a stateful Forecaster (fitted with stateful=True); a "
+                "windowed one starts every forecast from zeros"
+            )
+        values, _ = self.pipeline_.table(history, self._params_at_fit["missing"])
+        rows = self.pipeline_.sequence(values).X
+        if len(rows) == 0:
+            raise ValueError(
+                f"history has {len(values)} row(s); a state needs at least "
+                f"{1 + self.pipeline_.spent_rows}"
+            )
+        return self.model_.state_after(rows)
 
     def gates(self, series, at=-1):
         """Gates, cell and hidden state of every layer over the window behind one forecast.
@@ -528,6 +647,11 @@ class Forecaster(Estimator):
             pandas input, else an ndarray (lookback, hidden_size).
         """
         self._check_fitted()
+        if self._stateful:
+            raise ValueError(
+                "gates shows the window behind a windowed forecast; a stateful Forecaster's "
+                "forecast depends on every row before it, which gates does not show"
+            )
         from . import inspect as _inspect
 
         values, index = self.pipeline_.table(series, self._params_at_fit["missing"])
@@ -556,8 +680,15 @@ class Forecaster(Estimator):
         return self.pipeline_.test_block(self.test_values_, self.test_index_)
 
     def _test_forecasts(self, block):
-        """Every model's forecasts of ``block`` by name (the network's quantiles too)."""
-        return _forecasts(self.model_, self.pipeline_, self.baselines_, self._quantiles(), block)
+        """Every model's forecasts of the test ``block`` by name (the network's quantiles
+        too)."""
+        if self._stateful:
+            # the test rows, read on from the state at the end of the validation block
+            pred = self.model_.predict_sequence(block.origin_rows[None], self.test_state_)[0][0]
+        else:
+            pred = self.model_.predict(block.X)
+        network = _network_levels(self.pipeline_, self._quantiles(), pred, block.last)
+        return _forecasts(self.name, network, self.baselines_, block)
 
     def _test_intervals(self, forecasts, level):
         """Every model's (lower, upper) at ``level`` (None: no interval) by name."""
@@ -737,6 +868,9 @@ class Forecaster(Estimator):
         arrays["test/values"] = self.test_values_
         if index is not None:
             arrays["test/index"] = index
+        if self._stateful:
+            state = self.model_.state_arrays(self.test_state_)
+            arrays |= {f"state/{k}": v for k, v in state.items()}
         # the network's forecasts as "calibration/network", the baselines' by position:
         # names are for people, positions for files
         meta["calibrated"] = self.calibration_ is not None
@@ -779,6 +913,12 @@ class Forecaster(Estimator):
             raise ValueError(f"test/values has shape {values.shape}")
         if index is not None and len(index) != len(values):
             raise ValueError(f"the test index has {len(index)} rows, its values {len(values)}")
+        state = part("state/")
+        test_state = None
+        if check_bool("stateful", forecaster.stateful):
+            test_state = model.state_from_arrays(state)
+        elif state:
+            raise ValueError(f"a windowed model's file holds state arrays {sorted(state)}")
         calibration = None
         if meta["calibrated"]:
             calibration = _calibration_from_state(
@@ -795,6 +935,7 @@ class Forecaster(Estimator):
             n_features_in_=pipeline.n_columns,
             test_values_=values,
             test_index_=index,
+            test_state_=test_state,
             _params_at_fit=meta["params"],
         )
         return forecaster
@@ -812,14 +953,14 @@ def _network_name(cell, variant):
     return cell.upper() + suffix
 
 
-def _network_levels(model, pipeline, quantiles, block):
-    """The network's forecasts of ``block`` in the series' units: (N, horizon), or with
-    ``quantiles`` (N, horizon, Q), sorted along the levels."""
-    pred = model.predict(block.X)
+def _network_levels(pipeline, quantiles, pred, last):
+    """The network's scaled predictions (N, outputs) as forecasts in the series' units,
+    from each window's ``last`` value: (N, horizon), or with ``quantiles`` (N, horizon,
+    Q), sorted along the levels."""
     if quantiles is None:
-        return pipeline.to_levels(pred, block.last)
+        return pipeline.to_levels(pred, last)
     pred = pred.reshape(len(pred), pipeline.horizon, len(quantiles))
-    levels = np.stack([pipeline.to_levels(pred[..., k], block.last) for k in range(len(quantiles))])
+    levels = np.stack([pipeline.to_levels(pred[..., k], last) for k in range(len(quantiles))])
     # Sorted, so that quantiles never cross (the rearrangement of Chernozhukov et al. 2010,
     # which can only lower the pinball loss) and a decreasing transform keeps their order.
     return np.sort(np.moveaxis(levels, 0, -1), axis=-1)
@@ -831,12 +972,10 @@ def _point(forecast, quantiles):
     return forecast if forecast.ndim == 2 else forecast[..., quantiles.index(0.5)]
 
 
-def _forecasts(model, pipeline, baselines, quantiles, block):
-    """Every model's forecasts of ``block`` by name, the network first."""
-    forecasts = {_network_name(model.cell, model.variant): _network_levels(
-        model, pipeline, quantiles, block)}  # fmt: skip
-    forecasts |= {b.name: b.predict(block.X_raw) for b in baselines}
-    return forecasts
+def _forecasts(name, network, baselines, block):
+    """Every model's forecasts of ``block`` by name: the network's given (``network``,
+    named ``name``), then every baseline's."""
+    return {name: network} | {b.name: b.predict(block.X_raw) for b in baselines}
 
 
 def _warn_if_thin(name, windows, parameters, lookback):

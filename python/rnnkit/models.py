@@ -114,6 +114,7 @@ class _Recurrent:
     cell."""
 
     _gates = 1  # G: rows of the weight matrices per hidden unit
+    _state_names = ("h",)  # what a layer carries from one step to the next
 
     def __init__(self, input_size, hidden_size, num_layers, dropout, dtype, seed):
         self.input_size = check_int("input_size", input_size)
@@ -166,19 +167,78 @@ class _Recurrent:
         h_n : ndarray (N, H)
             Final hidden state of the last layer.
         """
-        if keep:
-            self._cache = None  # the last call's activations go before this call's arrive
-        cache = self._run(x, training)
-        if keep:
-            self._cache = cache
+        cache = self._forward(x, training, keep, None)
         return _read_only_batch_first(cache[-1]["y"]), cache[-1]["h_n"]
 
-    def _run(self, x, training):
-        """Every layer's activations for ``x``, as a list of dicts (time-major)."""
+    def forward_sequence(self, x, state=None, training=False, keep=True):
+        """Run the stack over sequences from a given state, and return the state it ends in.
+
+        Parameters
+        ----------
+        x : array_like (N, T, F)
+        state : list or None
+            Every layer's initial state, as :meth:`check_state` takes it; None: zeros.
+        training, keep
+            As for :meth:`forward`. :meth:`backward` then treats ``state`` as a constant:
+            no gradient flows into it (truncated backpropagation through time).
+
+        Returns
+        -------
+        outputs : ndarray (N, T, H)
+            Hidden states of the last layer at every step (a read-only view).
+        state : list
+            Every layer's final state, in the form ``state`` takes: the next call's
+            starting point for a sequence read in pieces.
+        """
+        x = _check_sequences(x, "x", self.input_size, self.dtype)
+        cache = self._forward(x, training, keep, self.check_state(state, len(x)))
+        return _read_only_batch_first(cache[-1]["y"]), [self._final_state(s) for s in cache]
+
+    def _forward(self, x, training, keep, state):
+        if keep:
+            self._cache = None  # the last call's activations go before this call's arrive
+        cache = self._run(x, training, state)
+        if keep:
+            self._cache = cache
+        return cache
+
+    def check_state(self, state, batch):
+        """``state`` as the layers take it, or an error naming what does not fit.
+
+        A state is a list with one tuple per layer (first layer first): ``(h, c)`` for the
+        LSTM, ``(h,)`` for the GRU and the RNN, each array (batch, H), cast to the
+        layer's dtype. None (zeros) is returned as it is.
+        """
+        if state is None:
+            return None
+        names = self._state_names
+        if not isinstance(state, list | tuple) or len(state) != self.num_layers:
+            raise ValueError(
+                f"state must be a list of {self.num_layers} per-layer tuples {names}, got "
+                f"{type(state).__name__}"
+                + (f" of {len(state)}" if hasattr(state, "__len__") else "")
+            )
+        checked = []
+        for k, layer in enumerate(state):
+            if not isinstance(layer, list | tuple) or len(layer) != len(names):
+                raise ValueError(f"state[{k}] must be a tuple {names}, got {layer!r:.80}")
+            arrays = tuple(float_array(f"state[{k}]", a, self.dtype) for a in layer)
+            for name, a in zip(names, arrays, strict=True):
+                if a.shape != (batch, self.hidden_size):
+                    raise ValueError(
+                        f"state[{k}]'s {name} must have shape {(batch, self.hidden_size)} "
+                        f"(sequences, hidden units), got {a.shape}"
+                    )
+            checked.append(arrays)
+        return checked
+
+    def _run(self, x, training, state=None):
+        """Every layer's activations for ``x`` from ``state`` (None: zeros), as a list of dicts
+        (time-major)."""
         x = _time_major(_check_sequences(x, "x", self.input_size, self.dtype))
         cache = []
         for k in range(self.num_layers):
-            saved = self._cell_forward(x, self._weights(k))
+            saved = self._cell_forward(x, self._weights(k), None if state is None else state[k])
             saved["x"] = x
             if training and self.dropout > 0 and k < self.num_layers - 1:
                 saved["mask"] = dropout_mask(self.rng, saved["y"].shape, self.dropout, self.dtype)
@@ -194,6 +254,9 @@ class _Recurrent:
 
     def backward(self, d_out=None, d_last=None):
         """Backpropagate through the stack for the last forward call.
+
+        The initial state of a :meth:`forward_sequence` call is a constant here: its
+        gradient is not computed further (the chunk edge of truncated BPTT).
 
         Parameters
         ----------
@@ -298,14 +361,19 @@ class RNN(_Recurrent):
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, _NONLINEARITIES)
         super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed)
 
-    def _cell_forward(self, x, weights):
-        y, h_n = core.rnn_forward(x, None, *weights, nonlinearity=self.nonlinearity)
-        return {"y": y, "h_n": h_n}
+    def _cell_forward(self, x, weights, state):
+        (h0,) = state or (None,)
+        y, h_n = core.rnn_forward(x, h0, *weights, nonlinearity=self.nonlinearity)
+        return {"y": y, "h_n": h_n, "state": state}
+
+    def _final_state(self, saved):
+        return (saved["h_n"],)
 
     def _cell_backward(self, saved, weights, dy, dh_n):
         w_ih, w_hh = weights[:2]
+        (h0,) = saved["state"] or (None,)
         dx, _, dw_ih, dw_hh, db_ih, db_hh = core.rnn_backward(
-            saved["x"], None, w_ih, w_hh, saved["y"], dy, dh_n, nonlinearity=self.nonlinearity
+            saved["x"], h0, w_ih, w_hh, saved["y"], dy, dh_n, nonlinearity=self.nonlinearity
         )
         return dx, dw_ih, dw_hh, db_ih, db_hh
 
@@ -340,6 +408,7 @@ class LSTM(_Recurrent):
     """
 
     _gates = 4
+    _state_names = ("h", "c")
 
     def __init__(
         self,
@@ -359,14 +428,19 @@ class LSTM(_Recurrent):
         for k in range(self.num_layers):
             self.params[f"bias_ih_l{k}"][H : 2 * H] += self.dtype.type(self.forget_bias)
 
-    def _cell_forward(self, x, weights):
-        y, h_n, _, gates, cells = core.lstm_forward(x, None, None, *weights, self.variant)
-        return {"y": y, "h_n": h_n, "gates": gates, "cells": cells}
+    def _cell_forward(self, x, weights, state):
+        h0, c0 = state or (None, None)
+        y, h_n, c_n, gates, cells = core.lstm_forward(x, h0, c0, *weights, self.variant)
+        return {"y": y, "h_n": h_n, "c_n": c_n, "gates": gates, "cells": cells, "state": state}
+
+    def _final_state(self, saved):
+        return saved["h_n"], saved["c_n"]
 
     def _cell_backward(self, saved, weights, dy, dh_n):
         w_ih, w_hh = weights[:2]
+        h0, c0 = saved["state"] or (None, None)
         dx, _, _, dw_ih, dw_hh, db_ih, db_hh = core.lstm_backward(
-            saved["x"], None, None, w_ih, w_hh,
+            saved["x"], h0, c0, w_ih, w_hh,
             saved["y"], saved["gates"], saved["cells"], dy, dh_n, None, self.variant,
         )  # fmt: skip
         return dx, dw_ih, dw_hh, db_ih, db_hh
@@ -398,14 +472,19 @@ class GRU(_Recurrent):
     ):
         super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed)
 
-    def _cell_forward(self, x, weights):
-        y, h_n, gates = core.gru_forward(x, None, *weights)
-        return {"y": y, "h_n": h_n, "gates": gates}
+    def _cell_forward(self, x, weights, state):
+        (h0,) = state or (None,)
+        y, h_n, gates = core.gru_forward(x, h0, *weights)
+        return {"y": y, "h_n": h_n, "gates": gates, "state": state}
+
+    def _final_state(self, saved):
+        return (saved["h_n"],)
 
     def _cell_backward(self, saved, weights, dy, dh_n):
         w_ih, w_hh = weights[:2]
+        (h0,) = saved["state"] or (None,)
         dx, _, dw_ih, dw_hh, db_ih, db_hh = core.gru_backward(
-            saved["x"], None, w_ih, w_hh, saved["y"], saved["gates"], dy, dh_n
+            saved["x"], h0, w_ih, w_hh, saved["y"], saved["gates"], dy, dh_n
         )
         return dx, dw_ih, dw_hh, db_ih, db_hh
 
@@ -415,7 +494,10 @@ class SequenceRegressor:
 
     ``prediction = head.weight @ h_T + head.bias`` where h_T is the final hidden
     state of the last layer: a window of T steps in, ``output_size`` numbers out
-    (for example the next ``horizon`` values).
+    (for example the next ``horizon`` values). A stateful network reads long
+    sequences instead, with the head at every step, from a given state and on to the
+    next call (:meth:`forward_sequence`, :meth:`backward_sequence`,
+    :meth:`predict_sequence`, :meth:`state_after`).
 
     Parameters
     ----------
@@ -504,7 +586,8 @@ class SequenceRegressor:
             self.dtype
         )
         self.params["head.bias"] = rng.uniform(-bound, bound, self.output_size).astype(self.dtype)
-        self._h_n = self._head_mask = None
+        # what the head read in the last forward call (windows: (N, H); sequences: (N, T, H))
+        self._head_in = self._head_mask = None
 
     @property
     def input_size(self):
@@ -534,12 +617,126 @@ class SequenceRegressor:
         if drop:
             x = x * dropout_mask(self.recurrent.rng, x.shape, self.dropout, self.dtype)
         _, h_n = self.recurrent.forward(x, training=training)
+        return self._head(self._keep_head_input(h_n, drop))
+
+    def _keep_head_input(self, h, drop):
+        """``h`` (dropped out in training) kept as what the head read, for the backward."""
         self._head_mask = None
         if drop:
-            self._head_mask = dropout_mask(self.recurrent.rng, h_n.shape, self.dropout, self.dtype)
-            h_n = h_n * self._head_mask
-        self._h_n = h_n
-        return self._head(h_n)
+            self._head_mask = dropout_mask(self.recurrent.rng, h.shape, self.dropout, self.dtype)
+            h = h * self._head_mask
+        self._head_in = h
+        return h
+
+    def forward_sequence(self, X, state=None, training=False):
+        """A prediction at every step of sequences read from a given state, and the state
+        they end in: what stateful training reads chunk by chunk.
+
+        The head reads the last layer's hidden state at every step, not only the last.
+        ``training=True`` applies dropout as :meth:`forward` does, in the same order: on
+        the inputs and between layers at every step, and before the head on each step's
+        hidden state, every mask element drawn on its own. The recurrent state itself is
+        never dropped out, so the state carried to the next chunk is the one the
+        layers computed. The activations are kept for :meth:`backward_sequence`.
+
+        Parameters
+        ----------
+        X : array_like (N, T, input_size)
+            N sequences (streams) of T steps.
+        state : list or None
+            Every layer's initial state, first layer first: per layer ``(h, c)`` for
+            the LSTM, ``(h,)`` for the GRU and the RNN, arrays (N, H) (what
+            ``recurrent.check_state`` takes); None: zeros. A constant for
+            :meth:`backward_sequence`.
+
+        Returns
+        -------
+        pred : ndarray (N, T, output_size)
+            ``pred[:, t]`` is the forecast made after reading steps 0..t.
+        state : list
+            Every layer's final state, to pass to the next call.
+        """
+        x = self._windows(X)
+        drop = training and self.dropout > 0
+        if drop:
+            x = x * dropout_mask(self.recurrent.rng, x.shape, self.dropout, self.dtype)
+        outputs, final = self.recurrent.forward_sequence(x, state, training=training)
+        return self._head(self._keep_head_input(outputs, drop)), final
+
+    def backward_sequence(self, d_pred):
+        """Gradients of every parameter, given dL/dpred (N, T, output_size) of the last
+        :meth:`forward_sequence` call.
+
+        Backpropagation ends at the call's first step: the initial state is a constant
+        (gradients stopped at the chunk edge, truncated BPTT).
+
+        Returns
+        -------
+        dict of str to ndarray
+            Same keys, shapes and dtype as ``params``.
+        """
+        if self._head_in is None or self._head_in.ndim != 3:
+            raise RuntimeError("backward_sequence needs a forward_sequence call first")
+        d_pred = _check_gradient(
+            d_pred, "d_pred", (*self._head_in.shape[:2], self.output_size), self.dtype
+        )
+        d_out = d_pred @ self.params["head.weight"]
+        if self._head_mask is not None:
+            d_out *= self._head_mask
+        _, grads = self.recurrent.backward(d_out=d_out)
+        grads["head.weight"] = np.tensordot(d_pred, self._head_in, axes=([0, 1], [0, 1]))
+        grads["head.bias"] = d_pred.sum(axis=(0, 1))
+        return grads
+
+    def predict_sequence(self, X, state=None):
+        """:meth:`forward_sequence` without dropout, keeping nothing on the model (several
+        threads may run it at once): (pred (N, T, output_size), final state)."""
+        outputs, final = self.recurrent.forward_sequence(
+            self._windows(X), state, training=False, keep=False
+        )
+        return self._head(outputs), final
+
+    def state_after(self, X, state=None):
+        """The state after reading the rows X (T, input_size) as one sequence from ``state``
+        (None: zeros), without dropout: a list per layer of arrays (1, H)."""
+        X = float_array("X", X, self.dtype)
+        if X.ndim != 2:
+            raise ValueError(
+                f"X must be rows (T, {self.input_size}) of one sequence, got shape {X.shape}"
+            )
+        return self.predict_sequence(X[None], state)[1]
+
+    def state_arrays(self, state):
+        """A state (see :meth:`forward_sequence`) as named arrays, ``l{k}/h`` (and ``l{k}/c``
+        for the LSTM), as a file holds them; :meth:`state_from_arrays` reads them back."""
+        state = self.recurrent.check_state(state, np.shape(state[0][0])[0])
+        names = self.recurrent._state_names
+        return {
+            f"l{k}/{name}": a
+            for k, layer in enumerate(state)
+            for name, a in zip(names, layer, strict=True)
+        }
+
+    def state_from_arrays(self, arrays, batch=1):
+        """The state that :meth:`state_arrays` named, checked: exactly its keys, arrays of
+        shape (batch, H), finite. From a file, so an error says what does not fit."""
+        names = self.recurrent._state_names
+        keys = [f"l{k}/{name}" for k in range(self.num_layers) for name in names]
+        if sorted(arrays) != sorted(keys):
+            raise ValueError(
+                f"the state arrays do not fit this {self.cell.upper()} model: expected "
+                f"{keys}, got {sorted(arrays)}"
+            )
+        for key in keys:
+            if np.shape(arrays[key]) != (batch, self.hidden_size):
+                raise ValueError(
+                    f"state array {key!r} must have shape {(batch, self.hidden_size)}, got "
+                    f"{np.shape(arrays[key])}"
+                )
+            if not np.all(np.isfinite(arrays[key])):
+                raise ValueError(f"state array {key!r} has NaN or inf values")
+        state = [tuple(arrays[f"l{k}/{name}"] for name in names) for k in range(self.num_layers)]
+        return self.recurrent.check_state(state, batch)
 
     def _windows(self, X):
         return _check_sequences(X, "X", self.input_size, self.dtype)
@@ -547,7 +744,7 @@ class SequenceRegressor:
     def release_activations(self):
         """Drop the activations the last forward kept for :meth:`backward`; :func:`rnnkit.train.fit`
         calls it when it ends, so a trained model holds its parameters, not its last batch."""
-        self._h_n = self._head_mask = None
+        self._head_in = self._head_mask = None
         self.recurrent.release_activations()
 
     def _head(self, h_n):
@@ -561,14 +758,16 @@ class SequenceRegressor:
         dict of str to ndarray
             Same keys, shapes and dtype as ``params``.
         """
-        if self._h_n is None:
+        if self._head_in is None or self._head_in.ndim != 2:
             raise RuntimeError("backward needs a forward call first")
-        d_pred = _check_gradient(d_pred, "d_pred", (len(self._h_n), self.output_size), self.dtype)
+        d_pred = _check_gradient(
+            d_pred, "d_pred", (len(self._head_in), self.output_size), self.dtype
+        )
         d_h_n = d_pred @ self.params["head.weight"]
         if self._head_mask is not None:
             d_h_n *= self._head_mask
         _, grads = self.recurrent.backward(d_last=d_h_n)
-        grads["head.weight"] = d_pred.T @ self._h_n
+        grads["head.weight"] = d_pred.T @ self._head_in
         grads["head.bias"] = d_pred.sum(axis=0)
         return grads
 

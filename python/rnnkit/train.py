@@ -4,12 +4,16 @@ The trainer asks little of a model (``rnnkit.models.SequenceRegressor`` has it
 all): ``params``, a dict of named float arrays that optimizers update in place;
 ``forward(X, training=False)`` returning predictions (N, outputs); and
 ``backward(d_pred)`` returning gradients keyed like ``params`` for the last
-forward call.
+forward call. Stateful training (``fit(..., stateful=True, tbptt=k)``) asks for their
+sequence twins instead: ``forward_sequence(X, state, training)`` returning
+predictions at every step (N, T, outputs) and the final state,
+``backward_sequence(d_pred)``, and ``predict_sequence(X, state)`` for validation.
 
 Optimizers follow PyTorch's update rules exactly (``torch.optim.SGD``, ``Adam``,
 ``RMSprop``), so a run can be checked step by step against torch.
 """
 
+import functools
 import math
 import sys
 import threading
@@ -18,7 +22,14 @@ import time
 import numpy as np
 
 from . import _progress, core
-from ._checks import check_int, check_number, check_positive, check_quantiles, float_array
+from ._checks import (
+    check_bool,
+    check_int,
+    check_number,
+    check_positive,
+    check_quantiles,
+    float_array,
+)
 from .models import INFERENCE_BATCH
 
 __all__ = [
@@ -452,7 +463,26 @@ def _check_data(X, y, dtype, x_name, y_name):
     return X, y
 
 
-def _check_validation(validation_data, dtype):
+def _check_rows(X, y, dtype, x_name, y_name):
+    """Stateful data: rows X (n, F) in time order and targets y (n, outputs) in the model's
+    dtype (a 1-D y becomes one column)."""
+    X, y = float_array(x_name, X, dtype), float_array(y_name, y, dtype)
+    if X.ndim != 2 or len(X) == 0:
+        raise ValueError(
+            f"{x_name} must be rows of shape (n, F) in time order with n >= 1 for "
+            f"stateful=True, got shape {X.shape}"
+        )
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or len(y) != len(X):
+        raise ValueError(
+            f"{y_name} must have shape ({len(X)}, outputs) or ({len(X)},), the targets of "
+            f"each row of {x_name}; got {y.shape}"
+        )
+    return X, y
+
+
+def _check_validation(validation_data, dtype, check=_check_data):
     if validation_data is None:
         return None
     if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
@@ -460,7 +490,26 @@ def _check_validation(validation_data, dtype):
             f"validation_data must be a pair (X_val, y_val) or None, got "
             f"{type(validation_data).__name__}"
         )
-    return _check_data(*validation_data, dtype, "validation_data[0]", "validation_data[1]")
+    return check(*validation_data, dtype, "validation_data[0]", "validation_data[1]")
+
+
+def check_streams(rows, batch_size, tbptt):
+    """The rows per stream of stateful training, or an error naming ``batch_size`` or
+    ``tbptt``: ``batch_size`` streams of ``rows // batch_size`` rows each, read in chunks of
+    ``tbptt`` steps, which must fit in a stream."""
+    if batch_size > rows:
+        raise ValueError(
+            f"batch_size must be at most {rows}, the training rows, with stateful=True (it "
+            f"is the number of streams the rows are cut into), got {batch_size}"
+        )
+    per_stream = rows // batch_size
+    if tbptt > per_stream:
+        raise ValueError(
+            f"tbptt must be at most {per_stream}, the rows per stream ({rows} training rows "
+            f"cut into batch_size={batch_size} streams), got {tbptt}: give a shorter tbptt "
+            "or fewer streams"
+        )
+    return per_stream
 
 
 class _Plateau:
@@ -526,15 +575,41 @@ class _Progress:
             print(f"{self.desc}: {history.stop_reason}", file=sys.stderr)
 
 
-def _train_epoch(model, X, y, order, optimizer, loss_fn, batch_size, clip_norm):
-    """One pass over the batches; (mean loss, None) or (bad value, where it went bad)."""
-    total = 0.0
-    for number, start in enumerate(range(0, len(order), batch_size), start=1):
+def _window_batches(model, X, y, order, batch_size):
+    """Windowed training: the windows in ``order``, ``batch_size`` at a time; yields each
+    batch's (predictions, targets), its forward run when the batch is asked for."""
+    for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
-        value, d_pred = _batch_loss(loss_fn, model.forward(X[batch], training=True), y[batch])
+        yield model.forward(X[batch], training=True), y[batch]
+
+
+def _stream_batches(model, X, y, tbptt):
+    """Stateful training: streams X (B, m, F) and their targets y (B, m, outputs) read in
+    order, ``tbptt`` steps at a time (the last chunk may be shorter); yields each chunk's
+    (predictions, targets) with the steps of all streams as rows. Each chunk starts from
+    the state the previous one ended in, zeros for the first: the forward of a chunk runs
+    when it is asked for, after the optimizer stepped on the one before."""
+    state = None
+    for start in range(0, X.shape[1], tbptt):
+        chunk = slice(start, start + tbptt)
+        pred, state = model.forward_sequence(X[:, chunk], state, training=True)
+        yield pred.reshape(-1, pred.shape[-1]), y[:, chunk].reshape(-1, y.shape[-1])
+
+
+def _stream_backward(model, streams):
+    """The backward of a chunk of :func:`_stream_batches`, rows back to (streams, steps)."""
+    return lambda d_pred: model.backward_sequence(d_pred.reshape(streams, -1, d_pred.shape[-1]))
+
+
+def _train_epoch(model, batches, backward, optimizer, loss_fn, clip_norm):
+    """One pass over the batches, each (predictions, targets) with ``backward`` giving the
+    gradients of its forward; (mean loss, None) or (bad value, where it went bad)."""
+    total, count = 0.0, 0
+    for number, (pred, target) in enumerate(batches, start=1):
+        value, d_pred = _batch_loss(loss_fn, pred, target)
         if not math.isfinite(value):
             return value, f"training loss {value} in batch {number}"
-        grads = model.backward(d_pred)
+        grads = backward(d_pred)
         scale = 1.0
         if clip_norm is not None:
             norm = grad_norm(grads)
@@ -542,29 +617,40 @@ def _train_epoch(model, X, y, order, optimizer, loss_fn, batch_size, clip_norm):
                 return math.nan, f"gradient norm {norm} in batch {number}"
             scale = _clip_coefficient(norm, clip_norm)
         optimizer.step(model.params, grads, grad_scale=scale)
-        total += value * len(batch)
-    return total / len(order), None
+        total += value * len(target)
+        count += len(target)
+    return total / count, None
 
 
-def _epoch(model, X, y, val, order, optimizer, loss_fn, batch_size, clip_norm):
-    """Train one epoch, then evaluate: (train loss, val loss or None, problem or None).
+def _epoch(model, batches, backward, validate, optimizer, loss_fn, clip_norm):
+    """Train one epoch, then ``validate()`` (None: no validation): (train loss, val loss or
+    None, problem or None).
 
     A problem names what became NaN or inf; the validation loss is then NaN.
     """
     # A diverging run overflows; that is detected and reported through the returned
     # problem, so numpy's floating-point warnings would only be noise.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        train_loss, problem = _train_epoch(
-            model, X, y, order, optimizer, loss_fn, batch_size, clip_norm
-        )
+        train_loss, problem = _train_epoch(model, batches, backward, optimizer, loss_fn, clip_norm)
         # the last step can leave inf weights behind a finite loss
         if problem is None and not all(np.isfinite(p).all() for p in model.params.values()):
             problem = "parameters after the last batch"
-        if val is None:
+        if validate is None:
             return train_loss, None, problem
         if problem is not None:
             return train_loss, math.nan, problem
-        return train_loss, evaluate(model, *val, loss_fn, max(batch_size, INFERENCE_BATCH)), None
+        return train_loss, validate(), None
+
+
+def _continued_loss(model, X, val, loss_fn):
+    """The loss over validation rows read as one stream that continues the state at the end
+    of the training rows X: the current weights read X from a zero state first, no dropout.
+    Only rows up to each forecast's own are read: never the future."""
+    X_val, y_val = val
+    _, state = model.predict_sequence(X[None])
+    pred, _ = model.predict_sequence(X_val[None], state)
+    value, _ = _batch_loss(loss_fn, pred[0], y_val)
+    return value
 
 
 def _finish(model, history, best, restore_best_weights):
@@ -624,11 +710,25 @@ class _OneTrainer:
 
 def check_settings(
     epochs=100, batch_size=32, optimizer="adam", lr=1e-3, loss="mse", clip_norm=1.0,
-    patience=10, verbose=1, reduce_lr_on_plateau=None, callbacks=None,
+    patience=10, verbose=1, reduce_lr_on_plateau=None, callbacks=None, stateful=False,
+    tbptt=None,
 ):  # fmt: skip
     """:func:`fit`'s settings checked, before any data is looked at: (epochs, batch_size,
     the optimizer, the loss function, clip_norm, patience, the plateau rule or None,
-    the callbacks)."""
+    the callbacks, stateful, tbptt). Whether ``tbptt`` fits the training rows is
+    :func:`check_streams`'s to say."""
+    if check_bool("stateful", stateful):
+        if tbptt is None:
+            raise ValueError(
+                "tbptt must be an int >= 1, the steps of each truncated-BPTT chunk, with "
+                "stateful=True; got None"
+            )
+        tbptt = check_int("tbptt", tbptt)
+    elif tbptt is not None:
+        raise ValueError(
+            f"tbptt={tbptt!r} applies to stateful training only: pass stateful=True too, or "
+            "leave tbptt None"
+        )
     epochs = check_int("epochs", epochs)
     batch_size = check_int("batch_size", batch_size)
     if clip_norm is not None:
@@ -643,7 +743,10 @@ def check_settings(
     loss_fn = _loss_function(loss)
     optimizer = make_optimizer(optimizer, lr)
     plateau = _Plateau.from_arg(reduce_lr_on_plateau)
-    return epochs, batch_size, optimizer, loss_fn, clip_norm, patience, plateau, callbacks
+    return (
+        epochs, batch_size, optimizer, loss_fn, clip_norm, patience, plateau, callbacks, stateful,
+        tbptt,
+    )  # fmt: skip
 
 
 def fit(
@@ -664,8 +767,11 @@ def fit(
     seed=0,
     verbose=1,
     callbacks=None,
+    stateful=False,
+    tbptt=None,
 ):
-    """Train a model on windows with mini-batches, early stopping and a progress bar.
+    """Train a model on windows with mini-batches, early stopping and a progress bar; or,
+    with ``stateful=True``, on rows in time order by truncated backpropagation through time.
 
     Parameters
     ----------
@@ -673,17 +779,20 @@ def fit(
         Has ``params``, ``forward(X, training)`` and ``backward(d_pred)``, like
         :class:`rnnkit.models.SequenceRegressor`. Trained in place; its
         ``release_activations()``, if it has one, is called when training ends.
-    X : array_like (N, T, F)
-        Training windows, batch-first.
+    X : array_like (N, T, F), or (n, F) with ``stateful=True``
+        Training windows, batch-first; stateful: the training rows in time order.
     y : array_like (N, outputs) or (N,)
-        Targets, one row per window.
+        Targets, one row per window; stateful: one row per row of X, ``y[t]`` what the
+        forecast made after reading rows 0..t should give.
     validation_data : (X_val, y_val) or None
         Monitored by early stopping and the plateau schedule; without it the
-        training loss is monitored.
+        training loss is monitored. Stateful: the rows right after X's and their
+        targets (see Notes).
     epochs : int
         Most passes over the training windows.
     batch_size : int
-        Windows per optimizer step.
+        Windows per optimizer step; stateful: the number B of contiguous streams the
+        rows are cut into, read side by side (one chunk of each per step).
     optimizer : {"adam", "sgd", "rmsprop"} or Optimizer
     lr : float
         Learning rate of a named optimizer (an instance keeps its own).
@@ -701,7 +810,7 @@ def fit(
         improvement, down to ``min_lr`` (1e-6); True uses those defaults.
     shuffle : bool
         Shuffle the training windows every epoch (they never mix with
-        validation windows).
+        validation windows). Stateful training reads its chunks in order: no effect.
     seed : int or None
         Seeds the shuffling. With the model's own seed (weights, dropout) and
         one core thread (``rnnkit.set_num_threads(1)``) a run is bit-reproducible.
@@ -711,6 +820,11 @@ def fit(
     callbacks : list of callable or None
         Each is called after every epoch as ``callback(epoch, history)``; one
         returning True stops training.
+    stateful : bool
+        Train on rows in time order, carrying the network's state (see Notes).
+    tbptt : int or None
+        With ``stateful=True``, the steps of each chunk of truncated BPTT: at least 1, at
+        most the rows per stream. Must be None otherwise.
 
     Returns
     -------
@@ -718,6 +832,18 @@ def fit(
 
     Notes
     -----
+    Stateful training: the n rows are cut into ``batch_size`` contiguous streams of
+    m = n // batch_size rows (the first n - B m rows, fewer than B, are left out),
+    stream b reading rows ``n - B m + b m`` onwards. Every epoch starts them all from a
+    zero state and reads them side by side in chunks of ``tbptt`` steps, in order (the
+    last chunk may be shorter); each chunk starts from the state the previous chunk
+    ended in, with the gradient stopped there, and is one optimizer step on the mean
+    loss of its predictions at every step. The validation loss is taken on the
+    validation rows read as one stream continuing from the end of the training rows:
+    the current weights read all n training rows from a zero state, then the
+    validation rows, each forecast made from the rows up to its own only. Errors about
+    ``tbptt`` (0, too long, given without ``stateful``) come before any training.
+
     A NaN or inf training loss (or gradient norm, or validation loss) stops
     training at once: ``History.stop_reason`` says where, and the parameters of
     the best epoch (or the initial ones if none finished) are restored whatever
@@ -735,23 +861,32 @@ def fit(
     training leaves them at that moment).
     """
     dtype = _model_dtype(model)
-    X, y = _check_data(X, y, dtype, "X", "y")
-    val = _check_validation(validation_data, dtype)
-    epochs, batch_size, optimizer, loss_fn, clip_norm, patience, plateau, callbacks = (
-        check_settings(
-            epochs,
-            batch_size,
-            optimizer,
-            lr,
-            loss,
-            clip_norm,
-            patience,
-            verbose,
-            reduce_lr_on_plateau,
-            callbacks,
-        )
-    )
+    (
+        epochs, batch_size, optimizer, loss_fn, clip_norm, patience, plateau, callbacks, stateful,
+        tbptt,
+    ) = check_settings(
+        epochs, batch_size, optimizer, lr, loss, clip_norm, patience, verbose,
+        reduce_lr_on_plateau, callbacks, stateful, tbptt,
+    )  # fmt: skip
+    check = _check_rows if stateful else _check_data
+    X, y = check(X, y, dtype, "X", "y")
+    val = _check_validation(validation_data, dtype, check)
     rng = np.random.default_rng(seed)
+    validate = None  # without validation data, the training loss is monitored
+    if stateful:
+        per_stream = check_streams(len(X), batch_size, tbptt)
+        # the newest B m rows, as B contiguous streams: views, (B, m, F) and (B, m, outputs)
+        kept = slice(len(X) - batch_size * per_stream, None)
+        streams = X[kept].reshape(batch_size, per_stream, -1)
+        stream_y = y[kept].reshape(batch_size, per_stream, -1)
+        backward = _stream_backward(model, batch_size)
+        if val is not None:
+            validate = functools.partial(_continued_loss, model, X, val, loss_fn)
+    else:
+        backward = model.backward
+        if val is not None:
+            batch = max(batch_size, INFERENCE_BATCH)
+            validate = functools.partial(evaluate, model, *val, loss_fn, batch)
 
     with _OneTrainer(model):
         history = History("val_loss" if val is not None else "train_loss")
@@ -764,9 +899,13 @@ def fit(
         try:
             for epoch in range(1, epochs + 1):
                 start, lr_used = time.perf_counter(), optimizer.lr
-                order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
+                if stateful:
+                    batches = _stream_batches(model, streams, stream_y, tbptt)
+                else:
+                    order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
+                    batches = _window_batches(model, X, y, order, batch_size)
                 train_loss, val_loss, problem = _epoch(
-                    model, X, y, val, order, optimizer, loss_fn, batch_size, clip_norm
+                    model, batches, backward, validate, optimizer, loss_fn, clip_norm
                 )
                 history.lr.append(lr_used)
                 history.train_loss.append(train_loss)

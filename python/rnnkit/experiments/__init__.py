@@ -16,7 +16,10 @@ Each function trains small models, returns its numbers and a picture in a
 - :func:`lookback_sweep`: validation error and training time against the
   look-back length, on the bundled WTI series;
 - :func:`volatility`: next-day volatility from an LSTM against EWMA, a rolling
-  mean and, with the optional ``arch`` package, GARCH(1,1).
+  mean and, with the optional ``arch`` package, GARCH(1,1);
+- :func:`long_memory`: a stateful LSTM (its state carried from row to row, trained by
+  truncated BPTT) against a windowed one, on a level that flips every 100 steps seen
+  through a lookback of 30.
 
 ``rnnkit experiments`` runs them all into one report (:mod:`.runner`). pandas
 and matplotlib are needed: ``pip install 'rnnkit[plot]'``.
@@ -28,6 +31,7 @@ from .event_memory import event_memory, event_series
 from .fading_gradients import fading_gradients, gradient_flow
 from .gate_ablation import gate_ablation
 from .gates import gates_at_work
+from .long_memory import flipping_level, long_memory
 from .lookback import lookback_sweep
 from .memory_span import adding_problem, adding_problem_batch, memory_span
 from .volatility import volatility
@@ -40,9 +44,11 @@ __all__ = [
     "event_memory",
     "event_series",
     "fading_gradients",
+    "flipping_level",
     "gate_ablation",
     "gates_at_work",
     "gradient_flow",
+    "long_memory",
     "lookback_sweep",
     "memory_span",
     "volatility",

@@ -40,6 +40,9 @@ PLAN = [
     ("volatility", "volatility", "volatility",
      {},
      {"epochs": 2}),
+    ("long_memory", "long_memory", "long_memory",
+     {},
+     {"n": 800, "seeds": (0,), "epochs": 2}),
 ]  # fmt: skip
 
 # An experiment that looks into the networks an earlier one trained takes that one's
