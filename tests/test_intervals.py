@@ -270,3 +270,18 @@ def test_a_backtest_scores_intervals_calibrated_in_each_fold():
     assert "coverage" not in f.backtest(series, folds=2)
     with pytest.raises(ValueError, match="interval must be a level"):
         f.backtest(series, folds=2, interval=1.0)
+
+
+@pytest.mark.parametrize("quantiles", [None, [0.05, 0.5, 0.95]])
+def test_a_stateful_network_is_calibrated_on_what_its_carried_state_forecasts(quantiles):
+    series = dated_prices(700, seed=14)
+    params = {**QUICK, "stateful": True, "tbptt": 20, "batch_size": 4, "quantiles": quantiles}
+    f = Forecaster(**params).fit(series)
+    split = rnnkit.data.split_windows(series, f.lookback, f.horizon)
+    start, n_val = len(split.train.X), len(split.val.X)
+    # predict reads the series from its first row: through the training rows into the
+    # validation rows, as the calibration did
+    forecast = f._predict_levels(series)[1][start : start + n_val]
+    np.testing.assert_allclose(f.calibration_["LSTM"], forecast, rtol=1e-6)
+    np.testing.assert_array_equal(f.calibration_["actual"], split.val.y_raw)
+    assert 0 < f.evaluate(interval=0.9).loc["LSTM", "coverage"] <= 1
