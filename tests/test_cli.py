@@ -624,3 +624,12 @@ def test_a_backtest_with_an_interval_scores_it_in_every_fold(csv, tmp_path, caps
     table = pd.read_csv(tmp_path / "b" / "backtest.csv")
     assert table["coverage"].between(0, 1).all()
     assert sorted(set(table["fold"])) == [0, 1]
+
+
+def test_run_with_tbptt_trains_stateful_networks(csv, tmp_path, capsys):
+    more = ["--column", "Close", "--cells", "gru,lstm", "--tbptt", "20", "--batch-size", "4"]
+    assert main(["run", "--csv", str(csv), "--out", str(tmp_path / "s"), *FAST, *more]) == 0
+    assert "LSTM" in capsys.readouterr().out
+    assert main(["run", "--csv", str(csv), "--out", str(tmp_path / "t"), *FAST, *more[:-2],
+                 "--tbptt", "100000"]) == 2  # fmt: skip
+    assert "tbptt" in error_line(capsys)

@@ -297,6 +297,15 @@ def _parser():
         "blocks, each model refitted on everything before each block",
     )
     run.add_argument(
+        "--tbptt",
+        type=_positive_int,
+        metavar="K",
+        help="stateful networks: each reads the rows in order, carrying its state from "
+        "row to row, trained by truncated backpropagation in chunks of K steps over "
+        "--batch-size contiguous streams (default: windows of --lookback rows, each from "
+        "a zero state)",
+    )
+    run.add_argument(
         "--interval",
         type=_level,
         metavar="LEVEL",
@@ -851,6 +860,7 @@ def run(args):
     forecaster_args = {name: getattr(args, name) for _, name, _, _ in RUN_OPTIONS}
     forecaster_args |= {"missing": args.missing, "target": args.target_column}
     forecaster_args["transform"] = transform
+    forecaster_args |= {"stateful": args.tbptt is not None, "tbptt": args.tbptt}
     start = time.perf_counter()
     verbose = 0 if args.quiet else 1
     try:
