@@ -14,6 +14,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = RNNKIT_VERSION;
 
   rnnkit::bindings::register_recurrent(m);
+  rnnkit::bindings::register_inference(m);
   rnnkit::bindings::register_optim(m);
   rnnkit::bindings::register_runtime(m);
 }

@@ -11,11 +11,16 @@ The optimizers' updates are here too (``adam_step``, ``sgd_step``, ``rmsprop_ste
 ``sum_of_squares`` for the gradient norm): one pass over every parameter array, in
 place, as ``rnnkit.train``'s optimizers use them.
 
+``Inference`` is a trained network (stacked layers and a linear head) compiled for a
+batch of one: a window's forecast or one step of a carried state in a few microseconds,
+for live forecasts (``SequenceRegressor.inference()`` builds one).
+
 ``rnnkit.reference`` holds the same functions in pure NumPy.
 """
 
 try:
     from ._core import (
+        Inference,
         adam_step,
         build_info,
         dynamic,
@@ -99,6 +104,7 @@ _default, _threads_source = _threads.default_threads()
 _core.set_num_threads(_default)
 
 __all__ = [
+    "Inference",
     "adam_step",
     "build_info",
     "dynamic",
