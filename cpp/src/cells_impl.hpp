@@ -140,14 +140,13 @@ void gru_cell_backward(Real* dg_row, Real* dh, const Real* gates_row, const Real
                      gates_row + H, gates_row + 2 * H, gates_row + 3 * H, h_prev, dy_t, H);
 }
 
-// z <- act(z), one loop per activation so each vectorises. relu keeps a NaN
-// (as NumPy's maximum and PyTorch do): NaN in, NaN out, never a silent 0.
+// z <- act(z), one loop per activation so each vectorises.
 template <class Real>
 void activate(Real* z, index_t n, Nonlinearity act) {
   if (act == Nonlinearity::tanh)
     for (index_t e = 0; e < n; ++e) z[e] = tanh(z[e]);
   else
-    for (index_t e = 0; e < n; ++e) z[e] = z[e] < Real(0) ? Real(0) : z[e];
+    for (index_t e = 0; e < n; ++e) z[e] = z[e] > Real(0) ? z[e] : Real(0);
 }
 
 // dz = (dh + dy) * act'(.), act' read off the output y: tanh' = 1 - y^2,
