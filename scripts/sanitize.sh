@@ -38,6 +38,7 @@ tests=(
   tests/test_bad_input.py
   tests/test_threads.py
   tests/test_simd.py
+  tests/test_inference.py
   tests/test_optim_kernels.py
   tests/test_fuzz.py
 )

@@ -33,15 +33,36 @@ def test_a_stream_equals_predict_over_thousands_of_updates(wti, cell):
     assert stream.last_time == wti.index[start + n - 1]
 
 
-@pytest.mark.parametrize("transform", ["return", "none", "volatility"])
-def test_every_transform_streams_as_it_predicts(transform):
+# horizon 1 runs the pipeline's formulas on numbers, horizon 3 on arrays (stream._predict)
+@pytest.mark.parametrize("horizon", [1, 3])
+@pytest.mark.parametrize("transform", ["log_return", "return", "none", "volatility"])
+def test_every_transform_streams_as_it_predicts(transform, horizon):
     series = dated_prices(600, seed=1)
-    f = Forecaster(transform=transform, horizon=3, **QUICK).fit(series)
+    f = Forecaster(transform=transform, horizon=horizon, **QUICK).fit(series)
     stream = f.stream(series.iloc[:400])
     got = [stream.update(v) for v in series.iloc[400:]]
     want = f.predict(series).to_numpy()[-200:]
-    np.testing.assert_allclose(np.array(got), want, rtol=1e-5)  # float32: rounding
-    assert stream.forecast().shape == (3,)
+    np.testing.assert_allclose(np.array(got), want.reshape(200, horizon), rtol=1e-5)  # float32
+    assert stream.forecast().shape == (horizon,)
+
+
+def test_a_number_is_one_row_however_it_comes():
+    series = dated_prices(400, seed=7)
+    f = Forecaster(**QUICK).fit(series)
+    streams = [f.stream(series.iloc[:300]) for _ in range(5)]
+    for v in series.iloc[300:320]:
+        forecasts = [
+            s.update(row)
+            for s, row in zip(
+                streams,
+                [v, np.float32(v), np.array([v]), [v], pd.Series({series.name: v})],
+                strict=True,
+            )
+        ]
+        for other in forecasts[1:3] + forecasts[4:]:
+            np.testing.assert_allclose(other, forecasts[0], rtol=1e-6)  # float32 in, or not
+        np.testing.assert_array_equal(forecasts[3], forecasts[0])
+    assert streams[0].update(72) == streams[2].update(np.array([72]))  # an int
 
 
 def test_a_table_streams_rows_by_name_or_position():
@@ -67,6 +88,10 @@ def test_a_table_streams_rows_by_name_or_position():
         ([70.0, 71.0], ValueError, "value must be a row of 1 column"),
         (-5.0, ValueError, "needs positive prices"),
         (True, TypeError, "value must be a number"),
+        (10**400, ValueError, "value must be finite"),  # past float64's range
+        (np.array([-1.0]), ValueError, "needs positive prices"),
+        (np.array(["71.2"]), TypeError, "value must be a number or a row of 1 numbers"),
+        (3 + 1j, TypeError, "value must be a number or a row of 1 numbers"),
     ],
 )
 def test_a_bad_update_is_refused_and_changes_nothing(value, error, message):

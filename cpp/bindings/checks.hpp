@@ -11,6 +11,7 @@
 #include <pybind11/pybind11.h>
 
 #include <array>
+#include <cctype>
 #include <cstddef>
 #include <initializer_list>
 #include <limits>
@@ -18,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "rnnkit/lstm.hpp"
+#include "rnnkit/rnn.hpp"
 #include "rnnkit/types.hpp"
 
 namespace py = pybind11;
@@ -61,10 +64,11 @@ const char* real_name() {
 }
 
 // Checks the arguments of one call; every message starts with the function's
-// name and names the argument, what was expected and what came.
+// name and names the argument, what was expected and what came. `first` names
+// the array whose dtype the others must share (is_float32 reads it).
 class Checker {
  public:
-  explicit Checker(const char* fn) : fn_(fn) {}
+  explicit Checker(const char* fn, const char* first = "x") : fn_(fn), first_(first) {}
 
   [[noreturn]] void type_error(const std::string& what) const {
     throw py::type_error(std::string(fn_) + ": " + what);
@@ -163,13 +167,41 @@ class Checker {
   py::array typed(py::handle obj, const char* name) const {
     const py::array a = ndarray(obj, name);
     if (!has_dtype<Real>(a))
-      type_error(std::string(name) + " has dtype " + dtype_name(a) + " but x has " +
+      type_error(std::string(name) + " has dtype " + dtype_name(a) + " but " + first_ + " has " +
                  real_name<Real>() + ": all arrays must share one float dtype");
     return a;
   }
 
   const char* fn_;
+  const char* first_;
 };
+
+inline rnnkit::Nonlinearity nonlinearity_of(const Checker& check, py::handle obj) {
+  if (py::isinstance<py::str>(obj)) {
+    const auto name = obj.cast<std::string>();
+    if (name == "tanh") return rnnkit::Nonlinearity::tanh;
+    if (name == "relu") return rnnkit::Nonlinearity::relu;
+    check.value_error("nonlinearity must be 'tanh' or 'relu', got '" + name + "'");
+  }
+  check.type_error("nonlinearity must be a str ('tanh' or 'relu'), got " + type_name(obj));
+}
+
+// The LSTM variants by name, in LstmVariant's order (lstm.hpp says what each is).
+inline constexpr const char* kVariantNames[rnnkit::kLstmVariants] = {
+    "vanilla", "nig", "nfg", "nog", "niaf", "noaf", "cifg"};
+
+inline rnnkit::LstmVariant variant_of(const Checker& check, py::handle obj) {
+  std::string valid;
+  for (const char* name : kVariantNames) valid += std::string(valid.empty() ? "" : ", ") + name;
+  if (!py::isinstance<py::str>(obj))
+    check.type_error("variant must be a str (one of " + valid + "), got " + type_name(obj));
+  std::string name = obj.cast<std::string>();
+  std::string lower = name;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (int v = 0; v < rnnkit::kLstmVariants; ++v)
+    if (lower == kVariantNames[v]) return static_cast<rnnkit::LstmVariant>(v);
+  check.value_error("variant must be one of " + valid + " (in any case), got '" + name + "'");
+}
 
 // A checked input as a C-contiguous array (copied when it was not), or
 // nothing for None.

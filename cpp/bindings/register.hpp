@@ -8,6 +8,7 @@
 namespace rnnkit::bindings {
 
 void register_recurrent(pybind11::module_& m);  // rnn_*, lstm_*
+void register_inference(pybind11::module_& m);  // Inference
 void register_optim(pybind11::module_& m);      // *_step, sum_of_squares
 void register_runtime(pybind11::module_& m);    // threads, SIMD path, build_info
 

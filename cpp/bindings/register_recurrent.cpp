@@ -4,7 +4,6 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include <cctype>
 #include <string>
 #include <vector>
 
@@ -16,33 +15,6 @@
 
 namespace rnnkit::bindings {
 namespace {
-
-rnnkit::Nonlinearity nonlinearity_of(const Checker& check, py::handle obj) {
-  if (py::isinstance<py::str>(obj)) {
-    const auto name = obj.cast<std::string>();
-    if (name == "tanh") return rnnkit::Nonlinearity::tanh;
-    if (name == "relu") return rnnkit::Nonlinearity::relu;
-    check.value_error("nonlinearity must be 'tanh' or 'relu', got '" + name + "'");
-  }
-  check.type_error("nonlinearity must be a str ('tanh' or 'relu'), got " + type_name(obj));
-}
-
-// The LSTM variants by name, in LstmVariant's order (lstm.hpp says what each is).
-constexpr const char* kVariantNames[rnnkit::kLstmVariants] = {"vanilla", "nig",  "nfg", "nog",
-                                                              "niaf",    "noaf", "cifg"};
-
-rnnkit::LstmVariant variant_of(const Checker& check, py::handle obj) {
-  std::string valid;
-  for (const char* name : kVariantNames) valid += std::string(valid.empty() ? "" : ", ") + name;
-  if (!py::isinstance<py::str>(obj))
-    check.type_error("variant must be a str (one of " + valid + "), got " + type_name(obj));
-  std::string name = obj.cast<std::string>();
-  std::string lower = name;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (int v = 0; v < rnnkit::kLstmVariants; ++v)
-    if (lower == kVariantNames[v]) return static_cast<rnnkit::LstmVariant>(v);
-  check.value_error("variant must be one of " + valid + " (in any case), got '" + name + "'");
-}
 
 // ---------------------------------------------------------------- RNN
 

@@ -1,7 +1,7 @@
 // The kernels compiled once per instruction set (simd_portable.cpp,
-// simd_avx2.cpp, simd_avx512.cpp): the matrix product and the cells'
-// element-wise steps, gathered in one table per path. gemm.cpp picks the
-// table the CPU runs. Private to the kernels.
+// simd_avx2.cpp, simd_avx512.cpp): the matrix products (blocked, and of one
+// row) and the cells' element-wise steps, gathered in one table per path.
+// gemm.cpp picks the table the CPU runs. Private to the kernels.
 #pragma once
 
 #include "rnnkit/gemm.hpp"
@@ -38,6 +38,14 @@ using GemmNarrowFn = void (*)(Real* c, index_t ldc, const Real* a, index_t lda, 
 template <class Real>
 using PackFn = void (*)(Real* dst, const Real* b, index_t ldb, Op op_b, index_t k, index_t n);
 
+// The product of a batch of one (matvec_impl.hpp): y (n) = init (n) + x (k) W
+// (k, n), W's rows ld apart, n and ld whole multiples of kMatvecBytes (the
+// widest path's vector), init null for zeros or y itself.
+constexpr index_t kMatvecBytes = 64;
+template <class Real>
+using MatvecFn = void (*)(Real* y, const Real* init, const Real* x, const Real* w, index_t k,
+                          index_t n, index_t ld);
+
 // One batch row of the LSTM's step, over its H units (lstm.cpp says what
 // each computes); one function per variant, indexed by LstmVariant.
 template <class Real>
@@ -69,6 +77,7 @@ struct KernelsFor {
   GemmNarrowFn<Real> gemm_narrow;
   PackFn<Real> pack;
   index_t nr;  // columns of a packed micro-panel
+  MatvecFn<Real> matvec;
   LstmCellForwardFn<Real> lstm_cell_forward[kLstmVariants];
   LstmCellBackwardFn<Real> lstm_cell_backward[kLstmVariants];
   GruCellForwardFn<Real> gru_cell_forward;

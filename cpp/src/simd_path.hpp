@@ -1,4 +1,4 @@
-// One SIMD path: the matrix product and the cells compiled for the
+// One SIMD path: the matrix products and the cells compiled for the
 // instruction set of the file that includes this one, which defines
 //   RNNKIT_SIMD_NAME      the path's name ("avx2")
 //   RNNKIT_SIMD_KERNELS   the SimdKernels table it defines (avx2_kernels)
@@ -9,6 +9,7 @@
 
 #include "cells_impl.hpp"
 #include "gemm_impl.hpp"
+#include "matvec_impl.hpp"
 
 namespace rnnkit::detail {
 
@@ -21,6 +22,7 @@ constexpr KernelsFor<Real> kernels_for(std::index_sequence<V...>) {
           gemm_narrow<Real>,
           pack_whole<Real>,
           NR<Real>,
+          matvec<Real>,
           {lstm_cell_forward<static_cast<LstmVariant>(V), Real>...},
           {lstm_cell_backward<static_cast<LstmVariant>(V), Real>...},
           gru_cell_forward<Real>,

@@ -5,17 +5,24 @@ layout (``w_ih (G*H, I)``, ``w_hh (G*H, H)``, biases ``(G*H,)``; G = 1 for the
 RNN, 4 for the LSTM with gates i, f, g, o, 3 for the GRU with gates r, z, n). All arrays of one call are float32
 or all float64 and the outputs have that dtype. An input that is not
 C-contiguous is copied first; no input is ever modified. Every kernel releases
-the GIL while it computes, so Python threads can run kernels side by side.
+the GIL while it computes, so Python threads can run kernels side by side
+(``Inference`` for a call of more than about 100,000 multiply-adds: a shorter one
+costs less than handing the GIL over).
 
 The optimizers' updates are here too (``adam_step``, ``sgd_step``, ``rmsprop_step`` and
 ``sum_of_squares`` for the gradient norm): one pass over every parameter array, in
 place, as ``rnnkit.train``'s optimizers use them.
+
+``Inference`` is a trained network (stacked layers and a linear head) compiled for a
+batch of one: a window's forecast or one step of a carried state in a few microseconds,
+for live forecasts (``SequenceRegressor.inference()`` builds one).
 
 ``rnnkit.reference`` holds the same functions in pure NumPy.
 """
 
 try:
     from ._core import (
+        Inference,
         adam_step,
         build_info,
         dynamic,
@@ -99,6 +106,7 @@ _default, _threads_source = _threads.default_threads()
 _core.set_num_threads(_default)
 
 __all__ = [
+    "Inference",
     "adam_step",
     "build_info",
     "dynamic",

@@ -234,14 +234,31 @@ class _AffineScaler:
         self._check_fitted()
         values = _as_float(data, "data")
         self._check_features(data, values)
-        return _like(data, (values - self._loc) / self._scale + self._shift)
+        return _like(data, self._to_scaled(values))
 
     def inverse_transform(self, data):
         """Map scaled ``data`` back to the original units; same shape and type as ``data``."""
         self._check_fitted()
         values = _as_float(data, "data")
         self._check_features(data, values)
-        return _like(data, (values - self._shift) * self._scale + self._loc)
+        return _like(data, self._from_scaled(values))
+
+    # The map and its inverse, on float64 values already checked: the public methods and
+    # WindowPipeline (whose rows are checked at its door) go through these two.
+
+    def _to_scaled(self, values, column=None):
+        """Rows (..., features) to scaled units, or values of one column (any shape, or a
+        number) when its position is given."""
+        if column is None:
+            return (values - self._loc) / self._scale + self._shift
+        return (values - self._loc[column]) / self._scale[column] + self._shift
+
+    def _from_scaled(self, scaled, column=None):
+        """Scaled rows (..., features) back to the original units, or scaled values of one
+        column (any shape) when its position is given."""
+        if column is None:
+            return (scaled - self._shift) * self._scale + self._loc
+        return (scaled - self._shift) * self._scale[column] + self._loc[column]
 
     def fit_transform(self, data):
         """``fit(data)`` then ``transform(data)``."""
@@ -260,7 +277,7 @@ class _AffineScaler:
         self._check_fitted()
         j = _column_position(column, self.columns_, self.n_features_, "column")
         scaled = _as_float(values, "values", ndims=None)
-        return _like(values, (scaled - self._shift) * self._scale[j] + self._loc[j])
+        return _like(values, self._from_scaled(scaled, j))
 
     def to_dict(self):
         """A JSON-serialisable description: class, parameters, fitted statistics and columns."""
@@ -416,6 +433,16 @@ def log_returns(prices):
     return _like(prices, logs[1:] - logs[:-1], _index_after_first(prices))
 
 
+# The growth factor of each step from the first, along ``axis``, of a path of returns;
+# axis None: one step's, of a number (the cumulative sum of one step is itself).
+def _simple_growth(rets, axis=None):
+    return 1 + rets if axis is None else np.cumprod(1 + rets, axis)
+
+
+def _log_growth(log_rets, axis=None):
+    return np.exp(log_rets if axis is None else np.cumsum(log_rets, axis))
+
+
 def _rebuild_prices(rets, start_price, name, growth):
     """Prices p_1..p_n from p_0 = start_price and the cumulative growth factors of ``rets``."""
     values = _as_float(rets, name)
@@ -451,7 +478,7 @@ def prices_from_returns(returns, start_price):
     prices : same shape and type as ``returns``
         ``start_price * cumprod(1 + returns)`` along time.
     """
-    return _rebuild_prices(returns, start_price, "returns", lambda r, axis: np.cumprod(1 + r, axis))
+    return _rebuild_prices(returns, start_price, "returns", _simple_growth)
 
 
 def prices_from_log_returns(log_returns, start_price):
@@ -460,9 +487,7 @@ def prices_from_log_returns(log_returns, start_price):
     Same shapes as ``prices_from_returns``; prices are ``start_price * exp(cumsum(r))``, so
     ``prices_from_log_returns(log_returns(p), p[0])`` equals ``p[1:]`` up to rounding.
     """
-    return _rebuild_prices(
-        log_returns, start_price, "log_returns", lambda r, axis: np.exp(np.cumsum(r, axis))
-    )
+    return _rebuild_prices(log_returns, start_price, "log_returns", _log_growth)
 
 
 # -- missing values ---------------------------------------------------------------------------
@@ -786,23 +811,60 @@ class WindowPipeline:
         """
         if self.transform == "none":
             return values, values, index
-        if self.transform in ("log_return", "volatility"):
-            logs = np.log(values)
-            rows = logs[1:] - logs[:-1]
-        else:
-            rows = values[1:] / values[:-1] - 1.0
-        if self.transform == "volatility":
-            # the forecast's own units: the baselines and the scores read these as levels
-            rows = VOLATILITY_SCALE * np.abs(rows)
-            return rows, rows, None if index is None else index[1:]
-        return values[1:], rows, None if index is None else index[1:]
+        rows = self._change(values[:-1], values[1:])
+        # volatility: the forecast's own units, which the baselines and the scores read as levels
+        levels = rows if self.transform == "volatility" else values[1:]
+        return levels, rows, None if index is None else index[1:]
 
-    def _scale(self, rows):
+    def _change(self, before, after):
+        """The transformed row(s) of the levels ``after``, each following the level in
+        ``before`` (arrays of one shape, or numbers): the transform's formula, for a
+        table's rows (:meth:`_rows`) and a stream's new one (:meth:`next_input`)."""
+        if self.transform == "none":
+            return after
+        if self.transform == "return":
+            return after / before - 1.0
+        change = np.log(after) - np.log(before)
+        return VOLATILITY_SCALE * np.abs(change) if self.transform == "volatility" else change
+
+    def _scale(self, rows, column=None):
+        """Transformed rows (..., n_columns) scaled, the unscaled columns as they were; or
+        the values (any shape, or a number) of the column at position ``column``."""
         if self.scaler is None:
             return rows
-        scaled = self.scaler.transform(rows)
-        scaled[:, self.unscaled] = rows[:, self.unscaled]
+        if column is not None:
+            return rows if column in self.unscaled else self.scaler._to_scaled(rows, column)
+        scaled = self.scaler._to_scaled(rows)  # rows passed the door: no checks again
+        if self.unscaled:
+            scaled[..., self.unscaled] = rows[..., self.unscaled]
         return scaled
+
+    def next_input(self, last, row):
+        """The network's input for one new observation: ``row`` after ``last``, through
+        the transform and the scaler as :meth:`windows` takes a table's rows; a live
+        stream's step (:class:`rnnkit.stream.Stream`).
+
+        Parameters
+        ----------
+        last, row : ndarray (n_columns,) float64, or numbers for a one-column series
+            The previous and the new observation in the series' units, finite (the
+            caller checks the row's type, width and finiteness). Numbers take NumPy's
+            scalar arithmetic, a fraction of the cost of its smallest array's.
+
+        Returns
+        -------
+        ndarray (n_inputs,) float64, or a number for a one-column series
+
+        Raises
+        ------
+        ValueError
+            The pair is outside the transform's domain (as :meth:`table` would say).
+        """
+        _check_domain(self.transform, row, last)
+        change = self._change(last, row)
+        if isinstance(change, np.ndarray):
+            return self._scale(change)[self.inputs]
+        return self._scale(change, 0)  # one column: the one input
 
     def _cut(self, values, index, targets, first=0):
         """Every window of ``values`` from window ``first`` on, as one Block."""
@@ -876,17 +938,24 @@ class WindowPipeline:
     # -- backward: the network's scaled forecasts -> the series' units
 
     def to_levels(self, pred, last):
-        """Scaled, transformed forecasts (N, horizon) -> levels, from each window's last value."""
-        pred = np.asarray(pred, dtype=np.float64)
+        """Scaled, transformed forecasts (N, horizon) -> levels, from each window's last
+        value ``last`` (N,); or, in numbers, one window's forecast of one step from its
+        last value (a stream's, :class:`rnnkit.stream.Stream`). The formulas of the
+        scaler's inverse and of :func:`prices_from_log_returns` /
+        :func:`prices_from_returns`, without their checks: both come from this pipeline
+        and its model."""
+        one = not isinstance(pred, np.ndarray)
+        pred = np.float64(pred) if one else np.asarray(pred, dtype=np.float64)
         if self.scaler is not None and self.target not in self.unscaled:
-            pred = self.scaler.inverse_transform_column(pred, self.target)
+            pred = self.scaler._from_scaled(pred, self.target)
         if self.transform == "volatility":
             return np.maximum(pred, 0.0)  # an absolute return is never below 0
-        if self.transform == "log_return":
-            return prices_from_log_returns(pred, last)
-        if self.transform == "return":
-            return prices_from_returns(pred, last)
-        return pred
+        if self.transform == "none":
+            return pred
+        growth = _log_growth if self.transform == "log_return" else _simple_growth
+        if one:
+            return last * growth(pred)
+        return np.asarray(last, dtype=np.float64)[:, None] * growth(pred, 1)
 
     # -- state
 
@@ -970,15 +1039,28 @@ def _table(series, missing, transform):
     columns = _column_names(series)
     if columns is not None and len(set(map(repr, columns))) != len(columns):
         raise ValueError(f"series has columns of the same name: {columns}; rename them first")
-    if transform in ("log_return", "volatility") and np.any(values <= 0):
+    _check_domain(transform, values, values[:-1])
+    return values, index, columns
+
+
+def _check_domain(transform, levels, divisors):
+    """Refuse what the transform cannot take: log returns (and the volatility) need
+    positive ``levels``, simple returns non-zero ``divisors`` (every level but the last).
+    Arrays, or numbers (a one-column stream's new level and the last)."""
+    if transform in ("log_return", "volatility") and _any(levels <= 0):
         raise ValueError(
             f"transform={transform!r} needs positive prices (it takes their logarithm); "
             "the series has values <= 0 (use transform='none' for series that can be zero "
             "or negative)"
         )
-    if transform == "return" and np.any(values[:-1] == 0):
+    if transform == "return" and _any(divisors == 0):
         raise ValueError("transform='return' needs non-zero values; the series has zeros")
-    return values, index, columns
+
+
+def _any(flags):
+    """Whether ``flags``, a comparison of an array or of a number, holds a True; the
+    reduction only for an array (on a number it costs ten times the comparison)."""
+    return flags.any() if isinstance(flags, np.ndarray) else bool(flags)
 
 
 # What each kind of NumPy dtype is, for errors; only ints and floats are taken as numbers.

@@ -797,6 +797,23 @@ class SequenceRegressor:
         ]
         return np.concatenate(chunks)
 
+    def inference(self):
+        """A compiled snapshot of the model for forecasts one window or one step at a time.
+
+        Returns
+        -------
+        rnnkit.core.Inference
+            ``window(x)`` for one window (T, input_size) gives ``predict(x[None])[0]`` to
+            float rounding, at a small fraction of its cost; ``step(row)`` advances a
+            carried state by one row. It holds copies of the weights: later training or
+            :meth:`load_state_dict` does not reach it, so build a new one after either.
+        """
+        weights = [self.recurrent._weights(k) for k in range(self.num_layers)]
+        return core.Inference(
+            self.cell, weights, self.params["head.weight"], self.params["head.bias"],
+            variant=self.variant, nonlinearity=self.nonlinearity,
+        )  # fmt: skip
+
     def num_parameters(self):
         """Number of scalar parameters, head included."""
         return sum(p.size for p in self.params.values())

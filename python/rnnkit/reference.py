@@ -5,7 +5,8 @@ steps is one matrix product before the time loop, only the recurrent product run
 step, and the weight, bias and input gradients are one product each after the loop (the
 core takes the same sums step by step, while each step's data is in cache). The
 optimizer updates (``adam_step``, ``sgd_step``, ``rmsprop_step``, ``sum_of_squares``)
-are here too, one NumPy expression per line of PyTorch's update rules.
+are here too, one NumPy expression per line of PyTorch's update rules, and ``Inference``,
+a trained network for a batch of one, as a class of the same API as the core's.
 
 Size letters::
 
@@ -24,6 +25,7 @@ import numpy as np
 
 __all__ = [
     "LSTM_VARIANTS",
+    "Inference",
     "adam_step",
     "gru_backward",
     "gru_forward",
@@ -394,6 +396,104 @@ def gru_backward(x, h0, w_ih, w_hh, y, gates, dy, dh_n):
         dh = dh * z + dGH[t] @ w_hh
     dx, dw_ih, dw_hh, db_ih, db_hh = _parameter_gradients(x, h0, w_ih, y, dGI, dGH)
     return dx, dh, dw_ih, dw_hh, db_ih, db_hh
+
+
+# ----------------------------------------------------------------------------- inference
+
+_CELLS = ("rnn", "gru", "lstm")
+
+
+class Inference:
+    """A trained network for a batch of one, as ``rnnkit.core.Inference``: the same
+    constructor, methods and attributes, on the layer functions above.
+
+    Stacked ``cell`` layers (``weights``: one ``(w_ih, w_hh, b_ih, b_hh)`` per layer, in
+    the layout of :func:`rnn_forward`, :func:`gru_forward` and :func:`lstm_forward`) and a
+    linear head ``head_weight (O, H)``, ``head_bias (O,)`` on the last layer's hidden
+    state. :meth:`window` runs one window (T, I) from a zero state; :meth:`step` advances a
+    carried state by one row (I,), which :meth:`reset`, :meth:`get_state` and
+    :meth:`set_state` handle. The arrays are copied, in the dtype of ``weights[0][0]``
+    (float32 stays float32; any other dtype is computed in float64).
+    """
+
+    def __init__(
+        self, cell, weights, head_weight, head_bias, variant="vanilla", nonlinearity="tanh"
+    ):
+        if not isinstance(cell, str):
+            raise TypeError(
+                f"cell must be a str ('rnn', 'gru' or 'lstm'), got {type(cell).__name__}"
+            )
+        if cell not in _CELLS:
+            raise ValueError(f"cell must be 'rnn', 'gru' or 'lstm', got {cell!r}")
+        self.variant = lstm_variant(variant)
+        _activation(nonlinearity)
+        if cell != "lstm" and self.variant != "vanilla":
+            raise ValueError(
+                f"variant={self.variant!r} is a variant of the LSTM; cell={cell!r} takes only "
+                "'vanilla'"
+            )
+        self.cell, self.nonlinearity = cell, nonlinearity
+        first = np.asarray(weights[0][0])
+        self.dtype = np.dtype(np.float32 if first.dtype == np.float32 else np.float64)
+        self._weights = [tuple(np.array(w, self.dtype) for w in layer) for layer in weights]
+        self._head_weight = np.array(head_weight, self.dtype)
+        self._head_bias = np.array(head_bias, self.dtype)
+        self.num_layers = len(self._weights)
+        self.input_size = self._weights[0][0].shape[1]
+        self.hidden_size = self._weights[0][1].shape[1]
+        self.output_size = len(self._head_bias)
+        self.reset()
+
+    def _zeros(self):
+        """A zero state of every layer: per layer (h,) or (h, c), each (1, H)."""
+        n = 2 if self.cell == "lstm" else 1
+        H = self.hidden_size
+        return [tuple(np.zeros((1, H), self.dtype) for _ in range(n)) for _ in self._weights]
+
+    def _run(self, x, states):
+        """x (T, I) through every layer from ``states``: the head's output and the new states."""
+        y = np.asarray(x, self.dtype)[:, None, :]  # (T, B = 1, I)
+        after = []
+        for w, state in zip(self._weights, states, strict=True):
+            if self.cell == "lstm":
+                y, h, c, _, _ = lstm_forward(y, *state, *w, self.variant)
+                after.append((h, c))
+            elif self.cell == "gru":
+                y, h, _ = gru_forward(y, *state, *w)
+                after.append((h,))
+            else:
+                y, h = rnn_forward(y, *state, *w, self.nonlinearity)
+                after.append((h,))
+        return y[-1, 0] @ self._head_weight.T + self._head_bias, after
+
+    def window(self, x):
+        """The head's output (O,) after the window x (T, I) from a zero state; the carried
+        state is left as it was."""
+        return self._run(x, self._zeros())[0]
+
+    def step(self, row):
+        """Advance the carried state by one row (I,); the head's output (O,)."""
+        out, self._states = self._run(np.asarray(row)[None], self._states)
+        return out
+
+    def reset(self):
+        """Set the carried state to zeros."""
+        self._states = self._zeros()
+
+    def get_state(self):
+        """Copies of the carried state: (h,), or (h, c) for the LSTM, each (num_layers, H)."""
+        return tuple(np.concatenate(part) for part in zip(*self._states, strict=True))
+
+    def set_state(self, h, c=None):
+        """Set the carried state: h and, for the LSTM, c (None: zeros), each (num_layers, H)."""
+        h = np.array(h, self.dtype)
+        if self.cell != "lstm":
+            if c is not None:
+                raise ValueError(f"c must be None: the {self.cell} has no cell state")
+            self._states = [(h[k : k + 1],) for k in range(self.num_layers)]
+            return
+        c = np.zeros_like(h) if c is None else np.array(c, self.dtype)
+        self._states = [(h[k : k + 1], c[k : k + 1]) for k in range(self.num_layers)]
 
 
 # ---------------------------------------------------------------------------- optimizers

@@ -3,16 +3,23 @@
 :meth:`rnnkit.Forecaster.stream` returns a :class:`Stream`. It keeps only what the next
 forecast needs: the last ``lookback`` rows the network reads (transformed and scaled, in
 a ring), the last observed row in the series' units (the next return's base and the
-forecast's origin) and the time of the last update. Each :meth:`Stream.update` checks
-the new row at the same door as :meth:`~rnnkit.Forecaster.fit` and
-:meth:`~rnnkit.Forecaster.predict` (:meth:`rnnkit.data.WindowPipeline.table`), turns it
-into the network's units with the fitted transform and scaler, and runs the network on
-the window: the forecast equals, to float rounding, the last row of ``predict`` on the
-history with every update appended. A row that cannot be right (NaN, inf, text, the
-wrong width, a time not after the last) is refused with an error, and the stream is
-left exactly as it was.
+forecast's origin) and the time of the last update. The history passes the door of
+:meth:`~rnnkit.Forecaster.fit` and :meth:`~rnnkit.Forecaster.predict`
+(:meth:`rnnkit.data.WindowPipeline.table`); each :meth:`Stream.update` then does only
+what one observation needs: it checks the row (a finite number or a row of the fitted
+columns, in the transform's domain), turns it into the network's units with the
+pipeline's own formulas (:meth:`rnnkit.data.WindowPipeline.next_input`), and runs the
+network over the window on the model's compiled snapshot
+(:meth:`rnnkit.models.SequenceRegressor.inference`, a batch of one without the batched
+kernels' setup). The forecast equals, to float rounding, the last row of ``predict`` on
+the history with every update appended, at a small fraction of the cost of a
+deep-learning framework's forward pass on the same window (``benchmarks/latency.py``). A
+row that cannot be right (NaN, inf, text, the wrong width, a non-positive price for log
+returns, a time not after the last) is refused with an error, and the stream is left
+exactly as it was.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -36,6 +43,7 @@ class Stream:
     def __init__(self, forecaster, history):
         forecaster._check_fitted()
         self._model = forecaster.model_
+        self._network = self._model.inference()  # a snapshot: the forecaster may refit
         self._pipeline = pipeline = forecaster.pipeline_
         self._missing = forecaster._params_at_fit["missing"]
         values, index = pipeline.table(history, self._missing)
@@ -46,7 +54,8 @@ class Stream:
         self._buffer = np.empty((2 * L, pipeline.n_inputs), dtype=self._model.dtype)
         self._buffer[:L] = self._buffer[L:] = block.X[-1]
         self._head = 0
-        self._last = values[-1].copy()  # the last row, in the series' units
+        self._one_column = pipeline.n_columns == 1
+        self._last = self._as_row(values[-1])  # the last row, in the series' units
         self._columns = pipeline.columns
         self.last_time = None if index is None else index[-1]
         self.updates = 0
@@ -84,16 +93,13 @@ class Stream:
             raise ValueError(
                 f"time must come after the last update's ({self.last_time!r}), got {time!r}"
             )
-        # the new row and the one before it, through the door every series passes: its
-        # checks, then the transform of the pair is the new row of the network's input
-        values, _ = self._pipeline.table(np.vstack([self._last, row]), "raise")
-        _, rows, _ = self._pipeline._rows(values, None)
-        scaled = self._pipeline._scale(rows)[-1, self._pipeline.inputs]
+        # the transform of the pair (the domain checked) is the network's new input row
+        scaled = self._pipeline.next_input(self._last, row)
         # everything checked: the state moves, all at once
         L = self._pipeline.lookback
         self._buffer[self._head] = self._buffer[self._head + L] = scaled
         self._head = (self._head + 1) % L
-        self._last = values[-1].copy()
+        self._last = row
         if time is not None:
             self.last_time = time
         self.updates += 1
@@ -105,13 +111,32 @@ class Stream:
         return self._buffer[self._head : self._head + self._pipeline.lookback]
 
     def _predict(self):
-        pred = self._model.predict(self._window()[None])
-        last = self._last[self._pipeline.target : self._pipeline.target + 1]
-        return self._pipeline.to_levels(pred, last)[0]
+        pred = self._network.window(self._window())  # (horizon,), scaled and transformed
+        last = self._last if self._one_column else self._last[self._pipeline.target]
+        if len(pred) == 1:  # one step: in numbers, as the input
+            return np.array([self._pipeline.to_levels(pred[0], last)])
+        return self._pipeline.to_levels(pred[None], np.array([last]))[0]
+
+    def _as_row(self, row):
+        """A checked float64 row (columns,) as the stream keeps it: a float for a
+        one-column series, whose arithmetic then runs on NumPy's scalars
+        (:meth:`rnnkit.data.WindowPipeline.next_input`), else the row."""
+        return float(row[0]) if self._one_column else row
 
     def _row(self, value):
-        """``value`` as a float64 row of the fitted columns, or a clear error."""
+        """``value`` as the fitted columns' new row (see :meth:`_as_row`), or a clear error."""
         n = self._pipeline.n_columns
+        if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
+            # a number, the live feed's usual row: checked without NumPy's per-call cost
+            if n != 1:
+                raise ValueError(f"value must be a row of {n} column(s), got 1")
+            try:
+                number = float(value)
+            except OverflowError:  # an int past float64's range
+                number = math.inf
+            if not math.isfinite(number):
+                raise ValueError(f"value must be finite, got {value!r}")
+            return number
         if hasattr(value, "index") and hasattr(value, "to_numpy"):  # a pandas Series
             if self._columns is not None:
                 names = list(value.index)
@@ -121,14 +146,12 @@ class Stream:
             value = value.to_numpy()
         if isinstance(value, str | bytes):
             raise TypeError(f"value must be a number or a row of {n} numbers, got {value!r}")
-        if isinstance(value, numbers.Number) and not isinstance(value, bool | np.bool_):
-            value = [value]
         row = np.asarray(value)
         if row.dtype.kind not in "iuf" or row.ndim != 1:
             raise TypeError(f"value must be a number or a row of {n} numbers, got {value!r}")
         if len(row) != n:
             raise ValueError(f"value must be a row of {n} column(s), got {len(row)}")
-        row = row.astype(np.float64)
-        if not np.all(np.isfinite(row)):  # a live feed's gap is not filled or dropped
+        row = row.astype(np.float64)  # a copy: the caller's array is not kept
+        if not np.isfinite(row).all():  # a live feed's gap is not filled or dropped
             raise ValueError(f"value must be finite, got {value!r}")
-        return row
+        return self._as_row(row)
