@@ -478,9 +478,7 @@ def test_backtest_fits_stateful_folds(series):
     assert np.isfinite(table["rmse"]).all()
 
 
-def test_what_a_stateful_forecaster_cannot_do_yet_is_refused(fitted, series):
-    with pytest.raises(ValueError, match="a stateful Forecaster has no live stream yet"):
-        fitted.stream(series)
+def test_what_a_stateful_forecaster_cannot_do_is_refused(fitted, series):
     with pytest.raises(ValueError, match="gates shows the window behind a windowed forecast"):
         fitted.gates(series)
     windowed = Forecaster(**{**FAST, "stateful": False, "tbptt": None, "epochs": 1}).fit(series)

@@ -138,3 +138,31 @@ def test_a_history_too_short_or_an_unfitted_forecaster_is_refused():
     f = Forecaster(**QUICK).fit(series)
     with pytest.raises(ValueError, match="a forecast needs 13"):
         f.stream(series.iloc[:5])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_a_stateful_stream_carries_its_state_as_predict_reads_the_series(cell):
+    series = dated_prices(900, seed=21)
+    params = {**QUICK, "cell": cell, "stateful": True, "tbptt": 20, "batch_size": 4}
+    f = Forecaster(dtype="float64", **params).fit(series.iloc[:600])
+    stream = f.stream(series.iloc[:600])
+    got = [stream.forecast()] + [stream.update(v) for v in series.iloc[600:]]
+    want = f.predict(series).to_numpy()[-301:]
+    np.testing.assert_allclose(np.array(got), want, rtol=1e-10)
+    # a refused update leaves the carried state as it was
+    before = stream.forecast()
+    with pytest.raises(ValueError, match="value must be finite"):
+        stream.update(math.nan)
+    np.testing.assert_array_equal(stream.forecast(), before)
+    np.testing.assert_allclose(stream.update(100.0), f.predict(
+        pd.concat([series, pd.Series([100.0], index=[series.index[-1] + pd.offsets.BDay()])])
+    ).to_numpy()[-1], rtol=1e-10)  # fmt: skip
+
+
+def test_a_quantile_stream_forecasts_the_median(tmp_path):
+    series = dated_prices(600, seed=22)
+    f = Forecaster(quantiles=[0.1, 0.5, 0.9], dtype="float64", **QUICK).fit(series.iloc[:500])
+    f.save(tmp_path / "q.npz")
+    stream = rnnkit.load(tmp_path / "q.npz").stream(series.iloc[:500])
+    got = [stream.update(v) for v in series.iloc[500:]]
+    np.testing.assert_allclose(np.array(got), f.predict(series).to_numpy()[-100:], rtol=1e-10)

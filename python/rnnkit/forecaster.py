@@ -575,14 +575,9 @@ class Forecaster(Estimator):
         ----------
         history : like fit's
             At least ``lookback`` rows (one more with a return transform); only its end
-            is kept.
+            is kept, except by a stateful network, which reads all of it from its first
+            row (as :meth:`predict` does) and then carries its state from update to update.
         """
-        self._check_fitted()
-        if self._stateful:
-            raise ValueError(
-                "a stateful Forecaster has no live stream yet: state_after(history) gives "
-                "its state after a history, which model_.predict_sequence continues"
-            )
         from .stream import Stream
 
         return Stream(self, history)

@@ -48,6 +48,15 @@ class Stream:
         self._missing = forecaster._params_at_fit["missing"]
         values, index = pipeline.table(history, self._missing)
         block = pipeline.forecast_windows(values, index)  # needs lookback rows, or says so
+        # a quantile head's point forecast is its median (Forecaster.predict's)
+        self._quantiles = forecaster._quantiles()
+        # A stateful network carries its state instead of a window: it reads the history
+        # from its first row, as predict does, and then one row per update.
+        self._stateful = forecaster._stateful
+        if self._stateful:
+            self._network.reset()
+            for row in pipeline.sequence(values).X:
+                pred = self._network.step(row)
         L = pipeline.lookback
         # The window twice over, so that the newest L rows are always one contiguous slice
         # buffer[head : head + L]: an update writes two rows and moves head, nothing else.
@@ -59,7 +68,7 @@ class Stream:
         self._columns = pipeline.columns
         self.last_time = None if index is None else index[-1]
         self.updates = 0
-        self._forecast = self._predict()
+        self._forecast = self._levels(pred) if self._stateful else self._predict()
 
     def forecast(self):
         """The current forecast: the next ``horizon`` values, ndarray (horizon,), in the
@@ -96,23 +105,39 @@ class Stream:
         # the transform of the pair (the domain checked) is the network's new input row
         scaled = self._pipeline.next_input(self._last, row)
         # everything checked: the state moves, all at once
+        if self._stateful:
+            self._last = row
+            step = np.atleast_1d(np.asarray(scaled, dtype=self._model.dtype))
+            return self._advanced(self._levels(self._network.step(step)), time)
         L = self._pipeline.lookback
         self._buffer[self._head] = self._buffer[self._head + L] = scaled
         self._head = (self._head + 1) % L
         self._last = row
+        return self._advanced(self._predict(), time)
+
+    def _advanced(self, forecast, time):
+        """Count an update made at ``time`` whose forecast is ``forecast``; a copy of it."""
         if time is not None:
             self.last_time = time
         self.updates += 1
-        self._forecast = self._predict()
-        return self._forecast.copy()
+        self._forecast = forecast
+        return forecast.copy()
 
     def _window(self):
         """The newest ``lookback`` rows, oldest first: (lookback, n_inputs)."""
         return self._buffer[self._head : self._head + self._pipeline.lookback]
 
     def _predict(self):
-        pred = self._network.window(self._window())  # (horizon,), scaled and transformed
+        return self._levels(self._network.window(self._window()))
+
+    def _levels(self, pred):
+        """The network's output (scaled, transformed) as the forecast in the series' units."""
         last = self._last if self._one_column else self._last[self._pipeline.target]
+        if self._quantiles is not None:
+            from .forecaster import _network_levels, _point
+
+            levels = _network_levels(self._pipeline, self._quantiles, pred[None], np.array([last]))
+            return _point(levels, self._quantiles)[0]
         if len(pred) == 1:  # one step: in numbers, as the input
             return np.array([self._pipeline.to_levels(pred[0], last)])
         return self._pipeline.to_levels(pred[None], np.array([last]))[0]
