@@ -14,15 +14,6 @@ from rnnkit.models import SequenceRegressor
 # the house's bounds: float64 to the reference's rounding, float32 to its rational tanh's
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 DTYPES = [np.float32, np.float64]
-PATHS = core.supported_simd_paths()
-
-
-@pytest.fixture(params=PATHS)
-def simd_path(request):
-    before = core.simd_path()
-    core.set_simd_path(request.param)
-    yield request.param
-    core.set_simd_path(before)
 
 
 def regressor(cell, dtype, num_layers=1, input_size=3, hidden_size=37, output_size=2, seed=0):

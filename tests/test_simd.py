@@ -17,14 +17,6 @@ from rnnkit import core
 PATHS = core.supported_simd_paths()
 
 
-@pytest.fixture(params=PATHS)
-def simd_path(request):
-    before = core.simd_path()
-    core.set_simd_path(request.param)
-    yield request.param
-    core.set_simd_path(before)
-
-
 def test_the_portable_path_is_always_there():
     assert PATHS[-1] == "portable"
     assert core.simd_path() in PATHS
