@@ -492,7 +492,7 @@ class Forecaster(Estimator):
         same. They depend on where the series starts: the state knows only the rows
         given.
         """
-        level = None if interval is None else check_level("interval", interval)
+        level = _interval_level(interval)
         block, forecast = self._predict_levels(series)
         point = _point(forecast, self._quantiles())
         parts = [point] if level is None else self._bounds(self.name, forecast, level)
@@ -712,7 +712,7 @@ class Forecaster(Estimator):
         horizon = self.pipeline_.horizon
         if check_int("step", step) > horizon:
             raise ValueError(f"step must be between 1 and horizon={horizon}, got {step!r}")
-        level = None if interval is None else check_level("interval", interval)
+        level = _interval_level(interval)
         k = step - 1
         forecasts = self._test_forecasts(block)
         columns = {"actual": block.y_raw[:, k]}
@@ -745,7 +745,7 @@ class Forecaster(Estimator):
         pandas DataFrame (one row per model) or a list of dict rows; the network's row
         also has its training seconds and parameter count.
         """
-        level = None if interval is None else check_level("interval", interval)
+        level = _interval_level(interval)
         block = self._test_block()
         baselines = {b.name: b for b in self.baselines_}
         last = block.last[:, None]
@@ -795,7 +795,7 @@ class Forecaster(Estimator):
         models : list of Forecaster
             Only with ``return_models=True``: the fold's fitted Forecasters, in order.
         """
-        level = None if interval is None else check_level("interval", interval)
+        level = _interval_level(interval)
         jobs = [
             (type(self), params, past, test, val, k, return_models, level)
             for k, (params, past, test, val) in enumerate(self._folds(series, folds))
@@ -940,6 +940,11 @@ class Forecaster(Estimator):
         from .io import save
 
         save(self, path)
+
+
+def _interval_level(interval):
+    """An ``interval=`` argument checked: None (no interval) or a level in (0, 1)."""
+    return None if interval is None else check_level("interval", interval)
 
 
 def _network_name(cell, variant):

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._checks import finite_array
+from ._checks import check_level, finite_array
 
 __all__ = [
     "coverage",
@@ -198,8 +198,6 @@ def winkler(y_true, lower, upper, level):
     narrow intervals and punishes misses in proportion to their size, so an interval that
     covers by being endless scores badly too.
     """
-    from ._checks import check_level
-
     alpha = 1.0 - check_level("level", level)
     truth, low, high = _interval(y_true, lower, upper)
     below, above = np.maximum(low - truth, 0.0), np.maximum(truth - high, 0.0)
@@ -209,8 +207,6 @@ def winkler(y_true, lower, upper, level):
 def pinball(y_true, y_pred, quantile):
     """Pinball (quantile) loss of forecasts ``y_pred`` of the ``quantile`` level, averaged:
     ``max(q u, (q - 1) u)`` with ``u = y_true - y_pred``; its minimiser is the quantile."""
-    from ._checks import check_level
-
     q = check_level("quantile", quantile)
     truth, pred = _pair(y_true, y_pred)
     u = truth - pred

@@ -677,16 +677,9 @@ class SequenceRegressor:
         """
         if self._head_in is None or self._head_in.ndim != 3:
             raise RuntimeError("backward_sequence needs a forward_sequence call first")
-        d_pred = _check_gradient(
-            d_pred, "d_pred", (*self._head_in.shape[:2], self.output_size), self.dtype
-        )
-        d_out = d_pred @ self.params["head.weight"]
-        if self._head_mask is not None:
-            d_out *= self._head_mask
+        d_out, head = self._head_backward(d_pred)
         _, grads = self.recurrent.backward(d_out=d_out)
-        grads["head.weight"] = np.tensordot(d_pred, self._head_in, axes=([0, 1], [0, 1]))
-        grads["head.bias"] = d_pred.sum(axis=(0, 1))
-        return grads
+        return grads | head
 
     def predict_sequence(self, X, state=None):
         """:meth:`forward_sequence` without dropout, keeping nothing on the model (several
@@ -760,16 +753,25 @@ class SequenceRegressor:
         """
         if self._head_in is None or self._head_in.ndim != 2:
             raise RuntimeError("backward needs a forward call first")
-        d_pred = _check_gradient(
-            d_pred, "d_pred", (len(self._head_in), self.output_size), self.dtype
-        )
-        d_h_n = d_pred @ self.params["head.weight"]
-        if self._head_mask is not None:
-            d_h_n *= self._head_mask
+        d_h_n, head = self._head_backward(d_pred)
         _, grads = self.recurrent.backward(d_last=d_h_n)
-        grads["head.weight"] = d_pred.T @ self._head_in
-        grads["head.bias"] = d_pred.sum(axis=0)
-        return grads
+        return grads | head
+
+    def _head_backward(self, d_pred):
+        """The head's part of a backward, for dL/dpred shaped like the head's last outputs
+        (N, output_size), or (N, T, output_size) of every step: (dL/d its input, dropout
+        applied, and the gradients of ``head.weight`` and ``head.bias``)."""
+        shape = (*self._head_in.shape[:-1], self.output_size)
+        d_pred = _check_gradient(d_pred, "d_pred", shape, self.dtype)
+        d_in = d_pred @ self.params["head.weight"]
+        if self._head_mask is not None:
+            d_in *= self._head_mask
+        rows = d_pred.reshape(-1, self.output_size)  # every window and step is one row
+        head = {
+            "head.weight": rows.T @ self._head_in.reshape(-1, self._head_in.shape[-1]),
+            "head.bias": rows.sum(axis=0),
+        }
+        return d_in, head
 
     def predict(self, X, batch_size=INFERENCE_BATCH):
         """Predictions (N, output_size) without dropout.

@@ -54,9 +54,10 @@ class Stream:
         # from its first row, as predict does, and then one row per update.
         self._stateful = forecaster._stateful
         if self._stateful:
-            self._network.reset()
-            for row in pipeline.sequence(values).X:
-                pred = self._network.step(row)
+            # the history in one batched call; its final state is where the steps go on
+            pred, state = self._model.predict_sequence(pipeline.sequence(values).X[None])
+            pred = pred[0, -1]
+            self._network.set_state(*(np.concatenate(part) for part in zip(*state, strict=True)))
         L = pipeline.lookback
         # The window twice over, so that the newest L rows are always one contiguous slice
         # buffer[head : head + L]: an update writes two rows and moves head, nothing else.

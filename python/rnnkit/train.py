@@ -453,14 +453,7 @@ def _check_data(X, y, dtype, x_name, y_name):
     y = float_array(y_name, y, dtype)
     if X.ndim != 3 or len(X) == 0:
         raise ValueError(f"{x_name} must be windows of shape (N, T, F) with N >= 1, got {X.shape}")
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.ndim != 2 or len(y) != len(X):
-        raise ValueError(
-            f"{y_name} must have shape ({len(X)}, outputs) or ({len(X)},), one row per window "
-            f"of {x_name}; got {y.shape}"
-        )
-    return X, y
+    return X, _targets(y, len(X), y_name, f"one row per window of {x_name}")
 
 
 def _check_rows(X, y, dtype, x_name, y_name):
@@ -472,14 +465,18 @@ def _check_rows(X, y, dtype, x_name, y_name):
             f"{x_name} must be rows of shape (n, F) in time order with n >= 1 for "
             f"stateful=True, got shape {X.shape}"
         )
+    return X, _targets(y, len(X), y_name, f"the targets of each row of {x_name}")
+
+
+def _targets(y, n, y_name, what):
+    """Targets y (n, outputs), a 1-D y as one column; else an error saying they are ``what``."""
     if y.ndim == 1:
         y = y[:, None]
-    if y.ndim != 2 or len(y) != len(X):
+    if y.ndim != 2 or len(y) != n:
         raise ValueError(
-            f"{y_name} must have shape ({len(X)}, outputs) or ({len(X)},), the targets of "
-            f"each row of {x_name}; got {y.shape}"
+            f"{y_name} must have shape ({n}, outputs) or ({n},), {what}; got {y.shape}"
         )
-    return X, y
+    return y
 
 
 def _check_validation(validation_data, dtype, check=_check_data):
