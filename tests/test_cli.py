@@ -633,3 +633,12 @@ def test_run_with_tbptt_trains_stateful_networks(csv, tmp_path, capsys):
     assert main(["run", "--csv", str(csv), "--out", str(tmp_path / "t"), *FAST, *more[:-2],
                  "--tbptt", "100000"]) == 2  # fmt: skip
     assert "tbptt" in error_line(capsys)
+
+
+def test_a_level_too_high_for_the_validation_block_is_said_in_cli_words(tmp_path, capsys):
+    path = tmp_path / "tiny.csv"
+    index = pd.date_range("2024-01-01", periods=60, freq="h").strftime("%Y-%m-%d %H:%M")
+    pd.DataFrame({"date": index, "price": garch_series(60, seed=4)}).to_csv(path, index=False)
+    assert main(["run", "--csv", str(path), "--lookback", "3", "--interval", "0.99",
+                 "--out", str(tmp_path / "r"), *FAST[:4], "--quiet"]) == 2  # fmt: skip
+    assert "--interval 0.99 needs at least 99 validation forecasts" in error_line(capsys)

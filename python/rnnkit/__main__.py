@@ -413,6 +413,8 @@ _FLAGS = {name: flag for flag, name, _, _ in RUN_OPTIONS} | {
     "missing": "--missing",
     "target": "--target-column",
     "results": "--results",
+    "interval": "--interval",
+    "tbptt": "--tbptt",
 }
 
 
