@@ -102,16 +102,17 @@ def rnn_preactivations(problem, y):
     return p["x"] @ p["w_ih"].T + p["b_ih"] + p["b_hh"] + h_prev @ p["w_hh"].T
 
 
-def forward(impl, cell, problem):
+def forward(impl, cell, problem, keep="all"):
     """Run the cell's forward; a dict of outputs: y, h_n (+ c_n, gates, cells for the LSTM,
-    + gates for the GRU)."""
+    + gates for the GRU), None where ``keep`` keeps nothing."""
     if lstm_variant(cell):
         names = ("y", "h_n", "c_n", "gates", "cells")
-        out = impl.lstm_forward(**problem, variant=lstm_variant(cell))
+        out = impl.lstm_forward(**problem, variant=lstm_variant(cell), keep=keep)
         return dict(zip(names, out, strict=True))
     if cell == "gru":
-        return dict(zip(("y", "h_n", "gates"), impl.gru_forward(**problem), strict=True))
-    y, h_n = impl.rnn_forward(**problem, nonlinearity=cell.removeprefix("rnn_"))
+        out = impl.gru_forward(**problem, keep=keep)
+        return dict(zip(("y", "h_n", "gates"), out, strict=True))
+    y, h_n = impl.rnn_forward(**problem, nonlinearity=cell.removeprefix("rnn_"), keep=keep)
     return {"y": y, "h_n": h_n}
 
 

@@ -209,6 +209,7 @@ def test_a_call_with_a_wrong_keyword_is_one_short_line_not_every_array():
         core.gru_forward(**args, variant="cifg")
     message = str(info.value)
     assert message == (
-        "gru_forward: takes (x, h0, w_ih, w_hh, b_ih, b_hh); got 0 positional argument(s) "
+        "gru_forward: takes (x, h0, w_ih, w_hh, b_ih, b_hh, keep = 'all'); got 0 positional "
+        "argument(s) "
         "and the keywords ['b_hh', 'b_ih', 'h0', 'variant', 'w_hh', 'w_ih', 'x']"
     )

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from _problems import (
     CELLS,
+    LSTM_VARIANT_CELLS,
+    assert_close,
     backward,
     check_against_reference,
     forward,
@@ -51,6 +53,51 @@ def test_matches_reference_on_random_shapes(cell, T, B, I, H, dtype, with_state,
 )
 def test_matches_reference_on_edge_shapes(cell, T, B, I, H, dtype):
     check_against_reference(cell, T, B, I, H, dtype, with_state=True, with_dy=True, seed=1)
+
+
+# What each keep level returns of a forward's results (the rest is None).
+KEPT = {
+    "all": {"y", "h_n", "c_n", "gates", "cells"},
+    "outputs": {"y", "h_n", "c_n"},
+    "state": {"h_n", "c_n"},
+}
+
+
+@pytest.mark.parametrize("keep", ["outputs", "state"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell", CELLS + LSTM_VARIANT_CELLS)
+@pytest.mark.parametrize(("T", "B", "I", "H"), [(1, 1, 1, 1), (7, 13, 3, 37), (4, 70, 2, 130)])
+def test_inference_keeps_less_and_computes_the_same_to_the_last_bit(
+    simd_path, cell, T, B, I, H, dtype, keep
+):
+    # The forward-only path takes turns between two steps' states instead of writing every
+    # step's: its results are those of the training forward exactly, on every path.
+    rng = np.random.default_rng(3)
+    problem = make_problem(rng, cell, T, B, I, H, dtype)
+    full = forward(core, cell, problem)
+    kept = forward(core, cell, problem, keep=keep)
+    ref = forward(reference, cell, problem, keep=keep)
+    for name, value in kept.items():
+        if name in KEPT[keep]:
+            np.testing.assert_array_equal(value, full[name], err_msg=name)
+            assert_close(value, ref[name], dtype, name)
+        else:
+            assert value is None, name
+            assert ref[name] is None, name
+
+
+@pytest.mark.parametrize("impl", [core, reference])
+@pytest.mark.parametrize(
+    ("keep", "error", "message"),
+    [
+        ("gates", ValueError, "keep must be .*'all'.*'outputs'.*'state'.*got 'gates'"),
+        (None, TypeError, "keep must be a str"),
+    ],
+)
+def test_an_unknown_keep_is_refused_by_name(impl, keep, error, message):
+    problem = make_problem(np.random.default_rng(0), "lstm", 2, 3, 1, 4, np.float32)
+    with pytest.raises(error, match=message):
+        impl.lstm_forward(**problem, keep=keep)
 
 
 def strided_copies(problem):

@@ -248,6 +248,33 @@ def test_predict_in_batches_equals_one_call():
     np.testing.assert_array_equal(model.forward(x, training=False), whole)
 
 
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_predict_keeps_no_step_of_its_activations(cell, num_layers):
+    # 64 windows of 500 steps through layers of 32 units: keeping a layer's activations
+    # would take 4 MB of outputs y (the LSTM's gates and cells 20 MB more). The forward-only
+    # path holds the states of two steps; a layer below the last, the outputs the next one
+    # reads; the GRU, its input projection.
+    import tracemalloc
+
+    model = SequenceRegressor(
+        cell=cell, input_size=1, hidden_size=32, num_layers=num_layers, seed=0
+    )
+    x = np.random.default_rng(0).standard_normal((64, 500, 1)).astype(np.float32)
+    want = model.forward(x)  # the training forward, for the values
+    model.recurrent.release_activations()
+    tracemalloc.start()
+    try:
+        got = model.predict(x, batch_size=None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got, want)
+    outputs = x.shape[0] * x.shape[1] * 32 * 4  # one layer's y
+    projection = 3 * outputs if cell == "gru" else 0
+    assert peak < projection + (num_layers - 1) * outputs + outputs / 4, peak
+
+
 def test_state_dict_round_trip_config_and_parameter_count():
     model = make_model("lstm", num_layers=2, dropout=0.2, forget_bias=1.0, dtype=np.float64)
     cfg = json.loads(json.dumps(model.config()))

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <initializer_list>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -227,6 +228,37 @@ class Input {
 template <class Real>
 Array<Real> output(std::initializer_list<index_t> dims) {
   return Array<Real>(std::vector<py::ssize_t>(dims));
+}
+
+// An output that a call returns only when asked for: None otherwise, and a
+// null pointer for the kernel, which then keeps nothing there.
+template <class Real>
+class OptionalOutput {
+ public:
+  OptionalOutput(bool wanted, std::initializer_list<index_t> dims) {
+    if (wanted) array_ = output<Real>(dims);
+  }
+  Real* data() { return array_ ? array_->mutable_data() : nullptr; }
+  py::object object() const { return array_ ? py::object(*array_) : py::none(); }
+
+ private:
+  std::optional<Array<Real>> array_;
+};
+
+// What a forward call keeps, from its `keep` argument: "all" (what the
+// backward needs), "outputs" (every step's hidden state and the final
+// state) or "state" (the final state alone).
+enum class Keep { all, outputs, state };
+
+inline Keep keep_of(const Checker& check, py::handle obj) {
+  if (py::isinstance<py::str>(obj)) {
+    const auto name = obj.cast<std::string>();
+    if (name == "all") return Keep::all;
+    if (name == "outputs") return Keep::outputs;
+    if (name == "state") return Keep::state;
+    check.value_error("keep must be 'all', 'outputs' or 'state', got '" + name + "'");
+  }
+  check.type_error("keep must be a str ('all', 'outputs' or 'state'), got " + type_name(obj));
 }
 
 }  // namespace rnnkit::bindings

@@ -21,7 +21,7 @@ namespace {
 template <class Real>
 py::tuple rnn_forward_typed(const Checker& check, py::handle x, py::handle h0, py::handle w_ih,
                             py::handle w_hh, py::handle b_ih, py::handle b_hh,
-                            py::handle nonlinearity) {
+                            py::handle nonlinearity, py::handle keep) {
   const auto [T, B, I] = check.sequence<Real>(x, "x");
   const index_t H = check.hidden_size<Real>(w_hh, "w_hh", 1);
   check.expect_optional<Real>(h0, "h0", "(B, H)", {B, H});
@@ -29,17 +29,18 @@ py::tuple rnn_forward_typed(const Checker& check, py::handle x, py::handle h0, p
   check.expect<Real>(b_ih, "b_ih", "(H,)", {H});
   check.expect<Real>(b_hh, "b_hh", "(H,)", {H});
   const auto act = nonlinearity_of(check, nonlinearity);
-  check.fits<Real>("y (T, B, H)", {T, B, H});
+  const Keep kept = keep_of(check, keep);
+  if (kept != Keep::state) check.fits<Real>("y (T, B, H)", {T, B, H});
 
   const Input<Real> x_(x), h0_(h0), w_ih_(w_ih), w_hh_(w_hh), b_ih_(b_ih), b_hh_(b_hh);
-  auto y = output<Real>({T, B, H});
+  OptionalOutput<Real> y(kept != Keep::state, {T, B, H});
   auto h_n = output<Real>({B, H});
   {
     py::gil_scoped_release nogil;
-    rnnkit::rnn_forward(y.mutable_data(), h_n.mutable_data(), x_.data(), h0_.data(), w_ih_.data(),
+    rnnkit::rnn_forward(y.data(), h_n.mutable_data(), x_.data(), h0_.data(), w_ih_.data(),
                         w_hh_.data(), b_ih_.data(), b_hh_.data(), T, B, I, H, act);
   }
-  return py::make_tuple(y, h_n);
+  return py::make_tuple(y.object(), h_n);
 }
 
 template <class Real>
@@ -74,11 +75,11 @@ py::tuple rnn_backward_typed(const Checker& check, py::handle x, py::handle h0, 
 }
 
 py::tuple rnn_forward(py::handle x, py::handle h0, py::handle w_ih, py::handle w_hh,
-                      py::handle b_ih, py::handle b_hh, py::handle nonlinearity) {
+                      py::handle b_ih, py::handle b_hh, py::handle nonlinearity, py::handle keep) {
   const Checker check("rnn_forward");
   return check.is_float32(x, "x")
-             ? rnn_forward_typed<float>(check, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity)
-             : rnn_forward_typed<double>(check, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity);
+             ? rnn_forward_typed<float>(check, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, keep)
+             : rnn_forward_typed<double>(check, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, keep);
 }
 
 py::tuple rnn_backward(py::handle x, py::handle h0, py::handle w_ih, py::handle w_hh, py::handle y,
@@ -94,7 +95,7 @@ py::tuple rnn_backward(py::handle x, py::handle h0, py::handle w_ih, py::handle 
 template <class Real>
 py::tuple lstm_forward_typed(const Checker& check, py::handle x, py::handle h0, py::handle c0,
                              py::handle w_ih, py::handle w_hh, py::handle b_ih, py::handle b_hh,
-                             py::handle variant) {
+                             py::handle variant, py::handle keep) {
   const auto [T, B, I] = check.sequence<Real>(x, "x");
   const index_t H = check.hidden_size<Real>(w_hh, "w_hh", 4);
   check.expect_optional<Real>(h0, "h0", "(B, H)", {B, H});
@@ -103,22 +104,23 @@ py::tuple lstm_forward_typed(const Checker& check, py::handle x, py::handle h0, 
   check.expect<Real>(b_ih, "b_ih", "(4*H,)", {4 * H});
   check.expect<Real>(b_hh, "b_hh", "(4*H,)", {4 * H});
   const auto kind = variant_of(check, variant);
-  check.fits<Real>("gates (T, B, 4*H)", {T, B, 4 * H});
+  const Keep kept = keep_of(check, keep);
+  if (kept == Keep::all) check.fits<Real>("gates (T, B, 4*H)", {T, B, 4 * H});
+  if (kept == Keep::outputs) check.fits<Real>("y (T, B, H)", {T, B, H});
 
   const Input<Real> x_(x), h0_(h0), c0_(c0), w_ih_(w_ih), w_hh_(w_hh), b_ih_(b_ih), b_hh_(b_hh);
-  auto y = output<Real>({T, B, H});
+  OptionalOutput<Real> y(kept != Keep::state, {T, B, H});
   auto h_n = output<Real>({B, H});
   auto c_n = output<Real>({B, H});
-  auto gates = output<Real>({T, B, 4 * H});
-  auto cells = output<Real>({T, B, H});
+  OptionalOutput<Real> gates(kept == Keep::all, {T, B, 4 * H});
+  OptionalOutput<Real> cells(kept == Keep::all, {T, B, H});
   {
     py::gil_scoped_release nogil;
-    rnnkit::lstm_forward(y.mutable_data(), h_n.mutable_data(), c_n.mutable_data(),
-                         gates.mutable_data(), cells.mutable_data(), x_.data(), h0_.data(),
-                         c0_.data(), w_ih_.data(), w_hh_.data(), b_ih_.data(), b_hh_.data(), T, B,
-                         I, H, kind);
+    rnnkit::lstm_forward(y.data(), h_n.mutable_data(), c_n.mutable_data(), gates.data(),
+                         cells.data(), x_.data(), h0_.data(), c0_.data(), w_ih_.data(),
+                         w_hh_.data(), b_ih_.data(), b_hh_.data(), T, B, I, H, kind);
   }
-  return py::make_tuple(y, h_n, c_n, gates, cells);
+  return py::make_tuple(y.object(), h_n, c_n, gates.object(), cells.object());
 }
 
 template <class Real>
@@ -161,11 +163,11 @@ py::tuple lstm_backward_typed(const Checker& check, py::handle x, py::handle h0,
 }
 
 py::tuple lstm_forward(py::handle x, py::handle h0, py::handle c0, py::handle w_ih, py::handle w_hh,
-                       py::handle b_ih, py::handle b_hh, py::handle variant) {
+                       py::handle b_ih, py::handle b_hh, py::handle variant, py::handle keep) {
   const Checker check("lstm_forward");
   return check.is_float32(x, "x")
-             ? lstm_forward_typed<float>(check, x, h0, c0, w_ih, w_hh, b_ih, b_hh, variant)
-             : lstm_forward_typed<double>(check, x, h0, c0, w_ih, w_hh, b_ih, b_hh, variant);
+             ? lstm_forward_typed<float>(check, x, h0, c0, w_ih, w_hh, b_ih, b_hh, variant, keep)
+             : lstm_forward_typed<double>(check, x, h0, c0, w_ih, w_hh, b_ih, b_hh, variant, keep);
 }
 
 py::tuple lstm_backward(py::handle x, py::handle h0, py::handle c0, py::handle w_ih,
@@ -185,26 +187,27 @@ py::tuple lstm_backward(py::handle x, py::handle h0, py::handle c0, py::handle w
 
 template <class Real>
 py::tuple gru_forward_typed(const Checker& check, py::handle x, py::handle h0, py::handle w_ih,
-                            py::handle w_hh, py::handle b_ih, py::handle b_hh) {
+                            py::handle w_hh, py::handle b_ih, py::handle b_hh, py::handle keep) {
   const auto [T, B, I] = check.sequence<Real>(x, "x");
   const index_t H = check.hidden_size<Real>(w_hh, "w_hh", 3);
   check.expect_optional<Real>(h0, "h0", "(B, H)", {B, H});
   check.expect<Real>(w_ih, "w_ih", "(3*H, I)", {3 * H, I});
   check.expect<Real>(b_ih, "b_ih", "(3*H,)", {3 * H});
   check.expect<Real>(b_hh, "b_hh", "(3*H,)", {3 * H});
+  const Keep kept = keep_of(check, keep);
+  // every step's input projection (T, B, 3*H) is computed whatever is kept
   check.fits<Real>("gates (T, B, 4, H)", {T, B, 4, H});
 
   const Input<Real> x_(x), h0_(h0), w_ih_(w_ih), w_hh_(w_hh), b_ih_(b_ih), b_hh_(b_hh);
-  auto y = output<Real>({T, B, H});
+  OptionalOutput<Real> y(kept != Keep::state, {T, B, H});
   auto h_n = output<Real>({B, H});
-  auto gates = output<Real>({T, B, 4, H});
+  OptionalOutput<Real> gates(kept == Keep::all, {T, B, 4, H});
   {
     py::gil_scoped_release nogil;
-    rnnkit::gru_forward(y.mutable_data(), h_n.mutable_data(), gates.mutable_data(), x_.data(),
-                        h0_.data(), w_ih_.data(), w_hh_.data(), b_ih_.data(), b_hh_.data(), T, B, I,
-                        H);
+    rnnkit::gru_forward(y.data(), h_n.mutable_data(), gates.data(), x_.data(), h0_.data(),
+                        w_ih_.data(), w_hh_.data(), b_ih_.data(), b_hh_.data(), T, B, I, H);
   }
-  return py::make_tuple(y, h_n, gates);
+  return py::make_tuple(y.object(), h_n, gates.object());
 }
 
 template <class Real>
@@ -242,10 +245,11 @@ py::tuple gru_backward_typed(const Checker& check, py::handle x, py::handle h0, 
 }
 
 py::tuple gru_forward(py::handle x, py::handle h0, py::handle w_ih, py::handle w_hh,
-                      py::handle b_ih, py::handle b_hh) {
+                      py::handle b_ih, py::handle b_hh, py::handle keep) {
   const Checker check("gru_forward");
-  return check.is_float32(x, "x") ? gru_forward_typed<float>(check, x, h0, w_ih, w_hh, b_ih, b_hh)
-                                  : gru_forward_typed<double>(check, x, h0, w_ih, w_hh, b_ih, b_hh);
+  return check.is_float32(x, "x")
+             ? gru_forward_typed<float>(check, x, h0, w_ih, w_hh, b_ih, b_hh, keep)
+             : gru_forward_typed<double>(check, x, h0, w_ih, w_hh, b_ih, b_hh, keep);
 }
 
 py::tuple gru_backward(py::handle x, py::handle h0, py::handle w_ih, py::handle w_hh, py::handle y,
@@ -260,7 +264,7 @@ py::tuple gru_backward(py::handle x, py::handle h0, py::handle w_ih, py::handle 
 
 void register_recurrent(py::module_& m) {
   m.def("rnn_forward", &rnn_forward, py::arg("x"), py::arg("h0"), py::arg("w_ih"), py::arg("w_hh"),
-        py::arg("b_ih"), py::arg("b_hh"), py::arg("nonlinearity") = "tanh",
+        py::arg("b_ih"), py::arg("b_hh"), py::arg("nonlinearity") = "tanh", py::arg("keep") = "all",
         R"doc(Run a vanilla RNN layer over a whole sequence.
 
 h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu.
@@ -274,10 +278,14 @@ w_ih : ndarray (H, I)
 w_hh : ndarray (H, H)
 b_ih, b_hh : ndarray (H,)
 nonlinearity : {"tanh", "relu"}
+keep : {"all", "outputs", "state"}
+    What the call keeps: "all" (default) and "outputs" alike keep y, all the
+    backward pass needs; "state" the final state alone, for inference: memory
+    then grows with the batch, not with T times the batch.
 
 Returns
 -------
-y : ndarray (T, B, H)
+y : ndarray (T, B, H), or None for keep="state"
     Hidden state after every step.
 h_n : ndarray (B, H)
     Final hidden state (a copy of y[-1]).
@@ -308,6 +316,7 @@ dx (T, B, I), dh0 (B, H), dw_ih (H, I), dw_hh (H, H), db_ih (H,), db_hh (H,)
 
   m.def("lstm_forward", &lstm_forward, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("w_ih"),
         py::arg("w_hh"), py::arg("b_ih"), py::arg("b_hh"), py::arg("variant") = "vanilla",
+        py::arg("keep") = "all",
         R"doc(Run an LSTM layer over a whole sequence (gate order i, f, g, o).
 
 Parameters
@@ -325,17 +334,22 @@ variant : str
     pre-activation), "noaf" (no output activation: h = o * c), "cifg" (coupled
     input and forget gate: f = 1 - i). Every variant keeps the 4*H gate rows;
     the rows of a gate it does not use get exactly zero gradients.
+keep : {"all", "outputs", "state"}
+    What the call keeps: "all" (default) everything the backward pass needs;
+    "outputs" y and the final state, the rest returned as None;
+    "state" the final state alone. Inference keeps the least it needs:
+    memory then grows with the batch, not with T times the batch.
 
 Returns
 -------
-y : ndarray (T, B, H)
+y : ndarray (T, B, H), or None for keep="state"
     Hidden state after every step.
 h_n, c_n : ndarray (B, H)
     Final hidden and cell states.
-gates : ndarray (T, B, 4*H)
+gates : ndarray (T, B, 4*H), or None unless keep="all"
     Gates i, f, g, o after their activations (the values the variant used),
     saved for the backward pass.
-cells : ndarray (T, B, H)
+cells : ndarray (T, B, H), or None unless keep="all"
     Cell states c_1 .. c_T, saved for the backward pass.
 )doc");
 
@@ -364,7 +378,7 @@ dx (T, B, I), dh0 (B, H), dc0 (B, H), dw_ih (4*H, I), dw_hh (4*H, H), db_ih (4*H
 )doc");
 
   m.def("gru_forward", &gru_forward, py::arg("x"), py::arg("h0"), py::arg("w_ih"), py::arg("w_hh"),
-        py::arg("b_ih"), py::arg("b_hh"),
+        py::arg("b_ih"), py::arg("b_hh"), py::arg("keep") = "all",
         R"doc(Run a GRU layer over a whole sequence (gate order r, z, n), as torch.nn.GRU.
 
 r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), z alike,
@@ -378,14 +392,19 @@ h0 : ndarray (B, H) or None
 w_ih : ndarray (3*H, I)
 w_hh : ndarray (3*H, H)
 b_ih, b_hh : ndarray (3*H,)
+keep : {"all", "outputs", "state"}
+    What the call keeps: "all" (default) everything the backward pass needs;
+    "outputs" y and the final state, the rest returned as None;
+    "state" the final state alone. Inference keeps the least it needs:
+    memory then grows with the batch, not with T times the batch.
 
 Returns
 -------
-y : ndarray (T, B, H)
+y : ndarray (T, B, H), or None for keep="state"
     Hidden state after every step.
 h_n : ndarray (B, H)
     Final hidden state (a copy of y[-1]).
-gates : ndarray (T, B, 4, H)
+gates : ndarray (T, B, 4, H), or None unless keep="all"
     gates[:, :, 0], [:, :, 1], [:, :, 2]: the reset gate r, the update gate z
     and the candidate n, after their activations; gates[:, :, 3]: W_hn h + b_hn,
     which the backward pass needs too.

@@ -13,8 +13,9 @@ namespace rnnkit::detail {
 
 namespace {
 
-// One batch row of the LSTM step, in place over gates_row = [i | f | g | o]
-// (H each, pre-activations in, gates out), for variant V (lstm.hpp):
+// One unit of the LSTM step, and one batch row of them in place over gates_row
+// = [i | f | g | o] (H each, pre-activations in, gates out), for variant V
+// (lstm.hpp):
 //   i, f, o = sigmoid(.),  g = tanh(.)
 //   c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
 // Every array gets its own restrict pointer (the four gates are slices of one
@@ -22,18 +23,23 @@ namespace {
 // variant is a template argument: the vanilla cell compiles to the loop it
 // always was.
 template <LstmVariant V, class Real>
+inline void lstm_unit_forward(Real& i, Real& f, Real& g, Real& o, Real& c_t, Real& h_t,
+                              Real c_prev) {
+  using LV = LstmVariant;
+  i = V == LV::nig ? Real(1) : sigmoid(i);
+  f = V == LV::nfg ? Real(1) : V == LV::cifg ? Real(1) - i : sigmoid(f);
+  g = V == LV::niaf ? g : tanh(g);
+  o = V == LV::nog ? Real(1) : sigmoid(o);
+  c_t = f * c_prev + i * g;
+  h_t = o * (V == LV::noaf ? c_t : tanh(c_t));
+}
+
+template <LstmVariant V, class Real>
 void lstm_gates_forward(Real* __restrict i, Real* __restrict f, Real* __restrict g,
                         Real* __restrict o, Real* __restrict c_t, Real* __restrict h_t,
                         const Real* __restrict c_prev, index_t H) {
-  using LV = LstmVariant;
-  for (index_t j = 0; j < H; ++j) {
-    i[j] = V == LV::nig ? Real(1) : sigmoid(i[j]);
-    f[j] = V == LV::nfg ? Real(1) : V == LV::cifg ? Real(1) - i[j] : sigmoid(f[j]);
-    g[j] = V == LV::niaf ? g[j] : tanh(g[j]);
-    o[j] = V == LV::nog ? Real(1) : sigmoid(o[j]);
-    c_t[j] = f[j] * c_prev[j] + i[j] * g[j];
-    h_t[j] = o[j] * (V == LV::noaf ? c_t[j] : tanh(c_t[j]));
-  }
+  for (index_t j = 0; j < H; ++j)
+    lstm_unit_forward<V>(i[j], f[j], g[j], o[j], c_t[j], h_t[j], c_prev[j]);
 }
 
 template <LstmVariant V, class Real>
@@ -80,25 +86,31 @@ void lstm_cell_backward(Real* dgates_row, Real* dc, const Real* gates_row, const
                          c_prev, dh, dy_t, H);
 }
 
-// One batch row of the GRU step, in place over gates_row = [r | z | n | hn]
+// One unit of the GRU step, and one batch row of them in place over gates_row = [r | z | n | hn]
 // (H each). The recurrent product has written W_hh h_{t-1} + b_hh into the
 // first 3H; gi_row (3H) is x_t W_ih^T, its bias b_ih still to add:
 //   r = sigmoid(gi_r + b_ir + gh_r),  z = sigmoid(gi_z + b_iz + gh_z)
 //   hn = gh_n,  n = tanh(gi_n + b_in + r * hn)
 //   h_t = (1 - z) * n + z * h_{t-1}
 template <class Real>
+inline void gru_unit_forward(Real& r, Real& z, Real& n, Real& hn, Real& h_t, Real gi_r, Real gi_z,
+                             Real gi_n, Real b_r, Real b_z, Real b_n, Real h_prev) {
+  r = sigmoid(gi_r + b_r + r);
+  z = sigmoid(gi_z + b_z + z);
+  hn = n;
+  n = tanh(gi_n + b_n + r * hn);
+  h_t = n + z * (h_prev - n);
+}
+
+template <class Real>
 void gru_gates_forward(Real* __restrict r, Real* __restrict z, Real* __restrict n,
                        Real* __restrict hn, Real* __restrict h_t, const Real* __restrict gi_r,
                        const Real* __restrict gi_z, const Real* __restrict gi_n,
                        const Real* __restrict b_r, const Real* __restrict b_z,
                        const Real* __restrict b_n, const Real* __restrict h_prev, index_t H) {
-  for (index_t j = 0; j < H; ++j) {
-    r[j] = sigmoid(gi_r[j] + b_r[j] + r[j]);
-    z[j] = sigmoid(gi_z[j] + b_z[j] + z[j]);
-    hn[j] = n[j];
-    n[j] = tanh(gi_n[j] + b_n[j] + r[j] * hn[j]);
-    h_t[j] = n[j] + z[j] * (h_prev[j] - n[j]);
-  }
+  for (index_t j = 0; j < H; ++j)
+    gru_unit_forward(r[j], z[j], n[j], hn[j], h_t[j], gi_r[j], gi_z[j], gi_n[j], b_r[j], b_z[j],
+                     b_n[j], h_prev[j]);
 }
 
 template <class Real>
@@ -140,13 +152,18 @@ void gru_cell_backward(Real* dg_row, Real* dh, const Real* gates_row, const Real
                      gates_row + H, gates_row + 2 * H, gates_row + 3 * H, h_prev, dy_t, H);
 }
 
+template <class Real>
+inline Real relu(Real z) {
+  return z > Real(0) ? z : Real(0);
+}
+
 // z <- act(z), one loop per activation so each vectorises.
 template <class Real>
 void activate(Real* z, index_t n, Nonlinearity act) {
   if (act == Nonlinearity::tanh)
     for (index_t e = 0; e < n; ++e) z[e] = tanh(z[e]);
   else
-    for (index_t e = 0; e < n; ++e) z[e] = z[e] > Real(0) ? z[e] : Real(0);
+    for (index_t e = 0; e < n; ++e) z[e] = relu(z[e]);
 }
 
 // dz = (dh + dy) * act'(.), act' read off the output y: tanh' = 1 - y^2,

@@ -35,35 +35,28 @@ void gru_forward(Real* y, Real* h_n, Real* gates, const Real* x, const Real* h0,
   // gi (T*B, 3H) = x W_ih^T, every step at once; b_ih joins in the cell.
   const detail::Workspace<Real> gi(T * B * GH);
   gemm(gi.data(), GH, x, I, Op::N, w_ih, I, Op::T, T * B, GH, I, Update::overwrite);
-  // Each step's product: [1 | h_{t-1}] [b_hh | W_hh]^T (no input columns).
-  const std::vector<Real> no_bias(static_cast<std::size_t>(GH), Real(0));
-  const detail::StepWeights<Real> weights(w_ih, w_hh, no_bias.data(), b_hh, 0, H, GH);
-  const auto cell = detail::path_of(weights.packed()).gru_cell_forward;
-  // A missing h0 reads as rows of zeros, so the cell loop has no branch and vectorises.
+  // Each step's product: b_hh + h_{t-1} W_hh^T (no input rows).
+  const detail::StepWeights<Real> weights(nullptr, w_hh, nullptr, b_hh, 3, 0, H);
+  const auto step = weights.path().gru_step;
+  const detail::PackedStep<Real> packed = weights.packed();
+  // A missing h0 reads as rows of zeros, which the cell reads. Without y to
+  // keep every step's state in, two steps' worth take turns.
   const std::vector<Real> zeros(h0 == nullptr ? BH : 0);
   const Real* const h_init = h0 != nullptr ? h0 : zeros.data();
+  std::vector<Real> turns(static_cast<std::size_t>(y == nullptr ? 2 * BH : 0));
+  const auto h_at = [&](index_t t) {
+    return y != nullptr ? y + t * BH : turns.data() + (t % 2) * BH;
+  };
   const double work = double(T) * double(B) * double(GH) * double(1 + H + kCellCost);
-  // Rows [b0, b1) of the batch through every step.
-  detail::over_batch_rows(B, work, weights.bytes(), [&](index_t b0, index_t b1) {
-    const index_t rows = b1 - b0;
-    std::vector<Real> xh = weights.scratch(rows);
-    for (index_t t = 0; t < T; ++t) {
-      Real* const gates_t = gates + (t * B + b0) * SH;
-      Real* const h_t = y + t * BH + b0 * H;
-      const Real* const h_prev = t > 0 ? h_t - BH : h_init + b0 * H;
-      const Real* const gi_t = gi.data() + (t * B + b0) * GH;
-      // gates_t[:, :3H] = h_{t-1} W_hh^T + b_hh   (rows, 3H), rows 4H apart
-      weights.project(gates_t, SH, x, h_prev, rows, xh.data());
-      // The gates in place, then h_t; each row is its own. Meanwhile the
-      // row's block of the next step comes into cache for the product.
-      const bool last = t == T - 1;
-      parallel_for(rows, kCellCost * double(rows * H), [=](index_t b) {
-        if (!last) detail::prefetch_for_writing(gates_t + (B + b) * SH, SH);
-        cell(gates_t + b * SH, h_t + b * H, gi_t + b * GH, b_ih, h_prev + b * H, H);
-      });
-    }
-  });
-  std::copy(y + (T - 1) * BH, y + T * BH, h_n);
+  // gates_t[:, :3H] = b_hh + h_{t-1} W_hh^T, then the cell, tile by tile.
+  detail::over_steps(T, B, weights.tiles(), work, weights.bytes(),
+                     [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
+                       const index_t e = b0 * H;
+                       const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h_init + e;
+                       step(packed, j0, j1, b1 - b0, h_prev, gi.data() + (t * B + b0) * GH, b_ih,
+                            h_at(t) + e, gates != nullptr ? gates + (t * B + b0) * SH : nullptr);
+                     });
+  std::copy(h_at(T - 1), h_at(T - 1) + BH, h_n);
 }
 
 template <class Real>

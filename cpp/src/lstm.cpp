@@ -29,36 +29,34 @@ void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const
                   LstmVariant variant) {
   const KernelScope scope;
   const index_t BH = B * H, GH = 4 * H;
-  const detail::StepWeights<Real> weights(w_ih, w_hh, b_ih, b_hh, I, H, GH);
-  const auto cell = detail::path_of(weights.packed()).lstm_cell_forward[int(variant)];
-  // A missing c0 reads as rows of zeros, so the cell loop has no branch and vectorises.
+  const detail::StepWeights<Real> weights(w_ih, w_hh, b_ih, b_hh, 4, I, H);
+  const auto step = weights.path().lstm_step[int(variant)];
+  const detail::PackedStep<Real> packed = weights.packed();
+  // A missing c0 reads as rows of zeros, so the cell has no branch. Without y
+  // or cells to keep every step's states in, two steps' worth take turns.
   const std::vector<Real> zeros(c0 == nullptr ? BH : 0);
   const Real* const c_init = c0 != nullptr ? c0 : zeros.data();
+  std::vector<Real> turns(
+      static_cast<std::size_t>((y == nullptr ? 2 * BH : 0) + (cells == nullptr ? 2 * BH : 0)));
+  Real* const h_turns = turns.data();
+  Real* const c_turns = turns.data() + (y == nullptr ? 2 * BH : 0);
+  const auto h_at = [=](index_t t) { return y != nullptr ? y + t * BH : h_turns + (t % 2) * BH; };
+  const auto c_at = [=](index_t t) {
+    return cells != nullptr ? cells + t * BH : c_turns + (t % 2) * BH;
+  };
   const double work = double(T) * double(B) * double(GH) * double(1 + I + H + kCellCost);
-  // Rows [b0, b1) of the batch through every step.
-  detail::over_batch_rows(B, work, weights.bytes(), [&](index_t b0, index_t b1) {
-    const index_t rows = b1 - b0;
-    std::vector<Real> xh = weights.scratch(rows);
-    for (index_t t = 0; t < T; ++t) {
-      Real* const gates_t = gates + (t * B + b0) * GH;
-      Real* const c_t = cells + t * BH + b0 * H;
-      Real* const h_t = y + t * BH + b0 * H;
-      const Real* const h_prev = t > 0 ? h_t - BH : h0 != nullptr ? h0 + b0 * H : nullptr;
-      const Real* const c_prev = t > 0 ? c_t - BH : c_init + b0 * H;
-      // gates_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T   (rows, 4H)
-      weights.project(gates_t, GH, x + (t * B + b0) * I, h_prev, rows, xh.data());
-      // The gates' activations in place, then c_t and h_t. Each row is its
-      // own. Meanwhile the row's block of the next step comes into cache,
-      // ready for the product to write.
-      const bool last = t == T - 1;
-      parallel_for(rows, kCellCost * double(rows * H), [=](index_t b) {
-        if (!last) detail::prefetch_for_writing(gates_t + (B + b) * GH, GH);
-        cell(gates_t + b * GH, c_t + b * H, h_t + b * H, c_prev + b * H, H);
+  // gates_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T, then the cell, per tile.
+  detail::over_steps(
+      T, B, weights.tiles(), work, weights.bytes(),
+      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
+        const index_t e = b0 * H;
+        const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h0 != nullptr ? h0 + e : nullptr;
+        const Real* const c_prev = t > 0 ? c_at(t - 1) + e : c_init + e;
+        step(packed, j0, j1, b1 - b0, x + (t * B + b0) * I, h_prev, c_prev, h_at(t) + e,
+             c_at(t) + e, gates != nullptr ? gates + (t * B + b0) * GH : nullptr);
       });
-    }
-  });
-  std::copy(y + (T - 1) * BH, y + T * BH, h_n);
-  std::copy(cells + (T - 1) * BH, cells + T * BH, c_n);
+  std::copy(h_at(T - 1), h_at(T - 1) + BH, h_n);
+  std::copy(c_at(T - 1), c_at(T - 1) + BH, c_n);
 }
 
 template <class Real>

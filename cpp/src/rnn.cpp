@@ -27,28 +27,24 @@ void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* 
                  index_t I, index_t H, Nonlinearity act) {
   const KernelScope scope;
   const index_t BH = B * H;
-  const detail::StepWeights<Real> weights(w_ih, w_hh, b_ih, b_hh, I, H, H);
-  const auto activate = detail::path_of(weights.packed()).activate;
+  const detail::StepWeights<Real> weights(w_ih, w_hh, b_ih, b_hh, 1, I, H);
+  const auto step = weights.path().rnn_step;
+  const detail::PackedStep<Real> packed = weights.packed();
+  // Without y to keep every step's state in, two steps' worth take turns.
+  std::vector<Real> turns(static_cast<std::size_t>(y == nullptr ? 2 * BH : 0));
+  const auto h_at = [&](index_t t) {
+    return y != nullptr ? y + t * BH : turns.data() + (t % 2) * BH;
+  };
   const double work = double(T) * double(BH) * double(1 + I + H + kActivationCost);
-  // Rows [b0, b1) of the batch through every step.
-  detail::over_batch_rows(B, work, weights.bytes(), [&](index_t b0, index_t b1) {
-    const index_t rows = b1 - b0;
-    std::vector<Real> xh = weights.scratch(rows);
-    for (index_t t = 0; t < T; ++t) {
-      Real* const y_t = y + t * BH + b0 * H;
-      const Real* const h_prev = t > 0 ? y_t - BH : h0 != nullptr ? h0 + b0 * H : nullptr;
-      // y_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T   (rows, H)
-      weights.project(y_t, H, x + (t * B + b0) * I, h_prev, rows, xh.data());
-      // h_t = act(y_t), in place; each row is its own. The row's block of
-      // the next step comes into cache meanwhile, for the product to write.
-      const bool last = t == T - 1;
-      parallel_for(rows, kActivationCost * double(rows * H), [=](index_t b) {
-        if (!last) detail::prefetch_for_writing(y_t + (B + b) * H, H);
-        activate(y_t + b * H, H, act);
+  // h_t = act(b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T), tile by tile.
+  detail::over_steps(
+      T, B, weights.tiles(), work, weights.bytes(),
+      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
+        const index_t e = b0 * H;
+        const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h0 != nullptr ? h0 + e : nullptr;
+        step(packed, j0, j1, b1 - b0, x + (t * B + b0) * I, h_prev, h_at(t) + e, act);
       });
-    }
-  });
-  std::copy(y + (T - 1) * BH, y + T * BH, h_n);
+  std::copy(h_at(T - 1), h_at(T - 1) + BH, h_n);
 }
 
 template <class Real>

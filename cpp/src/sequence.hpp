@@ -2,25 +2,29 @@
 // G is 1 for the RNN, 4 for the LSTM, 3 for the GRU and GH = G * H is the
 // width of the pre-activations. Private to the kernels.
 //
-// Both directions work step by step on data that is hot in cache: the
-// forward builds each step's pre-activations with one product over the
-// concatenated [1 | x_t | h_{t-1}] (the GRU, whose candidate takes the
-// recurrent product apart, projects every step's input before the loop and
-// only [1 | h_{t-1}] in it: gru.cpp), and the backward takes each step's share
-// of dx, dW_ih and the biases while that step's gradients are fresh. Only
-// dW_hh, the one large product, waits for the end of the loop. Threads split
-// either each product or the batch (over_batch_rows).
+// Both directions work step by step on data that is hot in cache. The
+// forward runs each step as one fused pass (step_impl.hpp): the product of
+// [x_t | h_{t-1}] with the packed [b | W_ih | W_hh], tile by tile, each tile
+// handing its units' pre-activations straight to the cell update (the GRU,
+// whose candidate takes the recurrent product apart, projects every step's
+// input before the loop and only h_{t-1} in it: gru.cpp). The backward takes
+// each step's share of dx, dW_ih and the biases while that step's gradients
+// are fresh. Only dW_hh, the one large product, waits for the end of the
+// loop. Threads split the batch (over_batch_rows) or each step's tiles
+// (over_steps) or products.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <limits>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "rnnkit/gemm.hpp"
 #include "rnnkit/parallel.hpp"
 #include "rnnkit/types.hpp"
+#include "simd_dispatch.hpp"
 
 namespace rnnkit::detail {
 
@@ -103,65 +107,43 @@ void prefetch_for_writing(const Real* p, index_t n) {
 #endif
 }
 
-// [b_ih + b_hh | W_ih | W_hh] (GH, 1 + I + H): the biases and both weight
-// matrices side by side.
-template <class Real>
-std::vector<Real> side_by_side(const Real* w_ih, const Real* w_hh, const Real* b_ih,
-                               const Real* b_hh, index_t GH, index_t I, index_t H) {
-  const index_t K = 1 + I + H;
-  std::vector<Real> w(static_cast<std::size_t>(GH * K));
-  for (index_t r = 0; r < GH; ++r) {
-    w[r * K] = b_ih[r] + b_hh[r];
-    std::copy(w_ih + r * I, w_ih + (r + 1) * I, w.begin() + r * K + 1);
-    std::copy(w_hh + r * H, w_hh + (r + 1) * H, w.begin() + r * K + 1 + I);
-  }
-  return w;
-}
-
-// A layer's forward product, one step at a time:
-//   pre_t = [1 | x_t | h_{t-1}] [b_ih + b_hh | W_ih | W_hh]^T
-//         = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T
-// one product of depth 1 + I + H, the bias inside it, writing a block of
-// rows that stays in cache for the cell update after it. The weights are
-// packed once per call and shared by every thread.
+// A layer's step weights, packed once per call for the path in use into the
+// gate-interleaved tiles of its fused step (step_impl.hpp), and shared by
+// every thread:
+//   pre_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T
+// (the GRU, whose b_ih joins in its cell, passes b_ih null and I = 0).
+//   w_ih (G*H, I), w_hh (G*H, H), b_ih, b_hh (G*H)
 template <class Real>
 class StepWeights {
  public:
-  //   w_ih (GH, I), w_hh (GH, H), b_ih, b_hh (GH)
-  StepWeights(const Real* w_ih, const Real* w_hh, const Real* b_ih, const Real* b_hh, index_t I,
-              index_t H, index_t GH)
-      : I_(I),
+  StepWeights(const Real* w_ih, const Real* w_hh, const Real* b_ih, const Real* b_hh, index_t G,
+              index_t I, index_t H)
+      : path_(&active_kernels().get<Real>()),
+        I_(I),
         H_(H),
-        GH_(GH),
-        packed_(side_by_side(w_ih, w_hh, b_ih, b_hh, GH, I, H).data(), 1 + I + H, Op::T, 1 + I + H,
-                GH) {}
-
-  // The packed weights: their path is the layer's path.
-  const PackedMatrix<Real>& packed() const { return packed_; }
-  std::size_t bytes() const { return sizeof(Real) * std::size_t(GH_) * std::size_t(1 + I_ + H_); }
-
-  // The rows of scratch `project` needs for `rows` batch rows.
-  std::vector<Real> scratch(index_t rows) const {
-    return std::vector<Real>(static_cast<std::size_t>(rows * (1 + I_ + H_)));
+        shape_(step_shape(path_->step_lanes, G, I, H)),
+        data_(new (std::align_val_t(64)) Real[static_cast<std::size_t>(size())]) {
+    std::vector<Real> bias(b_hh, b_hh + G * H);
+    if (b_ih != nullptr)
+      for (index_t r = 0; r < G * H; ++r) bias[r] = b_ih[r] + b_hh[r];
+    path_->pack_step(data_.get(), w_ih, w_hh, bias.data(), G, I, H);
   }
 
-  //   pre_t (rows, GH) out, rows ldc apart, x_t (rows, I), h_prev (rows, H)
-  //   may be null (zeros), xh (rows, 1 + I + H) scratch from scratch(rows)
-  void project(Real* pre_t, index_t ldc, const Real* x_t, const Real* h_prev, index_t rows,
-               Real* xh) const {
-    const index_t K = 1 + I_ + H_;
-    for (index_t b = 0; b < rows; ++b) {
-      Real* const row = xh + b * K;
-      row[0] = Real(1);
-      std::copy(x_t + b * I_, x_t + (b + 1) * I_, row + 1);
-      copy_or_zero(row + 1 + I_, h_prev != nullptr ? h_prev + b * H_ : nullptr, H_);
-    }
-    gemm(pre_t, ldc, xh, K, Op::N, packed_, rows, Update::overwrite);
-  }
+  // The path the weights were packed for: the layer's cells run on it.
+  const KernelsFor<Real>& path() const { return *path_; }
+  PackedStep<Real> packed() const { return {data_.get(), I_, H_, shape_}; }
+  index_t tiles() const { return shape_.tiles; }
+  std::size_t bytes() const { return sizeof(Real) * static_cast<std::size_t>(size()); }
 
  private:
-  index_t I_, H_, GH_;
-  PackedMatrix<Real> packed_;
+  index_t size() const { return shape_.tile_size * shape_.tiles; }
+  struct AlignedDelete {
+    void operator()(Real* p) const { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  const KernelsFor<Real>* path_;
+  index_t I_, H_;
+  StepShape shape_;
+  std::unique_ptr<Real[], AlignedDelete> data_;
 };
 
 // Runs body(b0, b1) over the batch rows [b0, b1) of every step, and says
@@ -195,6 +177,35 @@ bool over_batch_rows(index_t B, double work, std::size_t weight_bytes, const Bod
     done.arrive_and_wait(n);
   }
   return true;
+}
+
+// Runs step(t, b0, b1, j0, j1) for t = 0 .. T - 1, each step over batch
+// rows [b0, b1) and tiles [j0, j1) of the layer's units, together covering
+// every row and tile, step t + 1 after step t for the same rows. Threads
+// split either the batch (over_batch_rows: no barrier at all) or, when the
+// weights are too large for that, the tiles of every step, meeting after
+// each step, whose h_t the next one reads whole. Each unit's sums run in the
+// same order either way, so the results do not depend on the thread count.
+template <class Step>
+void over_steps(index_t T, index_t B, index_t tiles, double work, std::size_t weight_bytes,
+                const Step& step) {
+  over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
+    const Team team(Site::product, work, static_cast<int>(std::min<index_t>(tiles, 1 << 30)));
+    if (team.size() < 2) {
+      for (index_t t = 0; t < T; ++t) step(t, b0, b1, index_t(0), tiles);
+      return;
+    }
+    Barrier meet;
+#pragma omp parallel num_threads(team.size())
+    {
+      const InRegion in_region;
+      const int n = team_size(), k = team_rank();
+      for (index_t t = 0; t < T; ++t) {
+        step(t, b0, b1, tiles * k / n, tiles * (k + 1) / n);
+        meet.arrive_and_wait(n);
+      }
+    }
+  });
 }
 
 // db (n) = (first) or += the sums of the columns of dg (rows, n), rows ld apart.

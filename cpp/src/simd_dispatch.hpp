@@ -46,6 +46,49 @@ template <class Real>
 using MatvecFn = void (*)(Real* y, const Real* init, const Real* x, const Real* w, index_t k,
                           index_t n, index_t ld);
 
+// The tiles of a layer's fused step (step_impl.hpp) on a path of `lanes`
+// elements a vector: NV = `vectors` vectors wide, each the columns of `units`
+// hidden units (G gates of `lanes` units, or for the RNN, G = 1, NV vectors
+// of consecutive units), with the bias, I input and H recurrent rows:
+// tile_size elements a tile, `tiles` tiles to cover H units.
+constexpr index_t kRnnStepVectors = 4;
+struct StepShape {
+  index_t vectors, units, tile_size, tiles;
+};
+constexpr StepShape step_shape(index_t lanes, index_t G, index_t I, index_t H) {
+  const index_t vectors = G == 1 ? kRnnStepVectors : G;
+  const index_t units = G == 1 ? vectors * lanes : lanes;
+  return {vectors, units, vectors * lanes * (1 + I + H), (H + units - 1) / units};
+}
+
+// A layer's step weights packed by PackStepFn: what a step function reads.
+template <class Real>
+struct PackedStep {
+  const Real* data;
+  index_t I, H;
+  StepShape shape;
+};
+template <class Real>
+using PackStepFn = void (*)(Real* dst, const Real* w_ih, const Real* w_hh, const Real* bias,
+                            index_t G, index_t I, index_t H);
+
+// One time step of a layer over batch rows [0, rows) and tiles [j0, j1) of
+// its units: the product and the cell update (lstm.cpp, gru.cpp, rnn.cpp
+// say what each computes). Rows are x_t (I), h (H), c (H), gates (G*H or
+// 4H for the GRU) apart; h_prev may be null for zeros (not the GRU's, which
+// its cell reads), gates_t null to keep no gates.
+template <class Real>
+using LstmStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+                            const Real* x_t, const Real* h_prev, const Real* c_prev, Real* h_t,
+                            Real* c_t, Real* gates_t);
+template <class Real>
+using GruStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+                           const Real* h_prev, const Real* gi_t, const Real* b_ih, Real* h_t,
+                           Real* gates_t);
+template <class Real>
+using RnnStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+                           const Real* x_t, const Real* h_prev, Real* h_t, Nonlinearity act);
+
 // One batch row of the LSTM's step, over its H units (lstm.cpp says what
 // each computes); one function per variant, indexed by LstmVariant.
 template <class Real>
@@ -78,6 +121,11 @@ struct KernelsFor {
   PackFn<Real> pack;
   index_t nr;  // columns of a packed micro-panel
   MatvecFn<Real> matvec;
+  index_t step_lanes;  // elements of a vector: the StepShape of pack_step's tiles
+  PackStepFn<Real> pack_step;
+  LstmStepFn<Real> lstm_step[kLstmVariants];
+  GruStepFn<Real> gru_step;
+  RnnStepFn<Real> rnn_step;
   LstmCellForwardFn<Real> lstm_cell_forward[kLstmVariants];
   LstmCellBackwardFn<Real> lstm_cell_backward[kLstmVariants];
   GruCellForwardFn<Real> gru_cell_forward;

@@ -10,6 +10,7 @@
 #include "cells_impl.hpp"
 #include "gemm_impl.hpp"
 #include "matvec_impl.hpp"
+#include "step_impl.hpp"
 
 namespace rnnkit::detail {
 
@@ -23,6 +24,11 @@ constexpr KernelsFor<Real> kernels_for(std::index_sequence<V...>) {
           pack_whole<Real>,
           NR<Real>,
           matvec<Real>,
+          kStepLanes<Real>,
+          pack_step<Real>,
+          {lstm_step<static_cast<LstmVariant>(V), Real>...},
+          gru_step<Real>,
+          rnn_step<Real>,
           {lstm_cell_forward<static_cast<LstmVariant>(V), Real>...},
           {lstm_cell_backward<static_cast<LstmVariant>(V), Real>...},
           gru_cell_forward<Real>,

@@ -44,7 +44,8 @@ NETWORKS = ("rnn", "gru", "lstm")
 # default. The layers themselves default to 0.0, PyTorch's initialisation exactly.
 RECOMMENDED_FORGET_BIAS = 1.0
 # Windows per forward call when predicting or evaluating: enough to keep the kernels busy,
-# few enough that the activations of a call stay small (LSTM, T=60, H=50: 12 MB).
+# few enough that a call's inputs and the GRU's input projection (T x 3H per window) stay
+# small; the forward-only kernels keep nothing else that grows with T.
 INFERENCE_BATCH = 256
 
 
@@ -156,8 +157,9 @@ class _Recurrent:
             Apply dropout between layers (drawn from ``self.rng``).
         keep : bool
             Keep the activations on the layer for :meth:`backward` and
-            :attr:`activations`; False drops them with the call (inference: nothing
-            shared is written, so several threads may run it at once).
+            :attr:`activations`; False computes none of them but the outputs and drops
+            those with the call (inference: nothing shared is written, so several
+            threads may run it at once).
 
         Returns
         -------
@@ -197,10 +199,25 @@ class _Recurrent:
     def _forward(self, x, training, keep, state):
         if keep:
             self._cache = None  # the last call's activations go before this call's arrive
-        cache = self._run(x, training, state)
+        cache = self._run(x, training, state, "all" if keep else "outputs")
         if keep:
             self._cache = cache
         return cache
+
+    def forward_state(self, x, state=None):
+        """Every layer's final state after reading sequences ``x`` (N, T, F) from ``state``
+        (None: zeros), without dropout: inference, which computes no activation for a
+        backward pass and keeps no step's output, so that memory grows with the batch, not
+        with its length; nothing shared is written.
+
+        Returns
+        -------
+        list
+            Every layer's final state, in the form ``state`` takes (:meth:`check_state`).
+        """
+        x = _check_sequences(x, "x", self.input_size, self.dtype)
+        cache = self._run(x, False, self.check_state(state, len(x)), "state")
+        return [self._final_state(s) for s in cache]
 
     def check_state(self, state, batch):
         """``state`` as the layers take it, or an error naming what does not fit.
@@ -232,19 +249,28 @@ class _Recurrent:
             checked.append(arrays)
         return checked
 
-    def _run(self, x, training, state=None):
+    def _run(self, x, training, state=None, keep="all"):
         """Every layer's activations for ``x`` from ``state`` (None: zeros), as a list of dicts
-        (time-major)."""
+        (time-major). ``keep`` is the last layer's ``keep`` of the core's forward: "all" keeps
+        every layer's activations for the backward pass; otherwise a layer below the last
+        keeps only its outputs, the next layer's input, and drops them once read."""
         x = _time_major(_check_sequences(x, "x", self.input_size, self.dtype))
         cache = []
         for k in range(self.num_layers):
-            saved = self._cell_forward(x, self._weights(k), None if state is None else state[k])
-            saved["x"] = x
-            if training and self.dropout > 0 and k < self.num_layers - 1:
+            last = k == self.num_layers - 1
+            layer_keep = keep if last or keep == "all" else "outputs"
+            saved = self._cell_forward(
+                x, self._weights(k), None if state is None else state[k], layer_keep
+            )
+            if keep == "all":
+                saved["x"] = x
+            if training and self.dropout > 0 and not last:
                 saved["mask"] = dropout_mask(self.rng, saved["y"].shape, self.dropout, self.dtype)
                 x = saved["y"] * saved["mask"]
             else:
                 x = saved["y"]
+            if keep != "all" and not last:
+                saved["y"] = None
             cache.append(saved)
         return cache
 
@@ -361,9 +387,9 @@ class RNN(_Recurrent):
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, _NONLINEARITIES)
         super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed)
 
-    def _cell_forward(self, x, weights, state):
+    def _cell_forward(self, x, weights, state, keep):
         (h0,) = state or (None,)
-        y, h_n = core.rnn_forward(x, h0, *weights, nonlinearity=self.nonlinearity)
+        y, h_n = core.rnn_forward(x, h0, *weights, nonlinearity=self.nonlinearity, keep=keep)
         return {"y": y, "h_n": h_n, "state": state}
 
     def _final_state(self, saved):
@@ -428,9 +454,9 @@ class LSTM(_Recurrent):
         for k in range(self.num_layers):
             self.params[f"bias_ih_l{k}"][H : 2 * H] += self.dtype.type(self.forget_bias)
 
-    def _cell_forward(self, x, weights, state):
+    def _cell_forward(self, x, weights, state, keep):
         h0, c0 = state or (None, None)
-        y, h_n, c_n, gates, cells = core.lstm_forward(x, h0, c0, *weights, self.variant)
+        y, h_n, c_n, gates, cells = core.lstm_forward(x, h0, c0, *weights, self.variant, keep)
         return {"y": y, "h_n": h_n, "c_n": c_n, "gates": gates, "cells": cells, "state": state}
 
     def _final_state(self, saved):
@@ -472,9 +498,9 @@ class GRU(_Recurrent):
     ):
         super().__init__(input_size, hidden_size, num_layers, dropout, dtype, seed)
 
-    def _cell_forward(self, x, weights, state):
+    def _cell_forward(self, x, weights, state, keep):
         (h0,) = state or (None,)
-        y, h_n, gates = core.gru_forward(x, h0, *weights)
+        y, h_n, gates = core.gru_forward(x, h0, *weights, keep)
         return {"y": y, "h_n": h_n, "gates": gates, "state": state}
 
     def _final_state(self, saved):
@@ -794,7 +820,7 @@ class SequenceRegressor:
         _check_window_shape(X, "X", self.input_size)
         step = len(X) if batch_size is None else check_int("batch_size", batch_size)
         chunks = [
-            self._head(self.recurrent.forward(self._windows(X[i : i + step]), keep=False)[1])
+            self._head(self.recurrent.forward_state(self._windows(X[i : i + step]))[-1][0])
             for i in range(0, len(X), step)
         ]
         return np.concatenate(chunks)

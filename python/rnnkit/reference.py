@@ -74,6 +74,24 @@ def _state(s, B, H, dtype):
     return np.zeros((B, H), dtype) if s is None else s
 
 
+# What a forward call keeps (its ``keep`` argument): everything the backward pass needs,
+# every step's output and the final state, or the final state alone (inference).
+KEEP = ("all", "outputs", "state")
+
+
+def _kept(name, keep, y, final, saved=()):
+    """A forward's results as ``keep`` asks, None where it keeps nothing."""
+    if not isinstance(keep, str):
+        raise TypeError(f"{name}: keep must be a str {KEEP}, got {type(keep).__name__}")
+    if keep not in KEEP:
+        raise ValueError(f"{name}: keep must be one of {KEEP}, got {keep!r}")
+    return (
+        None if keep == "state" else y,
+        *final,
+        *(saved if keep == "all" else (None,) * len(saved)),
+    )
+
+
 def _input_projection(x, w_ih, b_ih, b_hh):
     """All steps at once: (T, B, I) -> (T, B, G*H) = x @ w_ih.T + b_ih + b_hh."""
     T, B, I = x.shape
@@ -98,7 +116,7 @@ def _parameter_gradients(x, h0, w_ih, y, dG, dG_hh=None):
     return dx, dw_ih, dw_hh, dG2.sum(axis=0), dG_hh.reshape(T * B, GH).sum(axis=0)
 
 
-def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh"):
+def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", keep="all"):
     """Run a vanilla (Elman) RNN layer over a whole sequence.
 
     Parameters
@@ -112,10 +130,13 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh"):
     b_ih, b_hh : ndarray (H,)
         Biases.
     nonlinearity : {"tanh", "relu"}
+    keep : {"all", "outputs", "state"}
+        "all" and "outputs" alike return y, all the backward pass needs; "state" the
+        final state alone (y None).
 
     Returns
     -------
-    y : ndarray (T, B, H)
+    y : ndarray (T, B, H) or None
         Hidden states h_1 .. h_T (post-activation).
     h_n : ndarray (B, H)
         Final hidden state, a copy of ``y[-1]``.
@@ -130,7 +151,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh"):
     for t in range(T):
         # h_t = act(x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T)
         h = y[t] = act(A[t] + h @ w_hh.T)
-    return y, y[-1].copy()
+    return _kept("rnn_forward", keep, y, (y[-1].copy(),))
 
 
 def rnn_backward(x, h0, w_ih, w_hh, y, dy, dh_n, nonlinearity="tanh"):
@@ -192,7 +213,7 @@ def lstm_variant(variant):
     return variant.lower()
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, variant="vanilla"):
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, variant="vanilla", keep="all"):
     """Run an LSTM layer over a whole sequence.
 
     Parameters
@@ -210,16 +231,19 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, variant="vanilla"):
         or output gate at 1; "niaf" drops g's tanh, "noaf" the tanh of h = o * tanh(c);
         "cifg" couples the forget gate to the input gate, f = 1 - i. The weights keep
         all four gate blocks.
+    keep : {"all", "outputs", "state"}
+        What to return: everything the backward pass needs, y and the final states
+        (gates and cells None), or the final states alone (y too None).
 
     Returns
     -------
-    y : ndarray (T, B, H)
+    y : ndarray (T, B, H) or None
         Hidden states h_1 .. h_T.
     h_n, c_n : ndarray (B, H)
         Final states, copies of ``y[-1]`` and ``cells[-1]``.
-    gates : ndarray (T, B, 4H)
+    gates : ndarray (T, B, 4H) or None
         Gates i, f, g, o after their activations: the values the variant used.
-    cells : ndarray (T, B, H)
+    cells : ndarray (T, B, H) or None
         Cell states c_1 .. c_T.
     """
     variant = lstm_variant(variant)
@@ -243,7 +267,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, variant="vanilla"):
         # c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t)  (o * c_t without the tanh: noaf)
         c = cells[t] = f * c + i * g
         h = y[t] = o * (c if variant == "noaf" else np.tanh(c))
-    return y, y[-1].copy(), cells[-1].copy(), gates, cells
+    return _kept("lstm_forward", keep, y, (y[-1].copy(), cells[-1].copy()), (gates, cells))
 
 
 def lstm_backward(x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n, variant="vanilla"):
@@ -305,7 +329,7 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, y, gates, cells, dy, dh_n, dc_n, varian
     return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh):
+def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, keep="all"):
     """Run a GRU layer over a whole sequence, as ``torch.nn.GRU`` does.
 
     Parameters
@@ -318,14 +342,17 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh):
         Weights, gate blocks in the order r, z, n.
     b_ih, b_hh : ndarray (3H,)
         Biases.
+    keep : {"all", "outputs", "state"}
+        What to return: everything the backward pass needs, y and the final state
+        (gates None), or the final state alone (y too None).
 
     Returns
     -------
-    y : ndarray (T, B, H)
+    y : ndarray (T, B, H) or None
         Hidden states h_1 .. h_T.
     h_n : ndarray (B, H)
         The final state, a copy of ``y[-1]``.
-    gates : ndarray (T, B, 4, H)
+    gates : ndarray (T, B, 4, H) or None
         The reset gate r, the update gate z and the candidate n after their
         activations, and hn = W_hn h_{t-1} + b_hn, which the backward pass needs.
     """
@@ -347,7 +374,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh):
         n = gates[t, :, 2] = np.tanh(gi_n + r * hn)
         # h_t = (1 - z) * n + z * h_{t-1}
         h = y[t] = (1 - z) * n + z * h
-    return y, y[-1].copy(), gates
+    return _kept("gru_forward", keep, y, (y[-1].copy(),), (gates,))
 
 
 def gru_backward(x, h0, w_ih, w_hh, y, gates, dy, dh_n):

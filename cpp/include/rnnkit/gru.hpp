@@ -10,9 +10,9 @@ namespace rnnkit {
 //   r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)     z alike
 //   n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
 //   h_t = (1 - z) * n + z * h_{t-1},  y_t = h_t
-//   y     (T, B, H)   out
+//   y     (T, B, H)   out, or null to keep no step's output (inference)
 //   h_n   (B, H)      out, the last step of y
-//   gates (T, B, 4H)  out, r, z, n after their activations, then
+//   gates (T, B, 4H)  out (or null: not kept), r, z, n after their activations, then
 //                     W_hn h_{t-1} + b_hn: the backward needs it for dL/dr
 //   x (T, B, I), h0 (B, H) may be null
 //   w_ih (3H, I), w_hh (3H, H), b_ih (3H), b_hh (3H)

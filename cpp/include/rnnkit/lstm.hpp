@@ -26,11 +26,13 @@ constexpr int kLstmVariants = 7;
 //   i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)     f, o alike
 //   g = tanh(W_ig x + b_ig + W_hg h + b_hg)
 //   c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t),  y_t = h_t
-//   y     (T, B, H)   out
+//   y     (T, B, H)   out, or null to keep no step's output (inference)
 //   h_n   (B, H)      out, the last step of y
 //   c_n   (B, H)      out, the last step of cells
-//   gates (T, B, 4H)  out, i, f, g, o after their activations
-//   cells (T, B, H)   out, c_1 .. c_T
+//   gates (T, B, 4H)  out, i, f, g, o after their activations, or null
+//   cells (T, B, H)   out, c_1 .. c_T, or null
+// Null outputs are not computed into memory at all: the states of two steps
+// take turns, and each tile's gates live in registers and L1 only.
 //   x (T, B, I), h0 (B, H) may be null, c0 (B, H) may be null
 //   w_ih (4H, I), w_hh (4H, H), b_ih (4H), b_hh (4H)
 template <class Real>

@@ -10,7 +10,7 @@ namespace rnnkit {
 enum class Nonlinearity { tanh, relu };
 
 // h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),  y_t = h_t.
-//   y    (T, B, H)  out
+//   y    (T, B, H)  out, or null to keep no step's output (inference)
 //   h_n  (B, H)     out, the last step of y
 //   x    (T, B, I)
 //   h0   (B, H)     may be null

@@ -1,0 +1,242 @@
+// A layer's time step fused into one pass: the recurrent product of a tile of
+// units, and in its epilogue the cell update of those units, while the
+// tile's pre-activations are still in registers and L1. Compiled once per
+// instruction set through simd_path.hpp, like the blocked product
+// (gemm_impl.hpp, included before this file, defines VectorOf); internal linkage throughout, for
+// the reason gemm_impl.hpp gives.
+//
+// The weights are packed once per call into tiles (pack_step): a tile is
+// NV vectors wide and holds, one packed row after another, the bias, the I
+// rows of W_ih^T and the H rows of W_hh^T of its columns (StepShape in
+// simd_dispatch.hpp). For the LSTM and the GRU the NV = G vectors of a tile
+// are the G gates of the same `lanes` units, interleaved as in oneDNN's RNN
+// primitive, so that a tile's product is everything the cell update of its
+// units needs: i, f, g and o of the same units side by side. The RNN's one
+// gate takes NV vectors of consecutive units instead.
+//
+// A tile's product needs no packing of its left side: each of its MR rows
+// is read in place, [x_t | h_{t-1}] as two runs, and broadcast element by
+// element against the tile's rows, MR x NV sums held in registers over the
+// whole depth 1 + I + H (no slices through memory). The epilogue then hands
+// the sums, row by row, to the cell functions of cells_impl.hpp, the same
+// ones the unfused kernels ran, so each cell's equations stay written once.
+#pragma once
+
+#include <algorithm>
+
+#include "cells_impl.hpp"
+#include "simd_dispatch.hpp"
+
+namespace rnnkit::detail {
+
+namespace {
+
+template <class Real>
+constexpr index_t kStepLanes = RNNKIT_VECTOR_BYTES / static_cast<index_t>(sizeof(Real));
+
+// Accumulators a tile's product holds in registers: 32 vector registers with
+// AVX-512 leave room for 24 sums, the broadcast and a tile row's vectors; 16
+// (AVX2, SSE2, NEON) for 12. Rows of a tile: as many as the budget allows.
+constexpr index_t kStepAccumulators = RNNKIT_VECTOR_BYTES == 64 ? 24 : 12;
+template <index_t NV>
+constexpr index_t kStepRows = kStepAccumulators / NV;
+
+// Every tile of a layer's step weights, from w_ih (G*H, I) (null when I is
+// 0), w_hh (G*H, H) and bias (G*H), into dst (StepShape's size); the columns
+// of units past H are zero.
+template <class Real>
+void pack_step(Real* dst, const Real* w_ih, const Real* w_hh, const Real* bias, index_t G,
+               index_t I, index_t H) {
+  const StepShape shape = step_shape(kStepLanes<Real>, G, I, H);
+  constexpr index_t lanes = kStepLanes<Real>;
+  const index_t width = shape.vectors * lanes;
+  for (index_t j = 0; j < shape.tiles; ++j) {
+    Real* const tile = dst + j * shape.tile_size;
+    for (index_t col = 0; col < width; ++col) {
+      const index_t v = col / lanes;
+      const index_t unit = j * shape.units + (G == 1 ? col : col % lanes);
+      const index_t row = (G == 1 ? 0 : v * H) + unit;  // the weights' row of this column
+      const bool real = unit < H;
+      tile[col] = real ? bias[row] : Real(0);
+      for (index_t p = 0; p < I; ++p) tile[(1 + p) * width + col] = real ? w_ih[row * I + p] : 0;
+      for (index_t p = 0; p < H; ++p)
+        tile[(1 + I + p) * width + col] = real ? w_hh[row * H + p] : Real(0);
+    }
+  }
+}
+
+// tile (R, NV vectors) = bias + x (R, I) W_x + h (R, H) W_h for one packed
+// tile w; rows of x ld_x apart, of h ld_h apart, h null for zeros.
+template <index_t NV, index_t R, class Real>
+void tile_product(Real* tile, const Real* __restrict w, const Real* x, index_t ld_x, index_t I,
+                  const Real* h, index_t ld_h, index_t H) {
+  constexpr index_t lanes = kStepLanes<Real>, width = NV * lanes;
+#if defined(__GNUC__)
+  using V = typename VectorOf<Real>::type;
+  V acc[R][NV];
+#pragma GCC unroll 16
+  for (index_t v = 0; v < NV; ++v) {
+    V bias;  // memcpy: a vector load without breaking aliasing rules
+    __builtin_memcpy(&bias, w + v * lanes, sizeof bias);
+#pragma GCC unroll 16
+    for (index_t r = 0; r < R; ++r) acc[r][v] = bias;
+  }
+  // One run of the depth: rows of a (ld apart) against the packed rows from wp on.
+  const auto run = [&](const Real* a, index_t ld, const Real* __restrict wp, index_t depth) {
+    for (index_t p = 0; p < depth; ++p) {
+      V wv[NV];
+#pragma GCC unroll 16
+      for (index_t v = 0; v < NV; ++v)
+        __builtin_memcpy(&wv[v], wp + p * width + v * lanes, sizeof wv[v]);
+#pragma GCC unroll 16
+      for (index_t r = 0; r < R; ++r) {
+        const Real ar = a[r * ld + p];
+#pragma GCC unroll 16
+        for (index_t v = 0; v < NV; ++v) acc[r][v] += ar * wv[v];
+      }
+    }
+  };
+  run(x, ld_x, w + width, I);
+  if (h != nullptr) run(h, ld_h, w + (1 + I) * width, H);
+#pragma GCC unroll 16
+  for (index_t r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (index_t v = 0; v < NV; ++v)
+      __builtin_memcpy(tile + r * width + v * lanes, &acc[r][v], sizeof acc[r][v]);
+#else
+  for (index_t r = 0; r < R; ++r)
+    for (index_t c = 0; c < width; ++c) {
+      Real sum = w[c];
+      for (index_t p = 0; p < I; ++p) sum += x[r * ld_x + p] * w[(1 + p) * width + c];
+      if (h != nullptr)
+        for (index_t p = 0; p < H; ++p) sum += h[r * ld_h + p] * w[(1 + I + p) * width + c];
+      tile[r * width + c] = sum;
+    }
+#endif
+}
+
+// tile_product for the rows (1 <= rows <= R) given at run time.
+template <index_t NV, index_t R, class Real>
+void tile_rows(index_t rows, Real* tile, const Real* w, const Real* x, index_t ld_x, index_t I,
+               const Real* h, index_t ld_h, index_t H) {
+  if constexpr (R > 1)
+    if (rows < R) return tile_rows<NV, R - 1>(rows, tile, w, x, ld_x, I, h, ld_h, H);
+  tile_product<NV, R>(tile, w, x, ld_x, I, h, ld_h, H);
+}
+
+// One step over rows [0, rows) and tiles [j0, j1): every tile's product,
+// then epilogue(tile, r0, mr, u0, n) for its rows [r0, r0 + mr) and units
+// [u0, u0 + n), the tile holding mr rows of NV vectors. Tiles outside, rows
+// inside: a tile's weights are read from L2 once a step and reused for every
+// row, the rows (a few KB) stay in L1.
+template <index_t NV, class Real, class Epilogue>
+void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* x,
+                const Real* h, const Epilogue& epilogue) {
+  constexpr index_t R = kStepRows<NV>;
+  alignas(64) Real tile[R * NV * kStepLanes<Real>];
+  const StepShape& s = w.shape;
+  for (index_t j = j0; j < j1; ++j) {
+    const index_t u0 = j * s.units, n = std::min(s.units, w.H - u0);
+    for (index_t r0 = 0; r0 < rows; r0 += R) {
+      const index_t mr = std::min(R, rows - r0);
+      tile_rows<NV, R>(mr, tile, w.data + j * s.tile_size, x + r0 * w.I, w.I, w.I,
+                       h != nullptr ? h + r0 * w.H : nullptr, w.H, w.H);
+      epilogue(tile, r0, mr, u0, n);
+    }
+  }
+}
+
+// unit(r, j) for the rows r < mr of a tile and its units j < n: for a whole
+// tile, n = W is known when compiling, and the loop over a row's units is a
+// few vector instructions with the cell's constants held across rows. The
+// cells' restrict-free stores into several arrays do not overlap: ivdep.
+template <index_t W, class Unit>
+inline void over_tile(index_t mr, index_t n, const Unit& unit) {
+  if (n == W) {
+    for (index_t r = 0; r < mr; ++r)
+#pragma GCC ivdep
+      for (index_t j = 0; j < W; ++j) unit(r, j);
+  } else {
+    for (index_t r = 0; r < mr; ++r)
+#pragma GCC ivdep
+      for (index_t j = 0; j < n; ++j) unit(r, j);
+  }
+}
+
+// The LSTM's step for variant V (lstm.cpp): gates_t (rows, 4H) keeps the
+// gates when not null.
+template <LstmVariant V, class Real>
+void lstm_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* x_t,
+               const Real* h_prev, const Real* c_prev, Real* h_t, Real* c_t, Real* gates_t) {
+  constexpr index_t lanes = kStepLanes<Real>;
+  const index_t H = w.H;
+  step_tiles<4>(w, j0, j1, rows, x_t, h_prev,
+                [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
+                  over_tile<lanes>(mr, n, [=](index_t r, index_t j) {
+                    const Real* const pre = tile + r * 4 * lanes + j;  // i, f, g, o: lanes apart
+                    Real i = pre[0], f = pre[lanes], g = pre[2 * lanes], o = pre[3 * lanes];
+                    const index_t e = (r0 + r) * H + u0 + j;
+                    lstm_unit_forward<V>(i, f, g, o, c_t[e], h_t[e], c_prev[e]);
+                    if (gates_t != nullptr) {
+                      Real* const kept = gates_t + (r0 + r) * 4 * H + u0 + j;
+                      kept[0] = i;
+                      kept[H] = f;
+                      kept[2 * H] = g;
+                      kept[3 * H] = o;
+                    }
+                  });
+                });
+}
+
+// The GRU's step (gru.cpp): the product is the recurrent one, [r | z | n] of
+// W_hh h_{t-1} + b_hh; gi_t (rows, 3H) the input projection without b_ih;
+// gates_t (rows, 4H) [r | z | n | hn] when not null.
+template <class Real>
+void gru_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* h_prev,
+              const Real* gi_t, const Real* b_ih, Real* h_t, Real* gates_t) {
+  constexpr index_t lanes = kStepLanes<Real>;
+  const index_t H = w.H;
+  step_tiles<3>(w, j0, j1, rows, static_cast<const Real*>(nullptr), h_prev,
+                [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
+                  over_tile<lanes>(mr, n, [=](index_t r, index_t j) {
+                    const Real* const pre = tile + r * 3 * lanes + j;  // r, z, n: lanes apart
+                    Real rg = pre[0], z = pre[lanes], cand = pre[2 * lanes], hn;
+                    const index_t e = (r0 + r) * H + u0 + j, u = u0 + j;
+                    const Real* const gi = gi_t + (r0 + r) * 3 * H + u;
+                    gru_unit_forward(rg, z, cand, hn, h_t[e], gi[0], gi[H], gi[2 * H], b_ih[u],
+                                     b_ih[H + u], b_ih[2 * H + u], h_prev[e]);
+                    if (gates_t != nullptr) {
+                      Real* const kept = gates_t + (r0 + r) * 4 * H + u;
+                      kept[0] = rg;
+                      kept[H] = z;
+                      kept[2 * H] = cand;
+                      kept[3 * H] = hn;
+                    }
+                  });
+                });
+}
+
+// The RNN's step (rnn.cpp): h_t = act(tile), straight into its rows.
+template <class Real>
+void rnn_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* x_t,
+              const Real* h_prev, Real* h_t, Nonlinearity act) {
+  constexpr index_t width = kRnnStepVectors * kStepLanes<Real>;
+  const index_t H = w.H;
+  step_tiles<kRnnStepVectors>(w, j0, j1, rows, x_t, h_prev,
+                              [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
+                                // one loop per activation, so that each vectorises (activate's
+                                // reason)
+                                if (act == Nonlinearity::tanh)
+                                  over_tile<width>(mr, n, [=](index_t r, index_t j) {
+                                    h_t[(r0 + r) * H + u0 + j] = tanh(tile[r * width + j]);
+                                  });
+                                else
+                                  over_tile<width>(mr, n, [=](index_t r, index_t j) {
+                                    h_t[(r0 + r) * H + u0 + j] = relu(tile[r * width + j]);
+                                  });
+                              });
+}
+
+}  // namespace
+
+}  // namespace rnnkit::detail
