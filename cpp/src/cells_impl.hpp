@@ -48,7 +48,7 @@ void lstm_cell_forward(Real* gates_row, Real* c_t, Real* h_t, const Real* c_prev
                         c_prev, H);
 }
 
-// Its backward, for one batch row (dh = dL/dh_t + dy_t; out = tanh(c_t), or
+// Its backward, for one unit and one batch row (dh = dL/dh_t + dy_t; out = tanh(c_t), or
 // c_t for noaf, and out' its derivative):
 //   dc += dh * o * out'
 //   da_i = dc * g * i(1 - i)        da_f = dc * c_{t-1} * f(1 - f)
@@ -57,25 +57,30 @@ void lstm_cell_forward(Real* gates_row, Real* c_t, Real* h_t, const Real* c_prev
 // A gate a variant holds at 1 gets da = 0; niaf's g has derivative 1; cifg's i
 // also moves f = 1 - i: da_i = dc * (g - c_{t-1}) * i(1 - i), and da_f = 0.
 template <LstmVariant V, class Real>
+inline void lstm_unit_backward(Real& da_i, Real& da_f, Real& da_g, Real& da_o, Real& dc, Real i,
+                               Real f, Real g, Real o, Real c_t, Real c_prev, Real dh) {
+  using LV = LstmVariant;
+  const Real out = V == LV::noaf ? c_t : tanh(c_t);
+  const Real dout = V == LV::noaf ? Real(1) : Real(1) - out * out;
+  const Real dc_t = dc + dh * o * dout;
+  const Real di = V == LV::cifg ? dc_t * (g - c_prev) : dc_t * g;
+  da_i = V == LV::nig ? Real(0) : di * i * (Real(1) - i);
+  da_f = V == LV::nfg || V == LV::cifg ? Real(0) : dc_t * c_prev * f * (Real(1) - f);
+  da_g = dc_t * i * (V == LV::niaf ? Real(1) : Real(1) - g * g);
+  da_o = V == LV::nog ? Real(0) : dh * out * o * (Real(1) - o);
+  dc = dc_t * f;
+}
+
+template <LstmVariant V, class Real>
 void lstm_gates_backward(Real* __restrict da_i, Real* __restrict da_f, Real* __restrict da_g,
                          Real* __restrict da_o, Real* __restrict dc, const Real* __restrict i,
                          const Real* __restrict f, const Real* __restrict g,
                          const Real* __restrict o, const Real* __restrict c_t,
                          const Real* __restrict c_prev, const Real* __restrict dh,
                          const Real* __restrict dy_t, index_t H) {
-  using LV = LstmVariant;
-  for (index_t j = 0; j < H; ++j) {
-    const Real out = V == LV::noaf ? c_t[j] : tanh(c_t[j]);
-    const Real dout = V == LV::noaf ? Real(1) : Real(1) - out * out;
-    const Real dh_j = dh[j] + dy_t[j];
-    const Real dc_j = dc[j] + dh_j * o[j] * dout;
-    const Real di = V == LV::cifg ? dc_j * (g[j] - c_prev[j]) : dc_j * g[j];
-    da_i[j] = V == LV::nig ? Real(0) : di * i[j] * (Real(1) - i[j]);
-    da_f[j] = V == LV::nfg || V == LV::cifg ? Real(0) : dc_j * c_prev[j] * f[j] * (Real(1) - f[j]);
-    da_g[j] = dc_j * i[j] * (V == LV::niaf ? Real(1) : Real(1) - g[j] * g[j]);
-    da_o[j] = V == LV::nog ? Real(0) : dh_j * out * o[j] * (Real(1) - o[j]);
-    dc[j] = dc_j * f[j];
-  }
+  for (index_t j = 0; j < H; ++j)
+    lstm_unit_backward<V>(da_i[j], da_f[j], da_g[j], da_o[j], dc[j], i[j], f[j], g[j], o[j], c_t[j],
+                          c_prev[j], dh[j] + dy_t[j]);
 }
 
 template <LstmVariant V, class Real>

@@ -67,49 +67,47 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
                    index_t I, index_t H, LstmVariant variant) {
   const KernelScope scope;
   const index_t BH = B * H, GH = 4 * H;
-  // dg (T*B, 4H): dL/d(pre-activation) of every gate and step, for dW_hh
-  // after the loop; every value is written before it is read.
+  // dg (T*B, 4H): dL/d(pre-activation) of every gate and step, for the
+  // weight gradients after the loop; every value is written before it is read.
   const detail::Workspace<Real> dg(T * B * GH);
-  // dh and dc (B, H) carry dL/dh_t and dL/dc_t back through time; they end
-  // as dL/dh0 and dL/dc0.
-  Real* const dh = dh0;
+  // dc (B, H) carries dL/dc_t back through time; it ends as dL/dc0.
   Real* const dc = dc0;
-  detail::copy_or_zero(dh, dh_n, BH);
   detail::copy_or_zero(dc, dc_n, BH);
-  const PackedMatrix<Real> w_hh_packed(w_hh, H, Op::N, GH, H);
-  const auto cell = detail::path_of(w_hh_packed).lstm_cell_backward[int(variant)];
-  // A missing c0 or dy reads as rows of zeros, so the loop has no branch and vectorises.
-  const std::vector<Real> zeros(c0 == nullptr || dy == nullptr ? BH : 0);
-  const Real* const c_init = c0 != nullptr ? c0 : zeros.data();
-  const double work = double(T) * double(B) * double(GH) * double(H + I + kCellCost);
-  const std::size_t weight_bytes = sizeof(Real) * std::size_t(GH) * std::size_t(H + I);
-  // Rows [b0, b1) of the batch back through every step; the weight and bias
-  // gradients sum over all rows, so they join in here only with all of them.
-  const bool split = detail::over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
-    const index_t rows = b1 - b0;
-    for (index_t t = T - 1; t >= 0; --t) {
-      const Real* const gates_t = gates + (t * B + b0) * GH;
-      const Real* const c_t = cells + t * BH + b0 * H;
-      const Real* const c_prev = t > 0 ? c_t - BH : c_init + b0 * H;
-      const Real* const dy_t = (dy != nullptr ? dy + t * BH : zeros.data()) + b0 * H;
-      Real* const dg_t = dg.data() + (t * B + b0) * GH;
-      Real* const dh_rows = dh + b0 * H;
-      Real* const dc_rows = dc + b0 * H;
-      // dg_t from dh = dL/dh_t and dc = dL/dc_t; each row is its own.
-      parallel_for(rows, kCellCost * double(rows * H), [=](index_t b) {
-        const index_t e = b * H;
-        cell(dg_t + b * GH, dc_rows + e, gates_t + b * GH, c_t + e, c_prev + e, dh_rows + e,
-             dy_t + e, H);
-      });
-      // dh_{t-1} = dg_t W_hh  (rows, 4H) x (4H, H);  dx_t = dg_t W_ih  (rows, 4H) x (4H, I)
-      gemm(dh_rows, H, dg_t, GH, Op::N, w_hh_packed, rows, Update::overwrite);
-      gemm(dx + (t * B + b0) * I, I, dg_t, GH, Op::N, w_ih, I, Op::N, rows, I, GH,
-           Update::overwrite);
-      if (rows == B)
-        detail::step_weight_gradients(dw_ih, db_ih, dg_t, GH, x + t * B * I, B, I, GH, t == T - 1);
-    }
+  const detail::StepWeights<Real> weights(w_hh, GH, H);
+  const auto cell = weights.path().lstm_cell_backward[int(variant)];
+  const auto step = weights.path().lstm_step_backward[int(variant)];
+  const detail::PackedStep<Real> packed = weights.packed();
+  // A missing c0, dy or dh_n reads as rows of zeros, so the cells have no branch.
+  const std::vector<Real> zeros(c0 == nullptr || dy == nullptr || dh_n == nullptr ? BH : 0);
+  const auto c_at = [&](index_t t) {
+    return t >= 0 ? cells + t * BH : c0 != nullptr ? c0 : zeros.data();
+  };
+  const auto dy_at = [&](index_t t) { return dy != nullptr ? dy + t * BH : zeros.data(); };
+  const auto dg_at = [&](index_t t) { return dg.data() + t * B * GH; };
+  // dg_{T-1} from dL/dh_{T-1} = dh_n + dy_{T-1}; each row is its own.
+  const Real* const dh_last = dh_n != nullptr ? dh_n : zeros.data();
+  parallel_for(B, kCellCost * double(BH), [&](index_t b) {
+    const index_t e = b * H, g = b * GH;
+    cell(dg_at(T - 1) + g, dc + e, gates + (T - 1) * B * GH + g, c_at(T - 1) + e, c_at(T - 2) + e,
+         dh_last + e, dy_at(T - 1) + e, H);
   });
-  if (split) detail::input_weight_gradients(dw_ih, db_ih, dg.data(), GH, x, T, B, I, GH);
+  // Back through the steps t = T - 1 .. 0: dL/dh_{t-1} = dg_t W_hh, tile by
+  // tile, each tile going on with the cell's backward at t - 1 for its units
+  // (at t = 0 it is dL/dh0 and ends there).
+  const double work = double(T) * double(B) * double(GH) * double(H + kCellCost);
+  detail::over_steps(T, B, weights.tiles(), work, weights.bytes(),
+                     [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
+                       const index_t t = T - 1 - s, e = b0 * H, g = b0 * GH;
+                       const bool first = t == 0;
+                       step(packed, j0, j1, b1 - b0, dg_at(t) + g,
+                            first ? nullptr : dg_at(t - 1) + g, dc + e, dh0 + e,
+                            first ? nullptr : gates + (t - 1) * B * GH + g,
+                            first ? nullptr : c_at(t - 1) + e, first ? nullptr : c_at(t - 2) + e,
+                            first ? nullptr : dy_at(t - 1) + e);
+                     });
+  // dx = dg W_ih, dW_ih = dg^T x and the bias sums, every step at once.
+  gemm(dx, I, dg.data(), GH, Op::N, w_ih, I, Op::N, T * B, I, GH, Update::overwrite);
+  detail::input_weight_gradients(dw_ih, db_ih, dg.data(), GH, x, T, B, I, GH);
   std::copy(db_ih, db_ih + GH, db_hh);
   detail::recurrent_weight_gradient(dw_hh, dg.data(), GH, y, h0, T, B, H, GH);
 }

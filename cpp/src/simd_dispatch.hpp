@@ -48,29 +48,34 @@ using MatvecFn = void (*)(Real* y, const Real* init, const Real* x, const Real* 
 
 // The tiles of a layer's fused step (step_impl.hpp) on a path of `lanes`
 // elements a vector: NV = `vectors` vectors wide, each the columns of `units`
-// hidden units (G gates of `lanes` units, or for the RNN, G = 1, NV vectors
-// of consecutive units), with the bias, I input and H recurrent rows:
-// tile_size elements a tile, `tiles` tiles to cover H units.
+// hidden units (G gates of `lanes` units, or for G = 1, NV vectors of
+// consecutive units), with a bias row, I input rows and K recurrent rows:
+// tile_size elements a tile, `tiles` tiles to cover H units. The forward's
+// recurrent rows are those of h_{t-1} (K = H), the LSTM backward's those of
+// dL/dpre_t (K = 4H, G = 1: its product gives dL/dh_{t-1}, unit by unit).
 constexpr index_t kRnnStepVectors = 4;
 struct StepShape {
   index_t vectors, units, tile_size, tiles;
 };
-constexpr StepShape step_shape(index_t lanes, index_t G, index_t I, index_t H) {
+constexpr StepShape step_shape(index_t lanes, index_t G, index_t I, index_t K, index_t H) {
   const index_t vectors = G == 1 ? kRnnStepVectors : G;
   const index_t units = G == 1 ? vectors * lanes : lanes;
-  return {vectors, units, vectors * lanes * (1 + I + H), (H + units - 1) / units};
+  return {vectors, units, vectors * lanes * (1 + I + K), (H + units - 1) / units};
 }
 
 // A layer's step weights packed by PackStepFn: what a step function reads.
 template <class Real>
 struct PackedStep {
   const Real* data;
-  index_t I, H;
+  index_t I, K, H;
   StepShape shape;
 };
+// The recurrent rows come from w_k, element (weight row r, depth p) at
+// w_k[r * rs + p * ps]: W_hh (G*H, H) itself for the forward (rs = H,
+// ps = 1), W_hh read down its columns for the backward (rs = 1, ps = H).
 template <class Real>
-using PackStepFn = void (*)(Real* dst, const Real* w_ih, const Real* w_hh, const Real* bias,
-                            index_t G, index_t I, index_t H);
+using PackStepFn = void (*)(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t ps,
+                            const Real* bias, index_t G, index_t I, index_t K, index_t H);
 
 // One time step of a layer over batch rows [0, rows) and tiles [j0, j1) of
 // its units: the product and the cell update (lstm.cpp, gru.cpp, rnn.cpp
@@ -88,6 +93,18 @@ using GruStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, in
 template <class Real>
 using RnnStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
                            const Real* x_t, const Real* h_prev, Real* h_t, Nonlinearity act);
+
+// The LSTM backward's step t (lstm.cpp): dL/dh_{t-1} = dg_t W_hh over rows
+// [0, rows) and tiles [j0, j1) of the units, with dg_t (rows, 4H) = dL/dpre_t,
+// and in its epilogue the cell's backward at step t - 1 for those units,
+// into dg_prev (rows, 4H) and dc (rows, H) (from dL/dc_{t-1} to dL/dc_{t-2}),
+// from that step's gates (rows, 4H), c_{t-1}, c_{t-2} and dy_{t-1} (rows, H).
+// At t = 0 (dg_prev null) the product is dL/dh0, written to dh0 (rows, H).
+template <class Real>
+using LstmStepBackwardFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+                                    const Real* dg_t, Real* dg_prev, Real* dc, Real* dh0,
+                                    const Real* gates, const Real* c, const Real* c_prev,
+                                    const Real* dy);
 
 // One batch row of the LSTM's step, over its H units (lstm.cpp says what
 // each computes); one function per variant, indexed by LstmVariant.
@@ -126,6 +143,7 @@ struct KernelsFor {
   LstmStepFn<Real> lstm_step[kLstmVariants];
   GruStepFn<Real> gru_step;
   RnnStepFn<Real> rnn_step;
+  LstmStepBackwardFn<Real> lstm_step_backward[kLstmVariants];
   LstmCellForwardFn<Real> lstm_cell_forward[kLstmVariants];
   LstmCellBackwardFn<Real> lstm_cell_backward[kLstmVariants];
   GruCellForwardFn<Real> gru_cell_forward;

@@ -29,6 +29,7 @@ constexpr KernelsFor<Real> kernels_for(std::index_sequence<V...>) {
           {lstm_step<static_cast<LstmVariant>(V), Real>...},
           gru_step<Real>,
           rnn_step<Real>,
+          {lstm_step_backward<static_cast<LstmVariant>(V), Real>...},
           {lstm_cell_forward<static_cast<LstmVariant>(V), Real>...},
           {lstm_cell_backward<static_cast<LstmVariant>(V), Real>...},
           gru_cell_forward<Real>,

@@ -42,12 +42,12 @@ template <index_t NV>
 constexpr index_t kStepRows = kStepAccumulators / NV;
 
 // Every tile of a layer's step weights, from w_ih (G*H, I) (null when I is
-// 0), w_hh (G*H, H) and bias (G*H), into dst (StepShape's size); the columns
-// of units past H are zero.
+// 0), the recurrent rows w_k (PackStepFn) and bias (G*H, null for zeros),
+// into dst (StepShape's size); the columns of units past H are zero.
 template <class Real>
-void pack_step(Real* dst, const Real* w_ih, const Real* w_hh, const Real* bias, index_t G,
-               index_t I, index_t H) {
-  const StepShape shape = step_shape(kStepLanes<Real>, G, I, H);
+void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t ps,
+               const Real* bias, index_t G, index_t I, index_t K, index_t H) {
+  const StepShape shape = step_shape(kStepLanes<Real>, G, I, K, H);
   constexpr index_t lanes = kStepLanes<Real>;
   const index_t width = shape.vectors * lanes;
   for (index_t j = 0; j < shape.tiles; ++j) {
@@ -57,19 +57,19 @@ void pack_step(Real* dst, const Real* w_ih, const Real* w_hh, const Real* bias, 
       const index_t unit = j * shape.units + (G == 1 ? col : col % lanes);
       const index_t row = (G == 1 ? 0 : v * H) + unit;  // the weights' row of this column
       const bool real = unit < H;
-      tile[col] = real ? bias[row] : Real(0);
+      tile[col] = real && bias != nullptr ? bias[row] : Real(0);
       for (index_t p = 0; p < I; ++p) tile[(1 + p) * width + col] = real ? w_ih[row * I + p] : 0;
-      for (index_t p = 0; p < H; ++p)
-        tile[(1 + I + p) * width + col] = real ? w_hh[row * H + p] : Real(0);
+      for (index_t p = 0; p < K; ++p)
+        tile[(1 + I + p) * width + col] = real ? w_k[row * rs + p * ps] : Real(0);
     }
   }
 }
 
-// tile (R, NV vectors) = bias + x (R, I) W_x + h (R, H) W_h for one packed
+// tile (R, NV vectors) = bias + x (R, I) W_x + h (R, K) W_h for one packed
 // tile w; rows of x ld_x apart, of h ld_h apart, h null for zeros.
 template <index_t NV, index_t R, class Real>
 void tile_product(Real* tile, const Real* __restrict w, const Real* x, index_t ld_x, index_t I,
-                  const Real* h, index_t ld_h, index_t H) {
+                  const Real* h, index_t ld_h, index_t K) {
   constexpr index_t lanes = kStepLanes<Real>, width = NV * lanes;
 #if defined(__GNUC__)
   using V = typename VectorOf<Real>::type;
@@ -97,7 +97,7 @@ void tile_product(Real* tile, const Real* __restrict w, const Real* x, index_t l
     }
   };
   run(x, ld_x, w + width, I);
-  if (h != nullptr) run(h, ld_h, w + (1 + I) * width, H);
+  if (h != nullptr) run(h, ld_h, w + (1 + I) * width, K);
 #pragma GCC unroll 16
   for (index_t r = 0; r < R; ++r)
 #pragma GCC unroll 16
@@ -109,7 +109,7 @@ void tile_product(Real* tile, const Real* __restrict w, const Real* x, index_t l
       Real sum = w[c];
       for (index_t p = 0; p < I; ++p) sum += x[r * ld_x + p] * w[(1 + p) * width + c];
       if (h != nullptr)
-        for (index_t p = 0; p < H; ++p) sum += h[r * ld_h + p] * w[(1 + I + p) * width + c];
+        for (index_t p = 0; p < K; ++p) sum += h[r * ld_h + p] * w[(1 + I + p) * width + c];
       tile[r * width + c] = sum;
     }
 #endif
@@ -118,13 +118,14 @@ void tile_product(Real* tile, const Real* __restrict w, const Real* x, index_t l
 // tile_product for the rows (1 <= rows <= R) given at run time.
 template <index_t NV, index_t R, class Real>
 void tile_rows(index_t rows, Real* tile, const Real* w, const Real* x, index_t ld_x, index_t I,
-               const Real* h, index_t ld_h, index_t H) {
+               const Real* h, index_t ld_h, index_t K) {
   if constexpr (R > 1)
-    if (rows < R) return tile_rows<NV, R - 1>(rows, tile, w, x, ld_x, I, h, ld_h, H);
-  tile_product<NV, R>(tile, w, x, ld_x, I, h, ld_h, H);
+    if (rows < R) return tile_rows<NV, R - 1>(rows, tile, w, x, ld_x, I, h, ld_h, K);
+  tile_product<NV, R>(tile, w, x, ld_x, I, h, ld_h, K);
 }
 
-// One step over rows [0, rows) and tiles [j0, j1): every tile's product,
+// One step over rows [0, rows) and tiles [j0, j1): every tile's product
+// (rows of x I apart, of h K apart),
 // then epilogue(tile, r0, mr, u0, n) for its rows [r0, r0 + mr) and units
 // [u0, u0 + n), the tile holding mr rows of NV vectors. Tiles outside, rows
 // inside: a tile's weights are read from L2 once a step and reused for every
@@ -140,7 +141,7 @@ void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
     for (index_t r0 = 0; r0 < rows; r0 += R) {
       const index_t mr = std::min(R, rows - r0);
       tile_rows<NV, R>(mr, tile, w.data + j * s.tile_size, x + r0 * w.I, w.I, w.I,
-                       h != nullptr ? h + r0 * w.H : nullptr, w.H, w.H);
+                       h != nullptr ? h + r0 * w.K : nullptr, w.K, w.K);
       epilogue(tile, r0, mr, u0, n);
     }
   }
@@ -235,6 +236,32 @@ void rnn_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, c
                                     h_t[(r0 + r) * H + u0 + j] = relu(tile[r * width + j]);
                                   });
                               });
+}
+
+// The LSTM backward's step (LstmStepBackwardFn): the tile is dL/dh_{t-1} of
+// its units, less dy_{t-1}, and the cell's backward runs on it there.
+template <LstmVariant V, class Real>
+void lstm_step_backward(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+                        const Real* dg_t, Real* dg_prev, Real* dc, Real* dh0, const Real* gates,
+                        const Real* c, const Real* c_prev, const Real* dy) {
+  constexpr index_t width = kRnnStepVectors * kStepLanes<Real>;
+  const index_t H = w.H;
+  step_tiles<kRnnStepVectors>(
+      w, j0, j1, rows, static_cast<const Real*>(nullptr), dg_t,
+      [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
+        if (dg_prev == nullptr) {
+          over_tile<width>(mr, n, [=](index_t r, index_t j) {
+            dh0[(r0 + r) * H + u0 + j] = tile[r * width + j];
+          });
+          return;
+        }
+        over_tile<width>(mr, n, [=](index_t r, index_t j) {
+          const index_t e = (r0 + r) * H + u0 + j, g = (r0 + r) * 4 * H + u0 + j;
+          lstm_unit_backward<V>(dg_prev[g], dg_prev[g + H], dg_prev[g + 2 * H], dg_prev[g + 3 * H],
+                                dc[e], gates[g], gates[g + H], gates[g + 2 * H], gates[g + 3 * H],
+                                c[e], c_prev[e], tile[r * width + j] + dy[e]);
+        });
+      });
 }
 
 }  // namespace
