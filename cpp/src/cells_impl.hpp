@@ -133,21 +133,27 @@ void gru_cell_forward(Real* gates_row, Real* h_t, const Real* gi_row, const Real
 // The input projection's gradient is [da_r | da_z | da_n], columns H..4H; the
 // recurrent product's is [da_r | da_z | dhn], which gru.cpp reads as columns
 // 0..3H, [dhn | da_r | da_z], against W_hh's rows in the order n, r, z.
+// dh_t = dL/dh_t, dy included; dh_out = dL/dh_t z.
+template <class Real>
+inline void gru_unit_backward(Real& dhn, Real& da_r, Real& da_z, Real& da_n, Real& dh_out, Real r,
+                              Real z, Real n, Real hn, Real h_prev, Real dh_t) {
+  const Real dn = dh_t * (Real(1) - z) * (Real(1) - n * n);
+  da_n = dn;
+  da_z = dh_t * (h_prev - n) * z * (Real(1) - z);
+  da_r = dn * hn * r * (Real(1) - r);
+  dhn = dn * r;
+  dh_out = dh_t * z;
+}
+
 template <class Real>
 void gru_gates_backward(Real* __restrict dhn, Real* __restrict da_r, Real* __restrict da_z,
                         Real* __restrict da_n, Real* __restrict dh, const Real* __restrict r,
                         const Real* __restrict z, const Real* __restrict n,
                         const Real* __restrict hn, const Real* __restrict h_prev,
                         const Real* __restrict dy_t, index_t H) {
-  for (index_t j = 0; j < H; ++j) {
-    const Real dh_j = dh[j] + dy_t[j];
-    const Real dn = dh_j * (Real(1) - z[j]) * (Real(1) - n[j] * n[j]);
-    da_n[j] = dn;
-    da_z[j] = dh_j * (h_prev[j] - n[j]) * z[j] * (Real(1) - z[j]);
-    da_r[j] = dn * hn[j] * r[j] * (Real(1) - r[j]);
-    dhn[j] = dn * r[j];
-    dh[j] = dh_j * z[j];
-  }
+  for (index_t j = 0; j < H; ++j)
+    gru_unit_backward(dhn[j], da_r[j], da_z[j], da_n[j], dh[j], r[j], z[j], n[j], hn[j], h_prev[j],
+                      dh[j] + dy_t[j]);
 }
 
 template <class Real>
@@ -174,12 +180,21 @@ void activate(Real* z, index_t n, Nonlinearity act) {
 // dz = (dh + dy) * act'(.), act' read off the output y: tanh' = 1 - y^2,
 // relu' = [y > 0].
 template <class Real>
+inline Real tanh_backward(Real d, Real y) {
+  return d * (Real(1) - y * y);
+}
+template <class Real>
+inline Real relu_backward(Real d, Real y) {
+  return y > Real(0) ? d : Real(0);
+}
+
+template <class Real>
 void activation_backward(Real* __restrict dz, const Real* __restrict dh, const Real* __restrict dy,
                          const Real* __restrict y, index_t n, Nonlinearity act) {
   if (act == Nonlinearity::tanh)
-    for (index_t e = 0; e < n; ++e) dz[e] = (dh[e] + dy[e]) * (Real(1) - y[e] * y[e]);
+    for (index_t e = 0; e < n; ++e) dz[e] = tanh_backward(dh[e] + dy[e], y[e]);
   else
-    for (index_t e = 0; e < n; ++e) dz[e] = y[e] > Real(0) ? dh[e] + dy[e] : Real(0);
+    for (index_t e = 0; e < n; ++e) dz[e] = relu_backward(dh[e] + dy[e], y[e]);
 }
 
 }  // namespace

@@ -73,46 +73,47 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   // rows taken as n, r, z: 4H a row, as the LSTM's, not the 6H of two separate
   // gradients (whose r and z blocks are the same).
   const detail::Workspace<Real> dg(T * B * SH);
-  // dh (B, H) carries dL/dh_t back through time; it ends as dL/dh0.
+  // dh (B, H) carries dL/dh_t z_t back through time, the part of dL/dh_{t-1}
+  // that does not pass through W_hh; it ends as dL/dh0.
   Real* const dh = dh0;
   detail::copy_or_zero(dh, dh_n, BH);
   // W_hh's rows as n, r, z, to meet [dhn | da_r | da_z]
   std::vector<Real> w_nrz(static_cast<std::size_t>(GH * H));
   std::copy(w_hh + 2 * H * H, w_hh + GH * H, w_nrz.begin());
   std::copy(w_hh, w_hh + 2 * H * H, w_nrz.begin() + H * H);
-  const PackedMatrix<Real> w_hh_packed(w_nrz.data(), H, Op::N, GH, H);
-  const auto cell = detail::path_of(w_hh_packed).gru_cell_backward;
-  // A missing h0 or dy reads as rows of zeros, so the loop has no branch and vectorises.
+  const detail::StepWeights<Real> weights(w_nrz.data(), GH, H, SH);
+  const auto cell = weights.path().gru_cell_backward;
+  const auto step = weights.path().gru_step_backward;
+  const detail::PackedStep<Real> packed = weights.packed();
+  // A missing h0 or dy reads as rows of zeros, so the cells have no branch.
   const std::vector<Real> zeros(h0 == nullptr || dy == nullptr ? BH : 0);
-  const Real* const h_init = h0 != nullptr ? h0 : zeros.data();
-  const double work = double(T) * double(B) * double(GH) * double(H + I + kCellCost);
-  const std::size_t weight_bytes = sizeof(Real) * std::size_t(GH) * std::size_t(H + I);
-  // Rows [b0, b1) of the batch back through every step; the weight and bias
-  // gradients sum over all rows, so they join in here only with all of them.
-  const bool split = detail::over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
-    const index_t rows = b1 - b0;
-    for (index_t t = T - 1; t >= 0; --t) {
-      const Real* const gates_t = gates + (t * B + b0) * SH;
-      const Real* const h_prev = (t > 0 ? y + (t - 1) * BH : h_init) + b0 * H;
-      const Real* const dy_t = (dy != nullptr ? dy + t * BH : zeros.data()) + b0 * H;
-      Real* const dg_t = dg.data() + (t * B + b0) * SH;
-      Real* const dh_rows = dh + b0 * H;
-      // dg_t and dh = dL/dh_t z from dh = dL/dh_t; each row is its own.
-      parallel_for(rows, kCellCost * double(rows * H), [=](index_t b) {
-        const index_t e = b * H;
-        cell(dg_t + b * SH, dh_rows + e, gates_t + b * SH, h_prev + e, dy_t + e, H);
-      });
-      // dh_{t-1} = dL/dh_t z + [dhn | da_r | da_z] W_hh(n, r, z)  (rows, 3H) x (3H, H);
-      // dx_t = [da_r | da_z | da_n] W_ih  (rows, 3H) x (3H, I)
-      gemm(dh_rows, H, dg_t, SH, Op::N, w_hh_packed, rows, Update::accumulate);
-      gemm(dx + (t * B + b0) * I, I, dg_t + H, SH, Op::N, w_ih, I, Op::N, rows, I, GH,
-           Update::overwrite);
-      if (rows == B)
-        detail::step_weight_gradients(dw_ih, db_ih, dg_t + H, SH, x + t * B * I, B, I, GH,
-                                      t == T - 1);
-    }
+  const auto h_at = [&](index_t t) {
+    return t >= 0 ? y + t * BH : h0 != nullptr ? h0 : zeros.data();
+  };
+  const auto dy_at = [&](index_t t) { return dy != nullptr ? dy + t * BH : zeros.data(); };
+  const auto dg_at = [&](index_t t) { return dg.data() + t * B * SH; };
+  // dg_{T-1} and dh = dL/dh_{T-1} z_{T-1}, from dh_n + dy_{T-1}; each row is its own.
+  parallel_for(B, kCellCost * double(BH), [&](index_t b) {
+    const index_t e = b * H, g = b * SH;
+    cell(dg_at(T - 1) + g, dh + e, gates + (T - 1) * B * SH + g, h_at(T - 2) + e, dy_at(T - 1) + e,
+         H);
   });
-  if (split) detail::input_weight_gradients(dw_ih, db_ih, dg.data() + H, SH, x, T, B, I, GH);
+  // Back through the steps t = T - 1 .. 0: dL/dh_{t-1} = dh + [dhn | da_r |
+  // da_z]_t W_hh(n, r, z) + dy_{t-1}, tile by tile, each tile going on with
+  // the cell's backward at t - 1 for its units (at t = 0 it is dL/dh0).
+  const double work = double(T) * double(B) * double(GH) * double(H + kCellCost);
+  detail::over_steps(T, B, weights.tiles(), work, weights.bytes(),
+                     [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
+                       const index_t t = T - 1 - s, e = b0 * H, g = b0 * SH;
+                       const bool first = t == 0;
+                       step(packed, j0, j1, b1 - b0, dg_at(t) + g,
+                            first ? nullptr : dg_at(t - 1) + g, dh + e,
+                            first ? nullptr : gates + (t - 1) * B * SH + g,
+                            first ? nullptr : h_at(t - 2) + e, first ? nullptr : dy_at(t - 1) + e);
+                     });
+  // dx = [da_r | da_z | da_n] W_ih, dW_ih and db_ih from them, every step at once.
+  gemm(dx, I, dg.data() + H, SH, Op::N, w_ih, I, Op::N, T * B, I, GH, Update::overwrite);
+  detail::input_weight_gradients(dw_ih, db_ih, dg.data() + H, SH, x, T, B, I, GH);
   // db_hh is db_ih in the rows of r and z; in n's it sums dhn = da_n r instead.
   std::copy(db_ih, db_ih + 2 * H, db_hh);
   detail::column_sums(db_hh + 2 * H, dg.data(), SH, T * B, H, true);

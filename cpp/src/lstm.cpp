@@ -73,7 +73,7 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
   // dc (B, H) carries dL/dc_t back through time; it ends as dL/dc0.
   Real* const dc = dc0;
   detail::copy_or_zero(dc, dc_n, BH);
-  const detail::StepWeights<Real> weights(w_hh, GH, H);
+  const detail::StepWeights<Real> weights(w_hh, GH, H, GH);
   const auto cell = weights.path().lstm_cell_backward[int(variant)];
   const auto step = weights.path().lstm_step_backward[int(variant)];
   const detail::PackedStep<Real> packed = weights.packed();

@@ -54,40 +54,38 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
                   Nonlinearity act) {
   const KernelScope scope;
   const index_t BH = B * H;
-  // dz (T*B, H): dL/d(pre-activation) of every step, for dW_hh after the
-  // loop; every value is written before it is read.
+  // dz (T*B, H): dL/d(pre-activation) of every step, for the weight
+  // gradients after the loop; every value is written before it is read.
   const detail::Workspace<Real> dz(T * BH);
-  // dh (B, H) carries dL/dh_t back through time; it ends as dL/dh0.
-  Real* const dh = dh0;
-  detail::copy_or_zero(dh, dh_n, BH);
-  const PackedMatrix<Real> w_hh_packed(w_hh, H, Op::N, H, H);
-  const auto activation_backward = detail::path_of(w_hh_packed).activation_backward;
-  // A missing dy reads as rows of zeros, so the loop has no branch and vectorises.
-  const std::vector<Real> zeros(dy == nullptr ? BH : 0);
-  const double work = double(T) * double(BH) * double(H + I + kActivationBackwardCost);
-  const std::size_t weight_bytes = sizeof(Real) * std::size_t(H) * std::size_t(H + I);
-  // Rows [b0, b1) of the batch back through every step; the weight and bias
-  // gradients sum over all rows, so they join in here only with all of them.
-  const bool split = detail::over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
-    const index_t rows = b1 - b0;
-    for (index_t t = T - 1; t >= 0; --t) {
-      const Real* const y_t = y + t * BH + b0 * H;
-      const Real* const dy_t = (dy != nullptr ? dy + t * BH : zeros.data()) + b0 * H;
-      Real* const dz_t = dz.data() + t * BH + b0 * H;
-      Real* const dh_rows = dh + b0 * H;
-      // dz_t = (dh_t + dy_t) * act'(.); each row is its own.
-      parallel_for(rows, kActivationBackwardCost * double(rows * H), [=](index_t b) {
-        const index_t e = b * H;
-        activation_backward(dz_t + e, dh_rows + e, dy_t + e, y_t + e, H, act);
-      });
-      // dh_{t-1} = dz_t W_hh  (rows, H) x (H, H);  dx_t = dz_t W_ih  (rows, H) x (H, I)
-      gemm(dh_rows, H, dz_t, H, Op::N, w_hh_packed, rows, Update::overwrite);
-      gemm(dx + (t * B + b0) * I, I, dz_t, H, Op::N, w_ih, I, Op::N, rows, I, H, Update::overwrite);
-      if (rows == B)
-        detail::step_weight_gradients(dw_ih, db_ih, dz_t, H, x + t * B * I, B, I, H, t == T - 1);
-    }
+  const detail::StepWeights<Real> weights(w_hh, H, H, H);
+  const auto activation_backward = weights.path().activation_backward;
+  const auto step = weights.path().rnn_step_backward;
+  const detail::PackedStep<Real> packed = weights.packed();
+  // A missing dy or dh_n reads as rows of zeros, so the loops have no branch.
+  const std::vector<Real> zeros(dy == nullptr || dh_n == nullptr ? BH : 0);
+  const auto dy_at = [&](index_t t) { return dy != nullptr ? dy + t * BH : zeros.data(); };
+  // dz_{T-1} from dL/dh_{T-1} = dh_n + dy_{T-1}; each row is its own.
+  const Real* const dh_last = dh_n != nullptr ? dh_n : zeros.data();
+  parallel_for(B, kActivationBackwardCost * double(BH), [&](index_t b) {
+    const index_t e = (T - 1) * BH + b * H;
+    activation_backward(dz.data() + e, dh_last + b * H, dy_at(T - 1) + b * H, y + e, H, act);
   });
-  if (split) detail::input_weight_gradients(dw_ih, db_ih, dz.data(), H, x, T, B, I, H);
+  // Back through the steps t = T - 1 .. 0: dL/dh_{t-1} = dz_t W_hh, tile by
+  // tile, each tile going on with dz_{t-1} for its units (at t = 0 it is
+  // dL/dh0 and ends there).
+  const double work = double(T) * double(BH) * double(H + kActivationBackwardCost);
+  detail::over_steps(T, B, weights.tiles(), work, weights.bytes(),
+                     [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
+                       const index_t t = T - 1 - s, e = b0 * H;
+                       const bool first = t == 0;
+                       step(packed, j0, j1, b1 - b0, dz.data() + t * BH + e,
+                            first ? nullptr : dz.data() + (t - 1) * BH + e, dh0 + e,
+                            first ? nullptr : y + (t - 1) * BH + e,
+                            first ? nullptr : dy_at(t - 1) + e, act);
+                     });
+  // dx = dz W_ih, dW_ih = dz^T x and the bias sums, every step at once.
+  gemm(dx, I, dz.data(), H, Op::N, w_ih, I, Op::N, T * B, I, H, Update::overwrite);
+  detail::input_weight_gradients(dw_ih, db_ih, dz.data(), H, x, T, B, I, H);
   std::copy(db_ih, db_ih + H, db_hh);
   detail::recurrent_weight_gradient(dw_hh, dz.data(), H, y, h0, T, B, H, H);
 }

@@ -118,31 +118,32 @@ class StepWeights {
   //   w_ih (G*H, I), w_hh (G*H, H), b_ih, b_hh (G*H)
   StepWeights(const Real* w_ih, const Real* w_hh, const Real* b_ih, const Real* b_hh, index_t G,
               index_t I, index_t H)
-      : StepWeights(G, I, H, H) {
+      : StepWeights(G, I, H, H, H) {
     std::vector<Real> bias(b_hh, b_hh + G * H);
     if (b_ih != nullptr)
       for (index_t r = 0; r < G * H; ++r) bias[r] = b_ih[r] + b_hh[r];
     path_->pack_step(data_.get(), w_ih, w_hh, H, 1, bias.data(), G, I, H, H);
   }
 
-  // The backward's, unit by unit: dL/dh_{t-1} = dg_t W_hh, with dg_t (B, GH)
-  // and W_hh (GH, H).
-  StepWeights(const Real* w_hh, index_t GH, index_t H) : StepWeights(1, 0, GH, H) {
+  // The backward's, unit by unit: dL/dh_{t-1} = dg_t W_hh, with dg_t (B, GH),
+  // its rows ld apart, and W_hh (GH, H).
+  StepWeights(const Real* w_hh, index_t GH, index_t H, index_t ld) : StepWeights(1, 0, GH, H, ld) {
     path_->pack_step(data_.get(), nullptr, w_hh, 1, H, nullptr, 1, 0, GH, H);
   }
 
   // The path the weights were packed for: the layer's cells run on it.
   const KernelsFor<Real>& path() const { return *path_; }
-  PackedStep<Real> packed() const { return {data_.get(), I_, K_, H_, shape_}; }
+  PackedStep<Real> packed() const { return {data_.get(), I_, K_, H_, ld_, shape_}; }
   index_t tiles() const { return shape_.tiles; }
   std::size_t bytes() const { return sizeof(Real) * static_cast<std::size_t>(size()); }
 
  private:
-  StepWeights(index_t G, index_t I, index_t K, index_t H)
+  StepWeights(index_t G, index_t I, index_t K, index_t H, index_t ld)
       : path_(&active_kernels().get<Real>()),
         I_(I),
         K_(K),
         H_(H),
+        ld_(ld),
         shape_(step_shape(path_->step_lanes, G, I, K, H)),
         data_(new (std::align_val_t(64)) Real[static_cast<std::size_t>(size())]) {}
 
@@ -151,7 +152,7 @@ class StepWeights {
     void operator()(Real* p) const { ::operator delete[](p, std::align_val_t(64)); }
   };
   const KernelsFor<Real>* path_;
-  index_t I_, K_, H_;
+  index_t I_, K_, H_, ld_;
   StepShape shape_;
   std::unique_ptr<Real[], AlignedDelete> data_;
 };

@@ -68,6 +68,7 @@ template <class Real>
 struct PackedStep {
   const Real* data;
   index_t I, K, H;
+  index_t ld;  // of the rows the K recurrent rows meet: K, or the GRU backward's 4H
   StepShape shape;
 };
 // The recurrent rows come from w_k, element (weight row r, depth p) at
@@ -100,6 +101,19 @@ using RnnStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, in
 // into dg_prev (rows, 4H) and dc (rows, H) (from dL/dc_{t-1} to dL/dc_{t-2}),
 // from that step's gates (rows, 4H), c_{t-1}, c_{t-2} and dy_{t-1} (rows, H).
 // At t = 0 (dg_prev null) the product is dL/dh0, written to dh0 (rows, H).
+// The RNN's and the GRU's alike: dz_t (rows, H) = dL/dpre_t and dz_prev for
+// step t - 1 from its outputs y_prev (rows, H); the GRU's dg_t (rows, 4H) is
+// [dhn | da_r | da_z | da_n] (gru.cpp), its product [dhn | da_r | da_z] W_hh
+// with W_hh's rows as n, r, z, and dh (rows, H) carries dL/dh_t z_t in and
+// dL/dh_{t-1} z_{t-1} out (dL/dh0 at t = 0), its cell reading h_{t-2}.
+template <class Real>
+using RnnStepBackwardFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+                                   const Real* dz_t, Real* dz_prev, Real* dh0, const Real* y_prev,
+                                   const Real* dy, Nonlinearity act);
+template <class Real>
+using GruStepBackwardFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+                                   const Real* dg_t, Real* dg_prev, Real* dh, const Real* gates,
+                                   const Real* h_prev, const Real* dy);
 template <class Real>
 using LstmStepBackwardFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
                                     const Real* dg_t, Real* dg_prev, Real* dc, Real* dh0,
@@ -144,6 +158,8 @@ struct KernelsFor {
   GruStepFn<Real> gru_step;
   RnnStepFn<Real> rnn_step;
   LstmStepBackwardFn<Real> lstm_step_backward[kLstmVariants];
+  GruStepBackwardFn<Real> gru_step_backward;
+  RnnStepBackwardFn<Real> rnn_step_backward;
   LstmCellForwardFn<Real> lstm_cell_forward[kLstmVariants];
   LstmCellBackwardFn<Real> lstm_cell_backward[kLstmVariants];
   GruCellForwardFn<Real> gru_cell_forward;

@@ -30,6 +30,8 @@ constexpr KernelsFor<Real> kernels_for(std::index_sequence<V...>) {
           gru_step<Real>,
           rnn_step<Real>,
           {lstm_step_backward<static_cast<LstmVariant>(V), Real>...},
+          gru_step_backward<Real>,
+          rnn_step_backward<Real>,
           {lstm_cell_forward<static_cast<LstmVariant>(V), Real>...},
           {lstm_cell_backward<static_cast<LstmVariant>(V), Real>...},
           gru_cell_forward<Real>,

@@ -125,7 +125,7 @@ void tile_rows(index_t rows, Real* tile, const Real* w, const Real* x, index_t l
 }
 
 // One step over rows [0, rows) and tiles [j0, j1): every tile's product
-// (rows of x I apart, of h K apart),
+// (rows of x I apart, of h ld apart),
 // then epilogue(tile, r0, mr, u0, n) for its rows [r0, r0 + mr) and units
 // [u0, u0 + n), the tile holding mr rows of NV vectors. Tiles outside, rows
 // inside: a tile's weights are read from L2 once a step and reused for every
@@ -141,7 +141,7 @@ void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
     for (index_t r0 = 0; r0 < rows; r0 += R) {
       const index_t mr = std::min(R, rows - r0);
       tile_rows<NV, R>(mr, tile, w.data + j * s.tile_size, x + r0 * w.I, w.I, w.I,
-                       h != nullptr ? h + r0 * w.K : nullptr, w.K, w.K);
+                       h != nullptr ? h + r0 * w.ld : nullptr, w.ld, w.K);
       epilogue(tile, r0, mr, u0, n);
     }
   }
@@ -260,6 +260,58 @@ void lstm_step_backward(const PackedStep<Real>& w, index_t j0, index_t j1, index
           lstm_unit_backward<V>(dg_prev[g], dg_prev[g + H], dg_prev[g + 2 * H], dg_prev[g + 3 * H],
                                 dc[e], gates[g], gates[g + H], gates[g + 2 * H], gates[g + 3 * H],
                                 c[e], c_prev[e], tile[r * width + j] + dy[e]);
+        });
+      });
+}
+
+// The RNN backward's step (RnnStepBackwardFn).
+template <class Real>
+void rnn_step_backward(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+                       const Real* dz_t, Real* dz_prev, Real* dh0, const Real* y_prev,
+                       const Real* dy, Nonlinearity act) {
+  constexpr index_t width = kRnnStepVectors * kStepLanes<Real>;
+  const index_t H = w.H;
+  step_tiles<kRnnStepVectors>(
+      w, j0, j1, rows, static_cast<const Real*>(nullptr), dz_t,
+      [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
+        const auto at = [=](index_t r, index_t j) { return (r0 + r) * H + u0 + j; };
+        if (dz_prev == nullptr)
+          over_tile<width>(mr, n,
+                           [=](index_t r, index_t j) { dh0[at(r, j)] = tile[r * width + j]; });
+        else if (act == Nonlinearity::tanh)  // one loop per activation (activate's reason)
+          over_tile<width>(mr, n, [=](index_t r, index_t j) {
+            const index_t e = at(r, j);
+            dz_prev[e] = tanh_backward(tile[r * width + j] + dy[e], y_prev[e]);
+          });
+        else
+          over_tile<width>(mr, n, [=](index_t r, index_t j) {
+            const index_t e = at(r, j);
+            dz_prev[e] = relu_backward(tile[r * width + j] + dy[e], y_prev[e]);
+          });
+      });
+}
+
+// The GRU backward's step (GruStepBackwardFn).
+template <class Real>
+void gru_step_backward(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+                       const Real* dg_t, Real* dg_prev, Real* dh, const Real* gates,
+                       const Real* h_prev, const Real* dy) {
+  constexpr index_t width = kRnnStepVectors * kStepLanes<Real>;
+  const index_t H = w.H;
+  step_tiles<kRnnStepVectors>(
+      w, j0, j1, rows, static_cast<const Real*>(nullptr), dg_t,
+      [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
+        if (dg_prev == nullptr) {
+          over_tile<width>(mr, n, [=](index_t r, index_t j) {
+            dh[(r0 + r) * H + u0 + j] += tile[r * width + j];
+          });
+          return;
+        }
+        over_tile<width>(mr, n, [=](index_t r, index_t j) {
+          const index_t e = (r0 + r) * H + u0 + j, g = (r0 + r) * 4 * H + u0 + j;
+          gru_unit_backward(dg_prev[g], dg_prev[g + H], dg_prev[g + 2 * H], dg_prev[g + 3 * H],
+                            dh[e], gates[g], gates[g + H], gates[g + 2 * H], gates[g + 3 * H],
+                            h_prev[e], dh[e] + tile[r * width + j] + dy[e]);
         });
       });
 }
