@@ -298,8 +298,8 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
       // below; each writes disjoint panels or disjoint tiles of C, and each
       // element's sum over k runs in the same order on any number of
       // threads. The shares are explicit, not OpenMP worksharing, because a
-      // product on one thread may run inside another region (a batch split
-      // by over_batch_rows), whose team must not share its loops.
+      // product on one thread may run inside a caller's own region, whose
+      // team must not share its loops.
       Barrier meet;
       const auto slice = [&](index_t rank, index_t size) {
         const auto share = [=](index_t count, const auto& body) {

@@ -2,16 +2,17 @@
 // G is 1 for the RNN, 4 for the LSTM, 3 for the GRU and GH = G * H is the
 // width of the pre-activations. Private to the kernels.
 //
-// Both directions work step by step on data that is hot in cache. The
-// forward runs each step as one fused pass (step_impl.hpp): the product of
-// [x_t | h_{t-1}] with the packed [b | W_ih | W_hh], tile by tile, each tile
-// handing its units' pre-activations straight to the cell update (the GRU,
-// whose candidate takes the recurrent product apart, projects every step's
-// input before the loop and only h_{t-1} in it: gru.cpp). The backward takes
-// each step's share of dx, dW_ih and the biases while that step's gradients
-// are fresh. Only dW_hh, the one large product, waits for the end of the
-// loop. Threads split the batch (over_batch_rows) or each step's tiles
-// (over_steps) or products.
+// Both directions run each step as one fused pass (step_impl.hpp), tile by
+// tile of the units, on data that is hot in cache. The forward's product of
+// [x_t | h_{t-1}] with the packed [b | W_ih | W_hh] hands each tile's
+// pre-activations straight to the cell update (the GRU, whose candidate takes
+// the recurrent product apart, projects every step's input before the loop
+// and only h_{t-1} in it: gru.cpp). The backward's product dL/dh_{t-1} =
+// dg_t W_hh hands each tile to the cell's backward at t - 1, which writes
+// dg_{t-1}, the next product's input. Only the recurrence stays in the loop:
+// dx, dW_ih, the biases and dW_hh wait for its end, each one product (or
+// sum) over every step. Threads split each step's tiles or the batch
+// (over_steps).
 #pragma once
 
 #include <algorithm>
@@ -94,19 +95,6 @@ void copy_or_zero(Real* dst, const Real* src, index_t n) {
     std::fill(dst, dst + n, Real(0));
 }
 
-// Asks for the cache lines of p[0, n) with the intent to write them, so that
-// a later write does not wait for memory.
-template <class Real>
-void prefetch_for_writing(const Real* p, index_t n) {
-#if defined(__GNUC__)
-  constexpr index_t line = 64 / sizeof(Real);
-  for (index_t e = 0; e < n; e += line) __builtin_prefetch(p + e, 1, 3);
-#else
-  (void)p;
-  (void)n;
-#endif
-}
-
 // A layer's step weights, packed once per call for the path in use into the
 // tiles of its fused steps (step_impl.hpp), and shared by every thread.
 template <class Real>
@@ -157,66 +145,52 @@ class StepWeights {
   std::unique_ptr<Real[], AlignedDelete> data_;
 };
 
-// Runs body(b0, b1) over the batch rows [b0, b1) of every step, and says
-// whether it split them. Two ways to use two or more threads:
-//  - one call over all rows, each product inside splitting its columns
-//    among the threads, step by step (two barriers a step);
-//  - one call per thread over its own rows through all the steps, without a
-//    single barrier: rows never meet in the recurrence. Each thread then
-//    streams all the weights every step, so this needs them in a core's
-//    cache and a batch wide enough for every thread.
-// Results are the same either way: every row's sums run in the same order.
-template <class Body>
-bool over_batch_rows(index_t B, double work, std::size_t weight_bytes, const Body& body) {
+// Runs step(t, b0, b1, j0, j1) for t = 0 .. T - 1, each step over batch
+// rows [b0, b1) and tiles [j0, j1) of the layer's units, together covering
+// every row and tile, step t + 1 after step t for the same rows. Two ways to
+// use two or more threads:
+//  - each thread its own rows through all the steps, without a single
+//    barrier: rows never meet in the recurrence. Each thread then streams all
+//    the weights every step, so this needs them in a core's cache and a batch
+//    wide enough for every thread;
+//  - each thread its share of every step's tiles, over all rows, the threads
+//    meeting after each step, whose output the next one reads whole.
+// Results are the same either way: every unit's sums run in the same order.
+template <class Step>
+void over_steps(index_t T, index_t B, index_t tiles, double work, std::size_t weight_bytes,
+                const Step& step) {
   constexpr index_t kMinRows = 8;                      // a tile's height per thread
   constexpr std::size_t kMaxWeightBytes = 512 * 1024;  // half of a 1 MB L2
-  if (weight_bytes > kMaxWeightBytes) {
-    body(index_t(0), B);
-    return false;
+  const auto at_most = [](index_t n) { return static_cast<int>(std::min<index_t>(n, 1 << 30)); };
+  if (weight_bytes <= kMaxWeightBytes) {
+    const Team team(Site::rows, work, at_most(B / kMinRows));
+    if (team.size() > 1) {
+      Barrier done;
+#pragma omp parallel num_threads(team.size())
+      {
+        const InRegion in_region;
+        const int n = team_size(), k = team_rank();
+        for (index_t t = 0; t < T; ++t) step(t, B * k / n, B * (k + 1) / n, index_t(0), tiles);
+        done.arrive_and_wait(n);
+      }
+      return;
+    }
   }
-  const Team team(Site::rows, work, static_cast<int>(std::min<index_t>(B / kMinRows, 1 << 30)));
+  const Team team(Site::product, work, at_most(tiles));
   if (team.size() < 2) {
-    body(index_t(0), B);
-    return false;
+    for (index_t t = 0; t < T; ++t) step(t, index_t(0), B, index_t(0), tiles);
+    return;
   }
-  Barrier done;
+  Barrier meet;
 #pragma omp parallel num_threads(team.size())
   {
     const InRegion in_region;
     const int n = team_size(), k = team_rank();
-    body(B * k / n, B * (k + 1) / n);
-    done.arrive_and_wait(n);
+    for (index_t t = 0; t < T; ++t) {
+      step(t, index_t(0), B, tiles * k / n, tiles * (k + 1) / n);
+      meet.arrive_and_wait(n);
+    }
   }
-  return true;
-}
-
-// Runs step(t, b0, b1, j0, j1) for t = 0 .. T - 1, each step over batch
-// rows [b0, b1) and tiles [j0, j1) of the layer's units, together covering
-// every row and tile, step t + 1 after step t for the same rows. Threads
-// split either the batch (over_batch_rows: no barrier at all) or, when the
-// weights are too large for that, the tiles of every step, meeting after
-// each step, whose h_t the next one reads whole. Each unit's sums run in the
-// same order either way, so the results do not depend on the thread count.
-template <class Step>
-void over_steps(index_t T, index_t B, index_t tiles, double work, std::size_t weight_bytes,
-                const Step& step) {
-  over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
-    const Team team(Site::product, work, static_cast<int>(std::min<index_t>(tiles, 1 << 30)));
-    if (team.size() < 2) {
-      for (index_t t = 0; t < T; ++t) step(t, b0, b1, index_t(0), tiles);
-      return;
-    }
-    Barrier meet;
-#pragma omp parallel num_threads(team.size())
-    {
-      const InRegion in_region;
-      const int n = team_size(), k = team_rank();
-      for (index_t t = 0; t < T; ++t) {
-        step(t, b0, b1, tiles * k / n, tiles * (k + 1) / n);
-        meet.arrive_and_wait(n);
-      }
-    }
-  });
 }
 
 // db (n) = (first) or += the sums of the columns of dg (rows, n), rows ld apart.

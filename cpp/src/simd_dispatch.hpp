@@ -187,13 +187,6 @@ extern const SimdKernels avx2_kernels;
 extern const SimdKernels avx512_kernels;
 #endif
 
-// The kernels of the path `packed` was packed for: a layer runs its cells on
-// the path of its products.
-template <class Real>
-const KernelsFor<Real>& path_of(const PackedMatrix<Real>& packed) {
-  return packed.kernel()->template get<Real>();
-}
-
 // The path chosen now (by the CPU, RNNKIT_SIMD or set_simd_path). A kernel
 // reads it once per call, so one call runs on one path throughout.
 const SimdKernels& active_kernels();
