@@ -390,6 +390,21 @@ def test_evaluate_in_batches_equals_the_loss_of_all_predictions():
     )
 
 
+def test_evaluate_runs_the_forward_only_path_and_leaves_a_backward_to_come():
+    # Validation between a forward and its backward must not replace what the forward
+    # kept: evaluate predicts, keeping nothing, where the old path ran forward again.
+    X, y = sine_windows(n=50, lookback=5)
+    model = SequenceRegressor(cell="lstm", hidden_size=4, seed=0, dtype=np.float64)
+    d_pred = np.ones((20, 1))
+    model.forward(X[:20], training=True)
+    want = model.backward(d_pred)
+    model.forward(X[:20], training=True)
+    evaluate(model, X[20:], y[20:])
+    got = model.backward(d_pred)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
 def test_history_state_and_frame(monkeypatch):
     _, history = constant_fit(epochs=3)
     record = json.loads(json.dumps(history.to_state()))

@@ -4,7 +4,8 @@ The trainer asks little of a model (``rnnkit.models.SequenceRegressor`` has it
 all): ``params``, a dict of named float arrays that optimizers update in place;
 ``forward(X, training=False)`` returning predictions (N, outputs); and
 ``backward(d_pred)`` returning gradients keyed like ``params`` for the last
-forward call. Stateful training (``fit(..., stateful=True, tbptt=k)``) asks for their
+forward call; validation runs ``predict(X)`` instead of ``forward`` where the model has
+it (the forward-only kernels, which keep nothing for a backward pass). Stateful training (``fit(..., stateful=True, tbptt=k)``) asks for their
 sequence twins instead: ``forward_sequence(X, state, training)`` returning
 predictions at every step (N, T, outputs) and the final state,
 ``backward_sequence(d_pred)``, and ``predict_sequence(X, state)`` for validation.
@@ -321,12 +322,14 @@ def evaluate(model, X, y, loss="mse", batch_size=INFERENCE_BATCH):
     Parameters
     ----------
     model
-        Has ``forward(X, training=False)``.
+        Has ``forward(X, training=False)``, or better ``predict(X)``, which runs the
+        forward-only kernels and keeps nothing for a backward pass (and leaves what the
+        last ``forward`` kept in place).
     X : ndarray (N, T, F)
     y : ndarray (N, outputs) or (N,)
     loss : {"mse", "mae"} or callable
     batch_size : int
-        Windows per forward call, to bound memory.
+        Windows per call, to bound memory.
 
     Returns
     -------
@@ -336,10 +339,11 @@ def evaluate(model, X, y, loss="mse", batch_size=INFERENCE_BATCH):
     loss_fn = _loss_function(loss)
     batch_size = check_int("batch_size", batch_size)
     X, y = _check_data(X, y, _model_dtype(model), "X", "y")
+    predict = getattr(model, "predict", None) or functools.partial(model.forward, training=False)
     total = 0.0
     for start in range(0, len(X), batch_size):
         stop = start + batch_size
-        value, _ = _batch_loss(loss_fn, model.forward(X[start:stop], training=False), y[start:stop])
+        value, _ = _batch_loss(loss_fn, predict(X[start:stop]), y[start:stop])
         total += value * len(X[start:stop])
     return total / len(X)
 
