@@ -1,25 +1,27 @@
 // A layer's time step fused into one pass: the recurrent product of a tile of
-// units, and in its epilogue the cell update of those units, while the
-// tile's pre-activations are still in registers and L1. Compiled once per
-// instruction set through simd_path.hpp, like the blocked product
-// (gemm_impl.hpp, included before this file, defines VectorOf); internal linkage throughout, for
-// the reason gemm_impl.hpp gives.
+// units, and in its epilogue the cell update of those units (forward), or the
+// cell's backward one step earlier (backward), while the tile's sums are still
+// in L1. Compiled once per instruction set through simd_path.hpp, like the
+// blocked product (gemm_impl.hpp, included before this file, defines
+// VectorOf); internal linkage throughout, for the reason gemm_impl.hpp gives.
 //
-// The weights are packed once per call into tiles (pack_step): a tile is
-// NV vectors wide and holds, one packed row after another, the bias, the I
-// rows of W_ih^T and the H rows of W_hh^T of its columns (StepShape in
-// simd_dispatch.hpp). For the LSTM and the GRU the NV = G vectors of a tile
-// are the G gates of the same `lanes` units, interleaved as in oneDNN's RNN
-// primitive, so that a tile's product is everything the cell update of its
-// units needs: i, f, g and o of the same units side by side. The RNN's one
-// gate takes NV vectors of consecutive units instead.
+// The weights are packed once per call into tiles (pack_step): a tile is NV
+// vectors wide and holds, one packed row after another, the bias, the I rows
+// of W_ih^T and the K recurrent rows of its columns (StepShape in
+// simd_dispatch.hpp). For the forward of the LSTM and the GRU the NV = G
+// vectors of a tile are the G gates of the same `lanes` units, interleaved as
+// in oneDNN's RNN primitive, so that a tile's product is everything the cell
+// update of its units needs: i, f, g and o of the same units side by side.
+// The RNN's one gate, and every backward (whose product gives one dL/dh per
+// unit), take NV vectors of consecutive units instead.
 //
-// A tile's product needs no packing of its left side: each of its MR rows
-// is read in place, [x_t | h_{t-1}] as two runs, and broadcast element by
-// element against the tile's rows, MR x NV sums held in registers over the
-// whole depth 1 + I + H (no slices through memory). The epilogue then hands
-// the sums, row by row, to the cell functions of cells_impl.hpp, the same
-// ones the unfused kernels ran, so each cell's equations stay written once.
+// A tile's product needs no packing of its left side: each of its R rows is
+// read in place, [x_t | h_{t-1}] (or dg_t) as two runs, and broadcast element
+// by element against the tile's rows, R x NV sums held in registers over the
+// whole depth (no slices through memory, no call per step into a general
+// product). The epilogue then runs the cell unit by unit on the sums, with
+// the per-unit functions of cells_impl.hpp that the cells' row functions use
+// too, so each cell's equations stay written once.
 #pragma once
 
 #include <algorithm>
@@ -125,11 +127,11 @@ void tile_rows(index_t rows, Real* tile, const Real* w, const Real* x, index_t l
 }
 
 // One step over rows [0, rows) and tiles [j0, j1): every tile's product
-// (rows of x I apart, of h ld apart),
-// then epilogue(tile, r0, mr, u0, n) for its rows [r0, r0 + mr) and units
-// [u0, u0 + n), the tile holding mr rows of NV vectors. Tiles outside, rows
-// inside: a tile's weights are read from L2 once a step and reused for every
-// row, the rows (a few KB) stay in L1.
+// (rows of x I apart, of h ld apart), then epilogue(tile, r0, mr, u0, n) for
+// its rows [r0, r0 + mr) and units [u0, u0 + n), the tile holding mr rows of
+// NV vectors. Tiles outside, rows inside: a tile's weights (tens to hundreds
+// of KB) stay in L2 while every block of rows passes over them; the rows'
+// inputs, read again for every tile, are a few KB.
 template <index_t NV, class Real, class Epilogue>
 void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* x,
                 const Real* h, const Epilogue& epilogue) {
