@@ -234,7 +234,7 @@ void gemm_narrow_n(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, co
 }
 
 // C (m, n) (+)= op(A) op(B) for n <= kNarrowColumns, the input gradients of
-// a layer with a few input features: dx_t = dg_t W_ih and dW_ih = dg_t^T x_t.
+// a layer with a few input features: dx = dg W_ih and dW_ih = dg^T x.
 // Tiles would pad n to NR columns and packing would copy all of A for a few
 // multiply-adds per element, so A is read in place, once:
 //   op_a N: C[r, :] = A[r, :] op(B), op(B)'s columns copied once;

@@ -74,8 +74,8 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   const KernelScope scope;
   const index_t BH = B * H, GH = 3 * H, SH = 4 * H;
   // dg (T*B, 4H): per step and row [dhn | da_r | da_z | da_n] (gru_cell_backward),
-  // for the weight gradients after the loop; every value is written before it
-  // is read. Columns H..4H are the input projection's gradient [da_r | da_z |
+  // for dx and the weight gradients after the loop; every value is written
+  // before it is read. Columns H..4H are the input projection's gradient [da_r | da_z |
   // da_n]; columns 0..3H, [dhn | da_r | da_z], the recurrent product's with W_hh's
   // rows taken as n, r, z: 4H a row, as the LSTM's, not the 6H of two separate
   // gradients (whose r and z blocks are the same).
@@ -92,11 +92,10 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   // A missing h0 or dy reads as rows of zeros, so the loop has no branch and vectorises.
   const std::vector<Real> zeros(h0 == nullptr || dy == nullptr ? BH : 0);
   const Real* const h_init = h0 != nullptr ? h0 : zeros.data();
-  const double work = double(T) * double(B) * double(GH) * double(H + I + kCellCost);
-  const std::size_t weight_bytes = sizeof(Real) * std::size_t(GH) * std::size_t(H + I);
-  // Rows [b0, b1) of the batch back through every step; the weight and bias
-  // gradients sum over all rows, so they join in here only with all of them.
-  const bool split = detail::over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
+  const double work = double(T) * double(B) * double(GH) * double(H + kCellCost);
+  const std::size_t weight_bytes = sizeof(Real) * std::size_t(GH) * std::size_t(H);
+  // Rows [b0, b1) of the batch back through every step.
+  detail::over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
     const index_t rows = b1 - b0;
     for (index_t t = T - 1; t >= 0; --t) {
       const Real* const gates_t = gates + (t * B + b0) * SH;
@@ -109,20 +108,15 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
         const index_t e = b * H;
         cell(dg_t + b * SH, dh_rows + e, gates_t + b * SH, h_prev + e, dy_t + e, H);
       });
-      // dh_{t-1} = dL/dh_t z + [dhn | da_r | da_z] W_hh(n, r, z)  (rows, 3H) x (3H, H);
-      // dx_t = [da_r | da_z | da_n] W_ih  (rows, 3H) x (3H, I)
+      // dh_{t-1} = dL/dh_t z + [dhn | da_r | da_z] W_hh(n, r, z)  (rows, 3H) x (3H, H)
       gemm(dh_rows, H, dg_t, SH, Op::N, w_hh_packed, rows, Update::accumulate);
-      gemm(dx + (t * B + b0) * I, I, dg_t + H, SH, Op::N, w_ih, I, Op::N, rows, I, GH,
-           Update::overwrite);
-      if (rows == B)
-        detail::step_weight_gradients(dw_ih, db_ih, dg_t + H, SH, x + t * B * I, B, I, GH,
-                                      t == T - 1);
     }
   });
-  if (split) detail::input_weight_gradients(dw_ih, db_ih, dg.data() + H, SH, x, T, B, I, GH);
+  // From the input projection's gradient [da_r | da_z | da_n]
+  detail::input_gradients(dx, dw_ih, db_ih, dg.data() + H, SH, x, w_ih, T * B, I, GH);
   // db_hh is db_ih in the rows of r and z; in n's it sums dhn = da_n r instead.
   std::copy(db_ih, db_ih + 2 * H, db_hh);
-  detail::column_sums(db_hh + 2 * H, dg.data(), SH, T * B, H, true);
+  detail::column_sums(db_hh + 2 * H, dg.data(), SH, T * B, H);
   // dW_hh, r and z rows from [da_r | da_z], n's rows from dhn
   detail::recurrent_weight_gradient(dw_hh, dg.data() + H, SH, y, h0, T, B, H, 2 * H);
   detail::recurrent_weight_gradient(dw_hh + 2 * H * H, dg.data(), SH, y, h0, T, B, H, H);

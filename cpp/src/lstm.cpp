@@ -69,8 +69,8 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
                    index_t I, index_t H, LstmVariant variant) {
   const KernelScope scope;
   const index_t BH = B * H, GH = 4 * H;
-  // dg (T*B, 4H): dL/d(pre-activation) of every gate and step, for dW_hh
-  // after the loop; every value is written before it is read.
+  // dg (T*B, 4H): dL/d(pre-activation) of every gate and step, for dx and the
+  // weight gradients after the loop; every value is written before it is read.
   const detail::Workspace<Real> dg(T * B * GH);
   // dh and dc (B, H) carry dL/dh_t and dL/dc_t back through time; they end
   // as dL/dh0 and dL/dc0.
@@ -83,11 +83,10 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
   // A missing c0 or dy reads as rows of zeros, so the loop has no branch and vectorises.
   const std::vector<Real> zeros(c0 == nullptr || dy == nullptr ? BH : 0);
   const Real* const c_init = c0 != nullptr ? c0 : zeros.data();
-  const double work = double(T) * double(B) * double(GH) * double(H + I + kCellCost);
-  const std::size_t weight_bytes = sizeof(Real) * std::size_t(GH) * std::size_t(H + I);
-  // Rows [b0, b1) of the batch back through every step; the weight and bias
-  // gradients sum over all rows, so they join in here only with all of them.
-  const bool split = detail::over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
+  const double work = double(T) * double(B) * double(GH) * double(H + kCellCost);
+  const std::size_t weight_bytes = sizeof(Real) * std::size_t(GH) * std::size_t(H);
+  // Rows [b0, b1) of the batch back through every step.
+  detail::over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
     const index_t rows = b1 - b0;
     for (index_t t = T - 1; t >= 0; --t) {
       const Real* const gates_t = gates + (t * B + b0) * GH;
@@ -103,15 +102,11 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
         cell(dg_t + b * GH, dc_rows + e, gates_t + b * GH, c_t + e, c_prev + e, dh_rows + e,
              dy_t + e, H);
       });
-      // dh_{t-1} = dg_t W_hh  (rows, 4H) x (4H, H);  dx_t = dg_t W_ih  (rows, 4H) x (4H, I)
+      // dh_{t-1} = dg_t W_hh  (rows, 4H) x (4H, H)
       gemm(dh_rows, H, dg_t, GH, Op::N, w_hh_packed, rows, Update::overwrite);
-      gemm(dx + (t * B + b0) * I, I, dg_t, GH, Op::N, w_ih, I, Op::N, rows, I, GH,
-           Update::overwrite);
-      if (rows == B)
-        detail::step_weight_gradients(dw_ih, db_ih, dg_t, GH, x + t * B * I, B, I, GH, t == T - 1);
     }
   });
-  if (split) detail::input_weight_gradients(dw_ih, db_ih, dg.data(), GH, x, T, B, I, GH);
+  detail::input_gradients(dx, dw_ih, db_ih, dg.data(), GH, x, w_ih, T * B, I, GH);
   std::copy(db_ih, db_ih + GH, db_hh);
   detail::recurrent_weight_gradient(dw_hh, dg.data(), GH, y, h0, T, B, H, GH);
 }

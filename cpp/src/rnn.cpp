@@ -58,8 +58,8 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
                   Nonlinearity act) {
   const KernelScope scope;
   const index_t BH = B * H;
-  // dz (T*B, H): dL/d(pre-activation) of every step, for dW_hh after the
-  // loop; every value is written before it is read.
+  // dz (T*B, H): dL/d(pre-activation) of every step, for dx and the weight
+  // gradients after the loop; every value is written before it is read.
   const detail::Workspace<Real> dz(T * BH);
   // dh (B, H) carries dL/dh_t back through time; it ends as dL/dh0.
   Real* const dh = dh0;
@@ -68,11 +68,10 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   const auto activation_backward = detail::path_of(w_hh_packed).activation_backward;
   // A missing dy reads as rows of zeros, so the loop has no branch and vectorises.
   const std::vector<Real> zeros(dy == nullptr ? BH : 0);
-  const double work = double(T) * double(BH) * double(H + I + kActivationBackwardCost);
-  const std::size_t weight_bytes = sizeof(Real) * std::size_t(H) * std::size_t(H + I);
-  // Rows [b0, b1) of the batch back through every step; the weight and bias
-  // gradients sum over all rows, so they join in here only with all of them.
-  const bool split = detail::over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
+  const double work = double(T) * double(BH) * double(H + kActivationBackwardCost);
+  const std::size_t weight_bytes = sizeof(Real) * std::size_t(H) * std::size_t(H);
+  // Rows [b0, b1) of the batch back through every step.
+  detail::over_batch_rows(B, work, weight_bytes, [&](index_t b0, index_t b1) {
     const index_t rows = b1 - b0;
     for (index_t t = T - 1; t >= 0; --t) {
       const Real* const y_t = y + t * BH + b0 * H;
@@ -84,14 +83,11 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
         const index_t e = b * H;
         activation_backward(dz_t + e, dh_rows + e, dy_t + e, y_t + e, H, act);
       });
-      // dh_{t-1} = dz_t W_hh  (rows, H) x (H, H);  dx_t = dz_t W_ih  (rows, H) x (H, I)
+      // dh_{t-1} = dz_t W_hh  (rows, H) x (H, H)
       gemm(dh_rows, H, dz_t, H, Op::N, w_hh_packed, rows, Update::overwrite);
-      gemm(dx + (t * B + b0) * I, I, dz_t, H, Op::N, w_ih, I, Op::N, rows, I, H, Update::overwrite);
-      if (rows == B)
-        detail::step_weight_gradients(dw_ih, db_ih, dz_t, H, x + t * B * I, B, I, H, t == T - 1);
     }
   });
-  if (split) detail::input_weight_gradients(dw_ih, db_ih, dz.data(), H, x, T, B, I, H);
+  detail::input_gradients(dx, dw_ih, db_ih, dz.data(), H, x, w_ih, T * B, I, H);
   std::copy(db_ih, db_ih + H, db_hh);
   detail::recurrent_weight_gradient(dw_hh, dz.data(), H, y, h0, T, B, H, H);
 }
