@@ -63,8 +63,10 @@ def test_set_num_threads_round_trips(restore_threads):
 # (T, B, I, H) for each way two threads share a layer: every product split by
 # columns, step by step (weights too large for one core's cache), and the batch
 # split by rows through all steps (small weights, I <= 4 and I > 4, and an odd
-# batch). Each is large enough that the regions really fork.
-SPLITS = [(4, 256, 8, 256), (6, 64, 3, 32), (5, 34, 9, 64), (3, 131, 4, 64)]
+# batch); and a long sequence, whose input gradients and bias sums after the
+# loop split by rows and by columns (4H, here no whole number of cache lines).
+# Each is large enough that the regions really fork.
+SPLITS = [(4, 256, 8, 256), (6, 64, 3, 32), (5, 34, 9, 64), (3, 131, 4, 64), (64, 64, 3, 36)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -234,7 +234,7 @@ void gemm_narrow_n(Real* c, index_t ldc, const Real* a, index_t lda, Op op_a, co
 }
 
 // C (m, n) (+)= op(A) op(B) for n <= kNarrowColumns, the input gradients of
-// a layer with a few input features: dx_t = dg_t W_ih and dW_ih = dg_t^T x_t.
+// a layer with a few input features: dx = dg W_ih and dW_ih = dg^T x.
 // Tiles would pad n to NR columns and packing would copy all of A for a few
 // multiply-adds per element, so A is read in place, once:
 //   op_a N: C[r, :] = A[r, :] op(B), op(B)'s columns copied once;
@@ -285,30 +285,28 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
                   index_t k, Update update, Real* ap, Real* pack_b_space) {
   constexpr index_t nr = NR<Real>;
   const Team team(Site::product, double(m) * double(n) * double(k));
-  const int nt = team.size();
-  for (index_t jc = 0; jc < n; jc += kNC) {
-    const index_t nc = smaller(kNC, n - jc);
-    const index_t n_panels = ceil_div(nc, nr);
-    for (index_t pc = 0; pc < k; pc += kKC) {
-      const index_t kc = smaller(kKC, k - pc);
-      const bool add = update == Update::accumulate || pc > 0;
-      const Real* const bp =
-          packed != nullptr ? packed + packed_offset<Real>(jc, pc, n, k) : pack_b_space;
-      // Thread `rank` of `size` takes its contiguous share of every loop
-      // below; each writes disjoint panels or disjoint tiles of C, and each
-      // element's sum over k runs in the same order on any number of
-      // threads. The shares are explicit, not OpenMP worksharing, because a
-      // product on one thread may run inside a caller's own region, whose
-      // team must not share its loops.
-      Barrier meet;
-      const auto slice = [&](index_t rank, index_t size) {
-        const auto share = [=](index_t count, const auto& body) {
-          for (index_t i = count * rank / size; i < count * (rank + 1) / size; ++i) body(i);
-        };
-        // Keeps a packed block whole until every tile that reads it is done.
-        const auto barrier = [&] {
-          if (size > 1) meet.arrive_and_wait(static_cast<int>(size));
-        };
+  // Thread `rank` of `size` takes its contiguous share of every loop below;
+  // each writes disjoint panels or disjoint tiles of C, and each element's sum
+  // over k runs in the same order on any number of threads. The shares are
+  // explicit, not OpenMP worksharing, because a product on one thread may run
+  // inside a caller's own region, whose team must not share its loops.
+  Barrier meet;
+  const auto product = [&](index_t rank, index_t size) {
+    const auto share = [=](index_t count, const auto& body) {
+      for (index_t i = count * rank / size; i < count * (rank + 1) / size; ++i) body(i);
+    };
+    // Keeps a packed block whole until every tile that reads it is done.
+    const auto barrier = [&] {
+      if (size > 1) meet.arrive_and_wait(static_cast<int>(size));
+    };
+    for (index_t jc = 0; jc < n; jc += kNC) {
+      const index_t nc = smaller(kNC, n - jc);
+      const index_t n_panels = ceil_div(nc, nr);
+      for (index_t pc = 0; pc < k; pc += kKC) {
+        const index_t kc = smaller(kKC, k - pc);
+        const bool add = update == Update::accumulate || pc > 0;
+        const Real* const bp =
+            packed != nullptr ? packed + packed_offset<Real>(jc, pc, n, k) : pack_b_space;
         if (packed == nullptr) {
           share(n_panels, [&](index_t jp) {
             pack_b(pack_b_space + jp * kc * nr, b, ldb, op_b, n, pc, kc, jc + jp * nr);
@@ -330,19 +328,22 @@ void gemm_blocked(Real* c, index_t rs_c, index_t cs_c, const Real* a, index_t ld
           });
           barrier();
         }
-      };
-      // One region per k slice, and none for one thread: a serial region
-      // costs about a microsecond, as much as a small product.
-      if (nt > 1) {
-#pragma omp parallel num_threads(nt)
-        {
-          const InRegion in_region;
-          slice(team_rank(), team_size());
-        }
-      } else {
-        slice(0, 1);
       }
     }
+  };
+  // One region for the whole product, its k slices and blocks kept apart by
+  // the barriers above: a region's start and end cost some microseconds, as
+  // much as several barriers, and a product at every step of a time loop has
+  // GH / kKC slices. None for one thread: a serial region costs about a
+  // microsecond, as much as a small product.
+  if (team.size() > 1) {
+#pragma omp parallel num_threads(team.size())
+    {
+      const InRegion in_region;
+      product(team_rank(), team_size());
+    }
+  } else {
+    product(0, 1);
   }
 }
 

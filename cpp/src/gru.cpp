@@ -112,11 +112,10 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
                             first ? nullptr : h_at(t - 2) + e, first ? nullptr : dy_at(t - 1) + e);
                      });
   // dx = [da_r | da_z | da_n] W_ih, dW_ih and db_ih from them, every step at once.
-  gemm(dx, I, dg.data() + H, SH, Op::N, w_ih, I, Op::N, T * B, I, GH, Update::overwrite);
-  detail::input_weight_gradients(dw_ih, db_ih, dg.data() + H, SH, x, T, B, I, GH);
+  detail::input_gradients(dx, dw_ih, db_ih, dg.data() + H, SH, x, w_ih, T * B, I, GH);
   // db_hh is db_ih in the rows of r and z; in n's it sums dhn = da_n r instead.
   std::copy(db_ih, db_ih + 2 * H, db_hh);
-  detail::column_sums(db_hh + 2 * H, dg.data(), SH, T * B, H, true);
+  detail::column_sums(db_hh + 2 * H, dg.data(), SH, T * B, H);
   // dW_hh, r and z rows from [da_r | da_z], n's rows from dhn
   detail::recurrent_weight_gradient(dw_hh, dg.data() + H, SH, y, h0, T, B, H, 2 * H);
   detail::recurrent_weight_gradient(dw_hh + 2 * H * H, dg.data(), SH, y, h0, T, B, H, H);

@@ -106,8 +106,7 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
                             first ? nullptr : dy_at(t - 1) + e);
                      });
   // dx = dg W_ih, dW_ih = dg^T x and the bias sums, every step at once.
-  gemm(dx, I, dg.data(), GH, Op::N, w_ih, I, Op::N, T * B, I, GH, Update::overwrite);
-  detail::input_weight_gradients(dw_ih, db_ih, dg.data(), GH, x, T, B, I, GH);
+  detail::input_gradients(dx, dw_ih, db_ih, dg.data(), GH, x, w_ih, T * B, I, GH);
   std::copy(db_ih, db_ih + GH, db_hh);
   detail::recurrent_weight_gradient(dw_hh, dg.data(), GH, y, h0, T, B, H, GH);
 }

@@ -84,8 +84,7 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
                             first ? nullptr : dy_at(t - 1) + e, act);
                      });
   // dx = dz W_ih, dW_ih = dz^T x and the bias sums, every step at once.
-  gemm(dx, I, dz.data(), H, Op::N, w_ih, I, Op::N, T * B, I, H, Update::overwrite);
-  detail::input_weight_gradients(dw_ih, db_ih, dz.data(), H, x, T, B, I, H);
+  detail::input_gradients(dx, dw_ih, db_ih, dz.data(), H, x, w_ih, T * B, I, H);
   std::copy(db_ih, db_ih + H, db_hh);
   detail::recurrent_weight_gradient(dw_hh, dz.data(), H, y, h0, T, B, H, H);
 }

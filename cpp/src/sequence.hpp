@@ -193,35 +193,36 @@ void over_steps(index_t T, index_t B, index_t tiles, double work, std::size_t we
   }
 }
 
-// db (n) = (first) or += the sums of the columns of dg (rows, n), rows ld apart.
+// db (n) = the sums of the columns of dg (rows, n), rows ld apart. Threads
+// split the columns, one wide block each: rows of dg lie a page or more apart,
+// and blocks of a few cache lines a row, reading every row afresh, took four
+// times as long (H = 256). Each column's sum runs down its rows in order, so
+// the result does not depend on the thread count.
 template <class Real>
-void column_sums(Real* db, const Real* dg, index_t ld, index_t rows, index_t n, bool first) {
-  if (first) std::fill(db, db + n, Real(0));
-  for (index_t b = 0; b < rows; ++b)
-    for (index_t j = 0; j < n; ++j) db[j] += dg[b * ld + j];
+void column_sums(Real* db, const Real* dg, index_t ld, index_t rows, index_t n) {
+  constexpr index_t line = 64 / sizeof(Real);
+  const index_t share = (n + num_threads() - 1) / num_threads();
+  const index_t block = std::max(line, (share + line - 1) / line * line);
+  parallel_for((n + block - 1) / block, double(rows) * double(n), [=](index_t jb) {
+    const index_t j0 = jb * block, j1 = std::min(n, j0 + block);
+    std::fill(db + j0, db + j1, Real(0));
+    for (index_t b = 0; b < rows; ++b)
+      for (index_t j = j0; j < j1; ++j) db[j] += dg[b * ld + j];
+  });
 }
 
-// Step t's share of the weight and bias gradients, from dg_t = dL/dpre_t:
-//   dW_ih (+)= dg_t^T x_t,  db_ih (+)= sum of dg_t's rows
-// The first step of the backward loop (t = T - 1) overwrites; later ones
-// accumulate. (For the RNN and the LSTM, db_hh equals db_ih and is copied
-// once at the end.)
-//   dw_ih (GH, I), db_ih (GH) out, dg_t (B, GH) rows ld apart, x_t (B, I)
+// What the input side takes from dg (rows = T*B, GH) once the loop has filled
+// it, every step at once: two products of depth T*B or GH and one sum, each
+// split among the threads like dW_hh's. (For the RNN and the LSTM, db_hh
+// equals db_ih and is copied once at the end.)
+//   dx = dg W_ih,  dW_ih = dg^T x,  db_ih = the sums of dg's columns
+//   dx (rows, I), dw_ih (GH, I), db_ih (GH) out, dg rows ld apart, x (rows, I), w_ih (GH, I)
 template <class Real>
-void step_weight_gradients(Real* dw_ih, Real* db_ih, const Real* dg_t, index_t ld, const Real* x_t,
-                           index_t B, index_t I, index_t GH, bool first) {
-  gemm(dw_ih, I, dg_t, ld, Op::T, x_t, I, Op::N, GH, I, B,
-       first ? Update::overwrite : Update::accumulate);
-  column_sums(db_ih, dg_t, ld, B, GH, first);
-}
-
-// Every step's share of dW_ih and db_ih at once, from dg (T*B, GH): what the
-// loop leaves to the end when it split the batch (no thread had every row).
-template <class Real>
-void input_weight_gradients(Real* dw_ih, Real* db_ih, const Real* dg, index_t ld, const Real* x,
-                            index_t T, index_t B, index_t I, index_t GH) {
-  for (index_t t = T - 1; t >= 0; --t)
-    step_weight_gradients(dw_ih, db_ih, dg + t * B * ld, ld, x + t * B * I, B, I, GH, t == T - 1);
+void input_gradients(Real* dx, Real* dw_ih, Real* db_ih, const Real* dg, index_t ld, const Real* x,
+                     const Real* w_ih, index_t rows, index_t I, index_t GH) {
+  gemm(dx, I, dg, ld, Op::N, w_ih, I, Op::N, rows, I, GH, Update::overwrite);
+  gemm(dw_ih, I, dg, ld, Op::T, x, I, Op::N, GH, I, rows, Update::overwrite);
+  column_sums(db_ih, dg, ld, rows, GH);
 }
 
 // dW_hh = sum_t dg_t^T h_{t-1} once the loop has filled dg, as one product
