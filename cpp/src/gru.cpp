@@ -49,7 +49,7 @@ void gru_forward(Real* y, Real* h_n, Real* gates, const Real* x, const Real* h0,
   };
   const double work = double(T) * double(B) * double(GH) * double(1 + H + kCellCost);
   // gates_t[:, :3H] = b_hh + h_{t-1} W_hh^T, then the cell, tile by tile.
-  detail::over_steps(T, B, weights.tiles(), work, weights.bytes(),
+  detail::over_steps(detail::Pass::forward, T, B, weights.tiles(), work, weights.bytes(),
                      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
                        const index_t e = b0 * H;
                        const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h_init + e;
@@ -102,7 +102,7 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   // da_z]_t W_hh(n, r, z) + dy_{t-1}, tile by tile, each tile going on with
   // the cell's backward at t - 1 for its units (at t = 0 it is dL/dh0).
   const double work = double(T) * double(B) * double(GH) * double(H + kCellCost);
-  detail::over_steps(T, B, weights.tiles(), work, weights.bytes(),
+  detail::over_steps(detail::Pass::backward, T, B, weights.tiles(), work, weights.bytes(),
                      [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
                        const index_t t = T - 1 - s, e = b0 * H, g = b0 * SH;
                        const bool first = t == 0;

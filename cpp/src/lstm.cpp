@@ -47,7 +47,7 @@ void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const
   const double work = double(T) * double(B) * double(GH) * double(1 + I + H + kCellCost);
   // gates_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T, then the cell, per tile.
   detail::over_steps(
-      T, B, weights.tiles(), work, weights.bytes(),
+      detail::Pass::forward, T, B, weights.tiles(), work, weights.bytes(),
       [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
         const index_t e = b0 * H;
         const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h0 != nullptr ? h0 + e : nullptr;
@@ -95,7 +95,7 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
   // tile, each tile going on with the cell's backward at t - 1 for its units
   // (at t = 0 it is dL/dh0 and ends there).
   const double work = double(T) * double(B) * double(GH) * double(H + kCellCost);
-  detail::over_steps(T, B, weights.tiles(), work, weights.bytes(),
+  detail::over_steps(detail::Pass::backward, T, B, weights.tiles(), work, weights.bytes(),
                      [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
                        const index_t t = T - 1 - s, e = b0 * H, g = b0 * GH;
                        const bool first = t == 0;

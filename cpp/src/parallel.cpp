@@ -374,7 +374,7 @@ struct Team::Record {
 };
 
 namespace {
-constexpr int kSites = 3, kWorkSizes = 64;
+constexpr int kSites = 6, kWorkSizes = 64;
 Team::Record g_records[kSites][kWorkSizes];
 }  // namespace
 #endif

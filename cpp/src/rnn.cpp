@@ -38,7 +38,7 @@ void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* 
   const double work = double(T) * double(BH) * double(1 + I + H + kActivationCost);
   // h_t = act(b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T), tile by tile.
   detail::over_steps(
-      T, B, weights.tiles(), work, weights.bytes(),
+      detail::Pass::forward, T, B, weights.tiles(), work, weights.bytes(),
       [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
         const index_t e = b0 * H;
         const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h0 != nullptr ? h0 + e : nullptr;
@@ -74,7 +74,7 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   // tile, each tile going on with dz_{t-1} for its units (at t = 0 it is
   // dL/dh0 and ends there).
   const double work = double(T) * double(BH) * double(H + kActivationBackwardCost);
-  detail::over_steps(T, B, weights.tiles(), work, weights.bytes(),
+  detail::over_steps(detail::Pass::backward, T, B, weights.tiles(), work, weights.bytes(),
                      [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
                        const index_t t = T - 1 - s, e = b0 * H;
                        const bool first = t == 0;

@@ -64,10 +64,12 @@ class KernelScope {
 };
 
 // The sites of parallel regions. Each learns on its own which team size
-// runs it faster (see Team). Where a rows region runs on one thread, the
-// products inside it are regions of their own and may take a team: for rows,
-// one thread means "not split by rows".
-enum class Site { loop, rows, product };
+// runs it faster (see Team), so each is one kind of work: a sequence's steps
+// split by batch rows or by tiles of units, forward or backward (their work
+// per multiply-add differs, and a team measured on one must not decide for
+// the other). Where a rows region runs on one thread, the tiles region may
+// still take a team: for rows, one thread means "not split by rows".
+enum class Site { loop, product, forward_rows, forward_tiles, backward_rows, backward_tiles };
 
 // The threads of one parallel region of `work` multiply-adds at `site`, at
 // most `max_size`: size() of them, the calling thread included; 1 means run
