@@ -1,4 +1,4 @@
-"""Print one Markdown table: time per batch of forecasts, rnnkit's predict vs PyTorch vs ONNX Runtime.
+"""Print one Markdown table: time per batch of forecasts, rnnkit vs PyTorch vs ONNX Runtime.
 
 Inference only: a batch of B windows in, B predictions out, no gradients. Two networks, each
 an LSTM and a linear head on the last layer's final hidden state, float32, lookback 30:
