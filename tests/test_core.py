@@ -66,7 +66,9 @@ KEPT = {
 @pytest.mark.parametrize("keep", ["outputs", "state"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell", CELLS + LSTM_VARIANT_CELLS)
-@pytest.mark.parametrize(("T", "B", "I", "H"), [(1, 1, 1, 1), (7, 13, 3, 37), (4, 70, 2, 130)])
+@pytest.mark.parametrize(
+    ("T", "B", "I", "H"), [(1, 1, 1, 1), (7, 13, 3, 37), (4, 70, 2, 130), (18, 5, 33, 20)]
+)
 def test_inference_keeps_less_and_computes_the_same_to_the_last_bit(
     simd_path, cell, T, B, I, H, dtype, keep
 ):

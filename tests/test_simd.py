@@ -25,7 +25,9 @@ def test_the_portable_path_is_always_there():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell", CELLS + LSTM_VARIANT_CELLS)
 @pytest.mark.parametrize(
-    ("T", "B", "I", "H"), [(1, 1, 1, 1), (7, 13, 3, 37), (3, 130, 5, 300), (5, 9, 4, 2)]
+    ("T", "B", "I", "H"),
+    # the last: inputs projected before the steps, in more than one chunk of steps
+    [(1, 1, 1, 1), (7, 13, 3, 37), (3, 130, 5, 300), (5, 9, 4, 2), (20, 7, 40, 37)],
 )
 def test_every_path_matches_the_reference(simd_path, cell, T, B, I, H, dtype):
     assert core.simd_path() == simd_path

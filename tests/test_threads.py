@@ -66,7 +66,11 @@ def test_set_num_threads_round_trips(restore_threads):
 # batch); and a long sequence, whose input gradients and bias sums after the
 # loop split by rows and by columns (4H, here no whole number of cache lines).
 # Each is large enough that the regions really fork.
-SPLITS = [(4, 256, 8, 256), (6, 64, 3, 32), (5, 34, 9, 64), (3, 131, 4, 64), (64, 64, 3, 36)]
+# the last: inputs projected before the steps (I >= 32), in chunks of steps
+SPLITS = [
+    (4, 256, 8, 256), (6, 64, 3, 32), (5, 34, 9, 64), (3, 131, 4, 64), (64, 64, 3, 36),
+    (20, 64, 40, 96),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

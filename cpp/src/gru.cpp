@@ -32,10 +32,9 @@ void gru_forward(Real* y, Real* h_n, Real* gates, const Real* x, const Real* h0,
                  index_t I, index_t H) {
   const KernelScope scope;
   const index_t BH = B * H, GH = 3 * H, SH = 4 * H;
-  // gi (T*B, 3H) = x W_ih^T, every step at once; b_ih joins in the cell.
-  const detail::Workspace<Real> gi(T * B * GH);
-  gemm(gi.data(), GH, x, I, Op::N, w_ih, I, Op::T, T * B, GH, I, Update::overwrite);
-  // Each step's product: b_hh + h_{t-1} W_hh^T (no input rows).
+  // Each step's product: b_hh + h_{t-1} W_hh^T (no input rows); its input
+  // projection gi_t = x_t W_ih^T runs before the steps (forward_steps), and
+  // b_ih joins in the cell.
   const detail::StepWeights<Real> weights(nullptr, w_hh, nullptr, b_hh, 3, 0, H);
   const auto step = weights.path().gru_step;
   const detail::PackedStep<Real> packed = weights.packed();
@@ -49,13 +48,15 @@ void gru_forward(Real* y, Real* h_n, Real* gates, const Real* x, const Real* h0,
   };
   const double work = double(T) * double(B) * double(GH) * double(1 + H + kCellCost);
   // gates_t[:, :3H] = b_hh + h_{t-1} W_hh^T, then the cell, tile by tile.
-  detail::over_steps(detail::Pass::forward, T, B, weights.tiles(), work, weights.bytes(),
-                     [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
-                       const index_t e = b0 * H;
-                       const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h_init + e;
-                       step(packed, j0, j1, b1 - b0, h_prev, gi.data() + (t * B + b0) * GH, b_ih,
-                            h_at(t) + e, gates != nullptr ? gates + (t * B + b0) * SH : nullptr);
-                     });
+  detail::forward_steps(
+      true, T, B, I, GH, x, w_ih, static_cast<Real*>(nullptr), weights.tiles(), work,
+      weights.bytes(),
+      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1, const Real* gi) {
+        const index_t e = b0 * H;
+        const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h_init + e;
+        step(packed, j0, j1, b1 - b0, h_prev, gi, b_ih, h_at(t) + e,
+             gates != nullptr ? gates + (t * B + b0) * SH : nullptr);
+      });
   std::copy(h_at(T - 1), h_at(T - 1) + BH, h_n);
 }
 

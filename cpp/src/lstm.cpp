@@ -46,13 +46,13 @@ void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const
   };
   const double work = double(T) * double(B) * double(GH) * double(1 + I + H + kCellCost);
   // gates_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T, then the cell, per tile.
-  detail::over_steps(
-      detail::Pass::forward, T, B, weights.tiles(), work, weights.bytes(),
-      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
+  detail::forward_steps(
+      weights.projected(I), T, B, I, GH, x, w_ih, gates, weights.tiles(), work, weights.bytes(),
+      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1, const Real* pre) {
         const index_t e = b0 * H;
         const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h0 != nullptr ? h0 + e : nullptr;
         const Real* const c_prev = t > 0 ? c_at(t - 1) + e : c_init + e;
-        step(packed, j0, j1, b1 - b0, x + (t * B + b0) * I, h_prev, c_prev, h_at(t) + e,
+        step(packed, j0, j1, b1 - b0, x + (t * B + b0) * I, pre, h_prev, c_prev, h_at(t) + e,
              c_at(t) + e, gates != nullptr ? gates + (t * B + b0) * GH : nullptr);
       });
   std::copy(h_at(T - 1), h_at(T - 1) + BH, h_n);

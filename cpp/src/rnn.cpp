@@ -37,12 +37,12 @@ void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* 
   };
   const double work = double(T) * double(BH) * double(1 + I + H + kActivationCost);
   // h_t = act(b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T), tile by tile.
-  detail::over_steps(
-      detail::Pass::forward, T, B, weights.tiles(), work, weights.bytes(),
-      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
+  detail::forward_steps(
+      weights.projected(I), T, B, I, H, x, w_ih, y, weights.tiles(), work, weights.bytes(),
+      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1, const Real* pre) {
         const index_t e = b0 * H;
         const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h0 != nullptr ? h0 + e : nullptr;
-        step(packed, j0, j1, b1 - b0, x + (t * B + b0) * I, h_prev, h_at(t) + e, act);
+        step(packed, j0, j1, b1 - b0, x + (t * B + b0) * I, pre, h_prev, h_at(t) + e, act);
       });
   std::copy(h_at(T - 1), h_at(T - 1) + BH, h_n);
 }

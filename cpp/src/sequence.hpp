@@ -95,6 +95,16 @@ void copy_or_zero(Real* dst, const Real* src, index_t n) {
     std::fill(dst, dst + n, Real(0));
 }
 
+// Inputs from which a layer's forward projects them, x_t W_ih^T, before the
+// steps that read them (forward_steps), as one product over many steps:
+// W_ih's rows then leave the per-step product, which streams W_hh alone, as
+// the weights of a stacked layer (I = H) would otherwise double. Below, they
+// ride along in the step at no cost that a product of their own would save.
+constexpr index_t kProjectedInputs = 32;
+// Steps a projection runs ahead: the workspace holds that many steps' rows,
+// so that an inference's memory grows with the batch, not with T.
+constexpr index_t kProjectedSteps = 16;
+
 // A layer's step weights, packed once per call for the path in use into the
 // tiles of its fused steps (step_impl.hpp), and shared by every thread.
 template <class Real>
@@ -106,11 +116,11 @@ class StepWeights {
   //   w_ih (G*H, I), w_hh (G*H, H), b_ih, b_hh (G*H)
   StepWeights(const Real* w_ih, const Real* w_hh, const Real* b_ih, const Real* b_hh, index_t G,
               index_t I, index_t H)
-      : StepWeights(G, I, H, H, H) {
+      : StepWeights(G, I < kProjectedInputs ? I : 0, H, H, H) {
     std::vector<Real> bias(b_hh, b_hh + G * H);
     if (b_ih != nullptr)
       for (index_t r = 0; r < G * H; ++r) bias[r] = b_ih[r] + b_hh[r];
-    path_->pack_step(data_.get(), w_ih, w_hh, H, 1, bias.data(), G, I, H, H);
+    path_->pack_step(data_.get(), w_ih, w_hh, H, 1, bias.data(), G, I_, H, H);
   }
 
   // The backward's, unit by unit: dL/dh_{t-1} = dg_t W_hh, with dg_t (B, GH),
@@ -119,6 +129,9 @@ class StepWeights {
     path_->pack_step(data_.get(), nullptr, w_hh, 1, H, nullptr, 1, 0, GH, H);
   }
 
+  // Whether the steps take their input projection from before the loop
+  // (forward_steps) instead of x_t: packed with I = 0 then.
+  bool projected(index_t I) const { return I > 0 && I_ == 0; }
   // The path the weights were packed for: the layer's cells run on it.
   const KernelsFor<Real>& path() const { return *path_; }
   PackedStep<Real> packed() const { return {data_.get(), I_, K_, H_, ld_, shape_}; }
@@ -193,6 +206,30 @@ void over_steps(Pass pass, index_t T, index_t B, index_t tiles, double work,
       step(t, index_t(0), B, tiles * k / n, tiles * (k + 1) / n);
       meet.arrive_and_wait(n);
     }
+  }
+}
+
+// The forward's steps t = 0 .. T - 1 (over_steps), given their input
+// projection pre_t = x_t W_ih^T (rows GH apart) when `project`: one product
+// before every kProjectedSteps steps, into kept (T*B, GH), the gates that the
+// steps then overwrite, or, when null, a workspace of one chunk of steps.
+// step(t, b0, b1, j0, j1, pre) gets the rows of pre_t from b0 on, or null.
+template <class Real, class Step>
+void forward_steps(bool project, index_t T, index_t B, index_t I, index_t GH, const Real* x,
+                   const Real* w_ih, Real* kept, index_t tiles, double work,
+                   std::size_t weight_bytes, const Step& step) {
+  const index_t chunk = project ? std::min(T, kProjectedSteps) : T;
+  const Workspace<Real> scratch(project && kept == nullptr ? chunk * B * GH : 0);
+  for (index_t t0 = 0; t0 < T; t0 += chunk) {
+    const index_t steps = std::min(chunk, T - t0);
+    Real* const pre = !project ? nullptr : kept != nullptr ? kept + t0 * B * GH : scratch.data();
+    if (project)
+      gemm(pre, GH, x + t0 * B * I, I, Op::N, w_ih, I, Op::T, steps * B, GH, I, Update::overwrite);
+    over_steps(Pass::forward, steps, B, tiles, work * double(steps) / double(T), weight_bytes,
+               [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
+                 step(t0 + s, b0, b1, j0, j1,
+                      pre != nullptr ? pre + (s * B + b0) * GH : static_cast<Real*>(nullptr));
+               });
   }
 }
 

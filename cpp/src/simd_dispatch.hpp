@@ -82,18 +82,21 @@ using PackStepFn = void (*)(Real* dst, const Real* w_ih, const Real* w_k, index_
 // its units: the product and the cell update (lstm.cpp, gru.cpp, rnn.cpp
 // say what each computes). Rows are x_t (I), h (H), c (H), gates (G*H or
 // 4H for the GRU) apart; h_prev may be null for zeros (not the GRU's, which
-// its cell reads), gates_t null to keep no gates.
+// its cell reads), gates_t null to keep no gates. pre_t (rows, G*H), when not
+// null, is x_t W_ih^T, the input projection run before the loop (the weights
+// then packed with I = 0): it stands for x_t, and may be gates_t itself.
 template <class Real>
 using LstmStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
-                            const Real* x_t, const Real* h_prev, const Real* c_prev, Real* h_t,
-                            Real* c_t, Real* gates_t);
+                            const Real* x_t, const Real* pre_t, const Real* h_prev,
+                            const Real* c_prev, Real* h_t, Real* c_t, Real* gates_t);
 template <class Real>
 using GruStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
                            const Real* h_prev, const Real* gi_t, const Real* b_ih, Real* h_t,
                            Real* gates_t);
 template <class Real>
 using RnnStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
-                           const Real* x_t, const Real* h_prev, Real* h_t, Nonlinearity act);
+                           const Real* x_t, const Real* pre_t, const Real* h_prev, Real* h_t,
+                           Nonlinearity act);
 
 // The LSTM backward's step t (lstm.cpp): dL/dh_{t-1} = dg_t W_hh over rows
 // [0, rows) and tiles [j0, j1) of the units, with dg_t (rows, 4H) = dL/dpre_t,

@@ -67,22 +67,21 @@ void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t
   }
 }
 
-// tile (R, NV vectors) = bias + x (R, I) W_x + h (R, K) W_h for one packed
-// tile w; rows of x ld_x apart, of h ld_h apart, h null for zeros.
+// tile (R, NV vectors) = init + x (R, I) W_x + h (R, K) W_h for one packed
+// tile w; rows of init (R, NV vectors) ld_init apart (0: one row for all,
+// the tile's bias), of x ld_x apart, of h ld_h apart, h null for zeros.
 template <index_t NV, index_t R, class Real>
-void tile_product(Real* tile, const Real* __restrict w, const Real* x, index_t ld_x, index_t I,
-                  const Real* h, index_t ld_h, index_t K) {
+void tile_product(Real* tile, const Real* init, index_t ld_init, const Real* __restrict w,
+                  const Real* x, index_t ld_x, index_t I, const Real* h, index_t ld_h, index_t K) {
   constexpr index_t lanes = kStepLanes<Real>, width = NV * lanes;
 #if defined(__GNUC__)
   using V = typename VectorOf<Real>::type;
   V acc[R][NV];
 #pragma GCC unroll 16
-  for (index_t v = 0; v < NV; ++v) {
-    V bias;  // memcpy: a vector load without breaking aliasing rules
-    __builtin_memcpy(&bias, w + v * lanes, sizeof bias);
+  for (index_t r = 0; r < R; ++r)
 #pragma GCC unroll 16
-    for (index_t r = 0; r < R; ++r) acc[r][v] = bias;
-  }
+    for (index_t v = 0; v < NV; ++v)  // memcpy: a vector load without breaking aliasing rules
+      __builtin_memcpy(&acc[r][v], init + r * ld_init + v * lanes, sizeof acc[r][v]);
   // One run of the depth: rows of a (ld apart) against the packed rows from wp on.
   const auto run = [&](const Real* a, index_t ld, const Real* __restrict wp, index_t depth) {
     for (index_t p = 0; p < depth; ++p) {
@@ -108,7 +107,7 @@ void tile_product(Real* tile, const Real* __restrict w, const Real* x, index_t l
 #else
   for (index_t r = 0; r < R; ++r)
     for (index_t c = 0; c < width; ++c) {
-      Real sum = w[c];
+      Real sum = init[r * ld_init + c];
       for (index_t p = 0; p < I; ++p) sum += x[r * ld_x + p] * w[(1 + p) * width + c];
       if (h != nullptr)
         for (index_t p = 0; p < K; ++p) sum += h[r * ld_h + p] * w[(1 + I + p) * width + c];
@@ -119,31 +118,46 @@ void tile_product(Real* tile, const Real* __restrict w, const Real* x, index_t l
 
 // tile_product for the rows (1 <= rows <= R) given at run time.
 template <index_t NV, index_t R, class Real>
-void tile_rows(index_t rows, Real* tile, const Real* w, const Real* x, index_t ld_x, index_t I,
-               const Real* h, index_t ld_h, index_t K) {
+void tile_rows(index_t rows, Real* tile, const Real* init, index_t ld_init, const Real* w,
+               const Real* x, index_t ld_x, index_t I, const Real* h, index_t ld_h, index_t K) {
   if constexpr (R > 1)
-    if (rows < R) return tile_rows<NV, R - 1>(rows, tile, w, x, ld_x, I, h, ld_h, K);
-  tile_product<NV, R>(tile, w, x, ld_x, I, h, ld_h, K);
+    if (rows < R) return tile_rows<NV, R - 1>(rows, tile, init, ld_init, w, x, ld_x, I, h, ld_h, K);
+  tile_product<NV, R>(tile, init, ld_init, w, x, ld_x, I, h, ld_h, K);
 }
 
 // One step over rows [0, rows) and tiles [j0, j1): every tile's product
-// (rows of x I apart, of h ld apart), then epilogue(tile, r0, mr, u0, n) for
-// its rows [r0, r0 + mr) and units [u0, u0 + n), the tile holding mr rows of
-// NV vectors. Tiles outside, rows inside: a tile's weights (tens to hundreds
-// of KB) stay in L2 while every block of rows passes over them; the rows'
-// inputs, read again for every tile, are a few KB.
+// (rows of x I apart, of h ld apart), from the tile's bias, or with `pre`
+// (rows ld_pre apart, the layer's G*H columns in their own order) when the
+// input projection ran before the loop; then epilogue(tile, r0, mr, u0, n)
+// for its rows [r0, r0 + mr) and units [u0, u0 + n), the tile holding mr rows
+// of NV vectors. Tiles outside, rows inside: a tile's weights (tens to
+// hundreds of KB) stay in L2 while every block of rows passes over them; the
+// rows' inputs, read again for every tile, are a few KB.
 template <index_t NV, class Real, class Epilogue>
 void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* x,
-                const Real* h, const Epilogue& epilogue) {
-  constexpr index_t R = kStepRows<NV>;
-  alignas(64) Real tile[R * NV * kStepLanes<Real>];
+                const Real* h, const Real* pre, index_t ld_pre, const Epilogue& epilogue) {
+  constexpr index_t R = kStepRows<NV>, lanes = kStepLanes<Real>, width = NV * lanes;
+  alignas(64) Real tile[R * width];
+  alignas(64) Real init[R * width];
   const StepShape& s = w.shape;
+  const bool interleaved = s.units == lanes;  // G gates of the same units (StepShape)
   for (index_t j = j0; j < j1; ++j) {
     const index_t u0 = j * s.units, n = std::min(s.units, w.H - u0);
+    const Real* const packed = w.data + j * s.tile_size;
     for (index_t r0 = 0; r0 < rows; r0 += R) {
       const index_t mr = std::min(R, rows - r0);
-      tile_rows<NV, R>(mr, tile, w.data + j * s.tile_size, x + r0 * w.I, w.I, w.I,
-                       h != nullptr ? h + r0 * w.ld : nullptr, w.ld, w.K);
+      if (pre != nullptr)  // the tile's columns of pre, and its bias; zeros past H
+        for (index_t r = 0; r < mr; ++r)
+          for (index_t v = 0; v < NV; ++v) {
+            const index_t first = interleaved ? v * w.H + u0 : u0 + v * lanes;
+            const index_t valid = interleaved ? n : std::clamp<index_t>(n - v * lanes, 0, lanes);
+            const Real* const from = pre + (r0 + r) * ld_pre + first;
+            Real* const to = init + r * width + v * lanes;
+            for (index_t l = 0; l < lanes; ++l)
+              to[l] = l < valid ? from[l] + packed[v * lanes + l] : Real(0);
+          }
+      tile_rows<NV, R>(mr, tile, pre != nullptr ? init : packed, pre != nullptr ? width : 0, packed,
+                       x + r0 * w.I, w.I, w.I, h != nullptr ? h + r0 * w.ld : nullptr, w.ld, w.K);
       epilogue(tile, r0, mr, u0, n);
     }
   }
@@ -170,10 +184,11 @@ inline void over_tile(index_t mr, index_t n, const Unit& unit) {
 // gates when not null.
 template <LstmVariant V, class Real>
 void lstm_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* x_t,
-               const Real* h_prev, const Real* c_prev, Real* h_t, Real* c_t, Real* gates_t) {
+               const Real* pre_t, const Real* h_prev, const Real* c_prev, Real* h_t, Real* c_t,
+               Real* gates_t) {
   constexpr index_t lanes = kStepLanes<Real>;
   const index_t H = w.H;
-  step_tiles<4>(w, j0, j1, rows, x_t, h_prev,
+  step_tiles<4>(w, j0, j1, rows, x_t, h_prev, pre_t, 4 * H,
                 [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
                   over_tile<lanes>(mr, n, [=](index_t r, index_t j) {
                     const Real* const pre = tile + r * 4 * lanes + j;  // i, f, g, o: lanes apart
@@ -200,6 +215,7 @@ void gru_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, c
   constexpr index_t lanes = kStepLanes<Real>;
   const index_t H = w.H;
   step_tiles<3>(w, j0, j1, rows, static_cast<const Real*>(nullptr), h_prev,
+                static_cast<const Real*>(nullptr), 0,
                 [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
                   over_tile<lanes>(mr, n, [=](index_t r, index_t j) {
                     const Real* const pre = tile + r * 3 * lanes + j;  // r, z, n: lanes apart
@@ -222,10 +238,10 @@ void gru_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, c
 // The RNN's step (rnn.cpp): h_t = act(tile), straight into its rows.
 template <class Real>
 void rnn_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* x_t,
-              const Real* h_prev, Real* h_t, Nonlinearity act) {
+              const Real* pre_t, const Real* h_prev, Real* h_t, Nonlinearity act) {
   constexpr index_t width = kRnnStepVectors * kStepLanes<Real>;
   const index_t H = w.H;
-  step_tiles<kRnnStepVectors>(w, j0, j1, rows, x_t, h_prev,
+  step_tiles<kRnnStepVectors>(w, j0, j1, rows, x_t, h_prev, pre_t, H,
                               [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
                                 // one loop per activation, so that each vectorises (activate's
                                 // reason)
@@ -249,8 +265,8 @@ void lstm_step_backward(const PackedStep<Real>& w, index_t j0, index_t j1, index
   constexpr index_t width = kRnnStepVectors * kStepLanes<Real>;
   const index_t H = w.H;
   step_tiles<kRnnStepVectors>(
-      w, j0, j1, rows, static_cast<const Real*>(nullptr), dg_t,
-      [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
+      w, j0, j1, rows, static_cast<const Real*>(nullptr), dg_t, static_cast<const Real*>(nullptr),
+      0, [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
         if (dg_prev == nullptr) {
           over_tile<width>(mr, n, [=](index_t r, index_t j) {
             dh0[(r0 + r) * H + u0 + j] = tile[r * width + j];
@@ -274,8 +290,8 @@ void rnn_step_backward(const PackedStep<Real>& w, index_t j0, index_t j1, index_
   constexpr index_t width = kRnnStepVectors * kStepLanes<Real>;
   const index_t H = w.H;
   step_tiles<kRnnStepVectors>(
-      w, j0, j1, rows, static_cast<const Real*>(nullptr), dz_t,
-      [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
+      w, j0, j1, rows, static_cast<const Real*>(nullptr), dz_t, static_cast<const Real*>(nullptr),
+      0, [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
         const auto at = [=](index_t r, index_t j) { return (r0 + r) * H + u0 + j; };
         if (dz_prev == nullptr)
           over_tile<width>(mr, n,
@@ -301,8 +317,8 @@ void gru_step_backward(const PackedStep<Real>& w, index_t j0, index_t j1, index_
   constexpr index_t width = kRnnStepVectors * kStepLanes<Real>;
   const index_t H = w.H;
   step_tiles<kRnnStepVectors>(
-      w, j0, j1, rows, static_cast<const Real*>(nullptr), dg_t,
-      [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
+      w, j0, j1, rows, static_cast<const Real*>(nullptr), dg_t, static_cast<const Real*>(nullptr),
+      0, [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
         if (dg_prev == nullptr) {
           over_tile<width>(mr, n, [=](index_t r, index_t j) {
             dh[(r0 + r) * H + u0 + j] += tile[r * width + j];
