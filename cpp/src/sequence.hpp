@@ -16,6 +16,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <limits>
 #include <memory>
@@ -30,33 +31,37 @@
 namespace rnnkit::detail {
 
 // Space for n values that the caller writes in full before reading, such as
-// the backward pass's gradients of every step's pre-activations (T*B*GH).
-// Each thread keeps one such block between calls: allocated afresh on every
-// call it came back from the system as new pages, one fault per 4 KB, which
-// took a quarter of a training step at H = 128. A block above kKeptBytes is
-// allocated per call instead, so that one huge call does not hold its memory
-// for the life of the thread; so is a second block while the first is in use.
+// the backward pass's gradients of every step's pre-activations (T*B*GH) or
+// a call's packed weights, 64-byte aligned. Each thread keeps kKeptBlocks such
+// blocks between calls: allocated afresh on every call they came back from
+// the system as new pages, one fault per 4 KB, which took a quarter of a
+// training step at H = 128. A block above kKeptBytes is allocated per call
+// instead, so that one huge call does not hold its memory for the life of the
+// thread; so is a block asked for while all the kept ones are in use.
 // Builds with RNNKIT_POISON_WORKSPACE (the sanitizer builds) fill it with NaN,
 // so that a value read before it was written shows in the tests.
 template <class Real>
 class Workspace {
  public:
   static constexpr std::size_t kKeptBytes = std::size_t(64) << 20;
+  static constexpr int kKeptBlocks = 2;  // a call's packed weights and its gradients
 
   explicit Workspace(index_t n) {
     const auto size = static_cast<std::size_t>(n);
-    Kept& kept = kept_block();
-    if (!kept.busy && size * sizeof(Real) <= kKeptBytes) {
-      if (kept.size < size) {
-        kept.data.reset();  // before the new block: the peak holds one, not two
-        kept.size = 0;
-        kept.data.reset(new Real[size]);
-        kept.size = size;
+    if (size * sizeof(Real) <= kKeptBytes)
+      for (Kept& block : kept_blocks())  // the largest free one
+        if (!block.busy && (kept_ == nullptr || block.size > kept_->size)) kept_ = &block;
+    if (kept_ != nullptr) {
+      if (kept_->size < size) {
+        kept_->data.reset();  // before the new block: the peak holds one, not two
+        kept_->size = 0;
+        kept_->data = allocate(size);
+        kept_->size = size;
       }
-      kept.busy = true;
-      data_ = kept.data.get();
+      kept_->busy = true;
+      data_ = kept_->data.get();
     } else {
-      own_.reset(new Real[size]);
+      own_ = allocate(size);
       data_ = own_.get();
     }
 #ifdef RNNKIT_POISON_WORKSPACE
@@ -64,7 +69,7 @@ class Workspace {
 #endif
   }
   ~Workspace() {
-    if (own_ == nullptr) kept_block().busy = false;
+    if (kept_ != nullptr) kept_->busy = false;
   }
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
@@ -72,17 +77,23 @@ class Workspace {
   Real* data() const { return data_; }
 
  private:
+  struct AlignedDelete {
+    void operator()(Real* p) const { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  using Block = std::unique_ptr<Real[], AlignedDelete>;
+  static Block allocate(std::size_t n) { return Block(new (std::align_val_t(64)) Real[n]); }
   struct Kept {
-    std::unique_ptr<Real[]> data;
+    Block data;
     std::size_t size = 0;
     bool busy = false;
   };
-  static Kept& kept_block() {
-    thread_local Kept kept;
+  static std::array<Kept, kKeptBlocks>& kept_blocks() {
+    thread_local std::array<Kept, kKeptBlocks> kept;
     return kept;
   }
 
-  std::unique_ptr<Real[]> own_;
+  Kept* kept_ = nullptr;
+  Block own_;
   Real* data_;
 };
 
@@ -120,13 +131,13 @@ class StepWeights {
     std::vector<Real> bias(b_hh, b_hh + G * H);
     if (b_ih != nullptr)
       for (index_t r = 0; r < G * H; ++r) bias[r] = b_ih[r] + b_hh[r];
-    path_->pack_step(data_.get(), w_ih, w_hh, H, 1, bias.data(), G, I_, H, H);
+    path_->pack_step(data_.data(), w_ih, w_hh, H, 1, bias.data(), G, I_, H, H);
   }
 
   // The backward's, unit by unit: dL/dh_{t-1} = dg_t W_hh, with dg_t (B, GH),
   // its rows ld apart, and W_hh (GH, H).
   StepWeights(const Real* w_hh, index_t GH, index_t H, index_t ld) : StepWeights(1, 0, GH, H, ld) {
-    path_->pack_step(data_.get(), nullptr, w_hh, 1, H, nullptr, 1, 0, GH, H);
+    path_->pack_step(data_.data(), nullptr, w_hh, 1, H, nullptr, 1, 0, GH, H);
   }
 
   // Whether the steps take their input projection from before the loop
@@ -134,7 +145,7 @@ class StepWeights {
   bool projected(index_t I) const { return I > 0 && I_ == 0; }
   // The path the weights were packed for: the layer's cells run on it.
   const KernelsFor<Real>& path() const { return *path_; }
-  PackedStep<Real> packed() const { return {data_.get(), I_, K_, H_, ld_, shape_}; }
+  PackedStep<Real> packed() const { return {data_.data(), I_, K_, H_, ld_, shape_}; }
   index_t tiles() const { return shape_.tiles; }
   std::size_t bytes() const { return sizeof(Real) * static_cast<std::size_t>(size()); }
 
@@ -146,16 +157,13 @@ class StepWeights {
         H_(H),
         ld_(ld),
         shape_(step_shape(path_->step_lanes, G, I, K, H)),
-        data_(new (std::align_val_t(64)) Real[static_cast<std::size_t>(size())]) {}
+        data_(size()) {}
 
   index_t size() const { return shape_.tile_size * shape_.tiles; }
-  struct AlignedDelete {
-    void operator()(Real* p) const { ::operator delete[](p, std::align_val_t(64)); }
-  };
   const KernelsFor<Real>* path_;
   index_t I_, K_, H_, ld_;
   StepShape shape_;
-  std::unique_ptr<Real[], AlignedDelete> data_;
+  Workspace<Real> data_;
 };
 
 // Runs step(t, b0, b1, j0, j1) for t = 0 .. T - 1, each step over batch

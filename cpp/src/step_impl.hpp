@@ -54,16 +54,31 @@ void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t
   const index_t width = shape.vectors * lanes;
   for (index_t j = 0; j < shape.tiles; ++j) {
     Real* const tile = dst + j * shape.tile_size;
-    for (index_t col = 0; col < width; ++col) {
-      const index_t v = col / lanes;
+    // The weights' row of column col of the tile, or -1 past H.
+    const auto row_of = [&](index_t col) {
       const index_t unit = j * shape.units + (G == 1 ? col : col % lanes);
-      const index_t row = (G == 1 ? 0 : v * H) + unit;  // the weights' row of this column
-      const bool real = unit < H;
-      tile[col] = real && bias != nullptr ? bias[row] : Real(0);
-      for (index_t p = 0; p < I; ++p) tile[(1 + p) * width + col] = real ? w_ih[row * I + p] : 0;
-      for (index_t p = 0; p < K; ++p)
-        tile[(1 + I + p) * width + col] = real ? w_k[row * rs + p * ps] : Real(0);
+      return unit < H ? (G == 1 ? 0 : col / lanes * H) + unit : index_t(-1);
+    };
+    for (index_t col = 0; col < width; ++col) {
+      const index_t row = row_of(col);
+      tile[col] = row >= 0 && bias != nullptr ? bias[row] : Real(0);
+      for (index_t p = 0; p < I; ++p)
+        tile[(1 + p) * width + col] = row >= 0 ? w_ih[row * I + p] : 0;
     }
+    // The recurrent rows in the order that reads w_k along its rows (ps = 1:
+    // a column's run of K; rs = 1: a row of K's run of columns).
+    Real* const rec = tile + (1 + I) * width;
+    if (ps == 1)
+      for (index_t col = 0; col < width; ++col) {
+        const index_t row = row_of(col);
+        for (index_t p = 0; p < K; ++p) rec[p * width + col] = row >= 0 ? w_k[row * rs + p] : 0;
+      }
+    else
+      for (index_t p = 0; p < K; ++p)
+        for (index_t col = 0; col < width; ++col) {
+          const index_t row = row_of(col);
+          rec[p * width + col] = row >= 0 ? w_k[row * rs + p * ps] : Real(0);
+        }
   }
 }
 
