@@ -92,12 +92,17 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if unknown := set(args.cells) - set(CELLS):
         parser.error(f"unknown cell(s) {sorted(unknown)}; choose among {CELLS}")
-    for option in ("threads", "repeat"):
-        if getattr(args, option) is not None and getattr(args, option) < 1:
-            parser.error(f"--{option} must be at least 1")
+    check_counts(parser, args, ("threads", "repeat"))
     if args.shapes and any(len(s) != 4 for s in args.shapes):
         parser.error("each shape is four integers T,B,I,H")
     return args
+
+
+def check_counts(parser, args, options):
+    """A parser error for any of the counts ``options`` (given, not None) below 1."""
+    for option in options:
+        if getattr(args, option) is not None and getattr(args, option) < 1:
+            parser.error(f"--{option} must be at least 1")
 
 
 def cpu_model():
@@ -111,11 +116,16 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def blas_threads(threads):
-    """A context limiting NumPy's BLAS to ``threads`` (None: no limit), and the BLAS's facts.
+def set_threads(threads, torch=None):
+    """``--threads`` for rnnkit's core and torch (None: each library's own), and a context
+    limiting NumPy's BLAS to as many, with the BLAS's facts.
 
     threadpoolctl is optional: without it the BLAS runs as it likes, and the facts say so.
     """
+    if threads is not None:
+        rnnkit.core.set_num_threads(threads)
+        if torch is not None:
+            torch.set_num_threads(threads)
     try:
         from threadpoolctl import threadpool_info, threadpool_limits
     except ImportError:
@@ -259,11 +269,7 @@ def peak_caption(peak):
 def main(argv=None):
     args = parse_args(argv)
     torch = import_torch()
-    if args.threads is not None:
-        rnnkit.core.set_num_threads(args.threads)
-        if torch:
-            torch.set_num_threads(args.threads)
-    limit, blas = blas_threads(args.threads)
+    limit, blas = set_threads(args.threads, torch)
     facts = machine_facts(torch, blas)
     peak = peak_or_none(args.threads or rnnkit.core.num_threads())
 

@@ -67,7 +67,7 @@ import time
 
 import numpy as np
 from common import import_torch
-from compare import blas_threads, machine_facts
+from compare import machine_facts, set_threads
 
 import rnnkit
 from rnnkit.experiments import adding_problem, adding_problem_batch
@@ -427,10 +427,7 @@ def main(argv=None):
     torch = import_torch()
     if torch is None:
         sys.exit("fit_vs_torch.py needs torch: pip install torch==2.13.0 (CPU build)")
-    if args.threads is not None:
-        rnnkit.core.set_num_threads(args.threads)
-        torch.set_num_threads(args.threads)
-    limit, blas = blas_threads(args.threads)
+    limit, blas = set_threads(args.threads, torch)
     facts = machine_facts(torch, blas)
 
     print(f"Machine: {facts}")

@@ -54,7 +54,7 @@ import warnings
 import compare
 import numpy as np
 from common import RTOL, disagreements, import_torch
-from compare import blas_threads, machine_facts, timed_turn
+from compare import machine_facts, set_threads, timed_turn
 
 import rnnkit
 
@@ -102,9 +102,7 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if unknown := set(args.models) - set(MODELS):
         parser.error(f"unknown model(s) {sorted(unknown)}; choose among {list(MODELS)}")
-    for option in ("threads", "repeat"):
-        if getattr(args, option) is not None and getattr(args, option) < 1:
-            parser.error(f"--{option} must be at least 1")
+    compare.check_counts(parser, args, ("threads", "repeat"))
     if any(b < 1 for b in args.batches):
         parser.error("--batches must be at least 1 each")
     return args
@@ -303,11 +301,7 @@ def main(argv=None):
     if torch is None:
         print("no PyTorch and ONNX Runtime columns: torch is not installed", file=sys.stderr)
     onnxruntime = import_onnxruntime() if torch is not None else None
-    if args.threads is not None:
-        rnnkit.core.set_num_threads(args.threads)
-        if torch:
-            torch.set_num_threads(args.threads)
-    limit, blas = blas_threads(args.threads)
+    limit, blas = set_threads(args.threads, torch)
     facts = machine_facts(torch, blas)
     if onnxruntime is not None:
         intra = args.threads if args.threads is not None else "default"

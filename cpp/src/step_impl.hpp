@@ -195,6 +195,16 @@ inline void over_tile(index_t mr, index_t n, const Unit& unit) {
   }
 }
 
+// A unit's four saved values at gates[at], H apart, when gates are kept.
+template <class Real>
+inline void keep_unit(Real* gates, index_t at, index_t H, Real a, Real b, Real c, Real d) {
+  if (gates == nullptr) return;
+  gates[at] = a;
+  gates[at + H] = b;
+  gates[at + 2 * H] = c;
+  gates[at + 3 * H] = d;
+}
+
 // The LSTM's step for variant V (lstm.cpp): gates_t (rows, 4H) keeps the
 // gates when not null.
 template <LstmVariant V, class Real>
@@ -210,13 +220,7 @@ void lstm_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, 
                     Real i = pre[0], f = pre[lanes], g = pre[2 * lanes], o = pre[3 * lanes];
                     const index_t e = (r0 + r) * H + u0 + j;
                     lstm_unit_forward<V>(i, f, g, o, c_t[e], h_t[e], c_prev[e]);
-                    if (gates_t != nullptr) {
-                      Real* const kept = gates_t + (r0 + r) * 4 * H + u0 + j;
-                      kept[0] = i;
-                      kept[H] = f;
-                      kept[2 * H] = g;
-                      kept[3 * H] = o;
-                    }
+                    keep_unit(gates_t, (r0 + r) * 4 * H + u0 + j, H, i, f, g, o);
                   });
                 });
 }
@@ -239,13 +243,7 @@ void gru_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, c
                     const Real* const gi = gi_t + (r0 + r) * 3 * H + u;
                     gru_unit_forward(rg, z, cand, hn, h_t[e], gi[0], gi[H], gi[2 * H], b_ih[u],
                                      b_ih[H + u], b_ih[2 * H + u], h_prev[e]);
-                    if (gates_t != nullptr) {
-                      Real* const kept = gates_t + (r0 + r) * 4 * H + u;
-                      kept[0] = rg;
-                      kept[H] = z;
-                      kept[2 * H] = cand;
-                      kept[3 * H] = hn;
-                    }
+                    keep_unit(gates_t, (r0 + r) * 4 * H + u, H, rg, z, cand, hn);
                   });
                 });
 }
