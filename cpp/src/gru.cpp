@@ -38,14 +38,10 @@ void gru_forward(Real* y, Real* h_n, Real* gates, const Real* x, const Real* h0,
   const detail::StepWeights<Real> weights(nullptr, w_hh, nullptr, b_hh, 3, 0, H);
   const auto step = weights.path().gru_step;
   const detail::PackedStep<Real> packed = weights.packed();
-  // A missing h0 reads as rows of zeros, which the cell reads. Without y to
-  // keep every step's state in, two steps' worth take turns.
+  // A missing h0 reads as rows of zeros, which the cell reads.
   const std::vector<Real> zeros(h0 == nullptr ? BH : 0);
   const Real* const h_init = h0 != nullptr ? h0 : zeros.data();
-  std::vector<Real> turns(static_cast<std::size_t>(y == nullptr ? 2 * BH : 0));
-  const auto h_at = [&](index_t t) {
-    return y != nullptr ? y + t * BH : turns.data() + (t % 2) * BH;
-  };
+  detail::StepStates<Real> h(y, BH);
   const double work = double(T) * double(B) * double(GH) * double(1 + H + kCellCost);
   // gates_t[:, :3H] = b_hh + h_{t-1} W_hh^T, then the cell, tile by tile.
   detail::forward_steps(
@@ -53,11 +49,11 @@ void gru_forward(Real* y, Real* h_n, Real* gates, const Real* x, const Real* h0,
       weights.bytes(),
       [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1, const Real* gi) {
         const index_t e = b0 * H;
-        const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h_init + e;
-        step(packed, j0, j1, b1 - b0, h_prev, gi, b_ih, h_at(t) + e,
+        const Real* const h_prev = t > 0 ? h.at(t - 1) + e : h_init + e;
+        step(packed, j0, j1, b1 - b0, h_prev, gi, b_ih, h.at(t) + e,
              gates != nullptr ? gates + (t * B + b0) * SH : nullptr);
       });
-  std::copy(h_at(T - 1), h_at(T - 1) + BH, h_n);
+  std::copy(h.at(T - 1), h.at(T - 1) + BH, h_n);
 }
 
 template <class Real>

@@ -32,31 +32,23 @@ void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const
   const detail::StepWeights<Real> weights(w_ih, w_hh, b_ih, b_hh, 4, I, H);
   const auto step = weights.path().lstm_step[int(variant)];
   const detail::PackedStep<Real> packed = weights.packed();
-  // A missing c0 reads as rows of zeros, so the cell has no branch. Without y
-  // or cells to keep every step's states in, two steps' worth take turns.
+  // A missing c0 reads as rows of zeros, so the cell has no branch.
   const std::vector<Real> zeros(c0 == nullptr ? BH : 0);
   const Real* const c_init = c0 != nullptr ? c0 : zeros.data();
-  std::vector<Real> turns(
-      static_cast<std::size_t>((y == nullptr ? 2 * BH : 0) + (cells == nullptr ? 2 * BH : 0)));
-  Real* const h_turns = turns.data();
-  Real* const c_turns = turns.data() + (y == nullptr ? 2 * BH : 0);
-  const auto h_at = [=](index_t t) { return y != nullptr ? y + t * BH : h_turns + (t % 2) * BH; };
-  const auto c_at = [=](index_t t) {
-    return cells != nullptr ? cells + t * BH : c_turns + (t % 2) * BH;
-  };
+  detail::StepStates<Real> h(y, BH), c(cells, BH);
   const double work = double(T) * double(B) * double(GH) * double(1 + I + H + kCellCost);
   // gates_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T, then the cell, per tile.
   detail::forward_steps(
       weights.projected(I), T, B, I, GH, x, w_ih, gates, weights.tiles(), work, weights.bytes(),
       [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1, const Real* pre) {
         const index_t e = b0 * H;
-        const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h0 != nullptr ? h0 + e : nullptr;
-        const Real* const c_prev = t > 0 ? c_at(t - 1) + e : c_init + e;
-        step(packed, j0, j1, b1 - b0, x + (t * B + b0) * I, pre, h_prev, c_prev, h_at(t) + e,
-             c_at(t) + e, gates != nullptr ? gates + (t * B + b0) * GH : nullptr);
+        const Real* const h_prev = t > 0 ? h.at(t - 1) + e : h0 != nullptr ? h0 + e : nullptr;
+        const Real* const c_prev = t > 0 ? c.at(t - 1) + e : c_init + e;
+        step(packed, j0, j1, b1 - b0, x + (t * B + b0) * I, pre, h_prev, c_prev, h.at(t) + e,
+             c.at(t) + e, gates != nullptr ? gates + (t * B + b0) * GH : nullptr);
       });
-  std::copy(h_at(T - 1), h_at(T - 1) + BH, h_n);
-  std::copy(c_at(T - 1), c_at(T - 1) + BH, c_n);
+  std::copy(h.at(T - 1), h.at(T - 1) + BH, h_n);
+  std::copy(c.at(T - 1), c.at(T - 1) + BH, c_n);
 }
 
 template <class Real>

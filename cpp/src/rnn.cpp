@@ -30,21 +30,17 @@ void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* 
   const detail::StepWeights<Real> weights(w_ih, w_hh, b_ih, b_hh, 1, I, H);
   const auto step = weights.path().rnn_step;
   const detail::PackedStep<Real> packed = weights.packed();
-  // Without y to keep every step's state in, two steps' worth take turns.
-  std::vector<Real> turns(static_cast<std::size_t>(y == nullptr ? 2 * BH : 0));
-  const auto h_at = [&](index_t t) {
-    return y != nullptr ? y + t * BH : turns.data() + (t % 2) * BH;
-  };
+  detail::StepStates<Real> h(y, BH);
   const double work = double(T) * double(BH) * double(1 + I + H + kActivationCost);
   // h_t = act(b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T), tile by tile.
   detail::forward_steps(
       weights.projected(I), T, B, I, H, x, w_ih, y, weights.tiles(), work, weights.bytes(),
       [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1, const Real* pre) {
         const index_t e = b0 * H;
-        const Real* const h_prev = t > 0 ? h_at(t - 1) + e : h0 != nullptr ? h0 + e : nullptr;
-        step(packed, j0, j1, b1 - b0, x + (t * B + b0) * I, pre, h_prev, h_at(t) + e, act);
+        const Real* const h_prev = t > 0 ? h.at(t - 1) + e : h0 != nullptr ? h0 + e : nullptr;
+        step(packed, j0, j1, b1 - b0, x + (t * B + b0) * I, pre, h_prev, h.at(t) + e, act);
       });
-  std::copy(h_at(T - 1), h_at(T - 1) + BH, h_n);
+  std::copy(h.at(T - 1), h.at(T - 1) + BH, h_n);
 }
 
 template <class Real>

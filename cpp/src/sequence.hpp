@@ -48,6 +48,7 @@ class Workspace {
 
   explicit Workspace(index_t n) {
     const auto size = static_cast<std::size_t>(n);
+    if (size == 0) return;  // nothing to hold, so no kept block taken from another
     if (size * sizeof(Real) <= kKeptBytes)
       for (Kept& block : kept_blocks())  // the largest free one
         if (!block.busy && (kept_ == nullptr || block.size > kept_->size)) kept_ = &block;
@@ -94,7 +95,7 @@ class Workspace {
 
   Kept* kept_ = nullptr;
   Block own_;
-  Real* data_;
+  Real* data_ = nullptr;
 };
 
 // dst (n) = src, or zeros when src is null: an incoming state or gradient.
@@ -105,6 +106,22 @@ void copy_or_zero(Real* dst, const Real* src, index_t n) {
   else
     std::fill(dst, dst + n, Real(0));
 }
+
+// Where a forward puts one kind of state (rows of n values) at every step:
+// the step's rows of `kept` (T*n, an output of the call), or, when that is
+// null (inference), two blocks of rows that take turns.
+template <class Real>
+class StepStates {
+ public:
+  StepStates(Real* kept, index_t n)
+      : kept_(kept), n_(n), turns_(static_cast<std::size_t>(kept == nullptr ? 2 * n : 0)) {}
+  Real* at(index_t t) { return kept_ != nullptr ? kept_ + t * n_ : turns_.data() + (t % 2) * n_; }
+
+ private:
+  Real* kept_;
+  index_t n_;
+  std::vector<Real> turns_;
+};
 
 // Inputs from which a layer's forward projects them, x_t W_ih^T, before the
 // steps that read them (forward_steps), as one product over many steps:

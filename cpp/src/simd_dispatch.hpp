@@ -63,6 +63,16 @@ constexpr StepShape step_shape(index_t lanes, index_t G, index_t I, index_t K, i
   return {vectors, units, vectors * lanes * (1 + I + K), (H + units - 1) / units};
 }
 
+// The row of the layer's G*H (the weights', the pre-activations') that
+// column col of tile j holds, or -1 past H.
+constexpr index_t step_row(const StepShape& shape, index_t lanes, index_t H, index_t j,
+                           index_t col) {
+  static_assert(kRnnStepVectors > 1, "G = 1 tiles must be told from the interleaved ones");
+  const bool interleaved = shape.units == lanes;  // the G gates of `lanes` units
+  const index_t unit = j * shape.units + (interleaved ? col % lanes : col);
+  return unit < H ? (interleaved ? col / lanes * H : 0) + unit : index_t(-1);
+}
+
 // A layer's step weights packed by PackStepFn: what a step function reads.
 template <class Real>
 struct PackedStep {

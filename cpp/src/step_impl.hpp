@@ -54,11 +54,7 @@ void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t
   const index_t width = shape.vectors * lanes;
   for (index_t j = 0; j < shape.tiles; ++j) {
     Real* const tile = dst + j * shape.tile_size;
-    // The weights' row of column col of the tile, or -1 past H.
-    const auto row_of = [&](index_t col) {
-      const index_t unit = j * shape.units + (G == 1 ? col : col % lanes);
-      return unit < H ? (G == 1 ? 0 : col / lanes * H) + unit : index_t(-1);
-    };
+    const auto row_of = [&](index_t col) { return step_row(shape, lanes, H, j, col); };
     for (index_t col = 0; col < width; ++col) {
       const index_t row = row_of(col);
       tile[col] = row >= 0 && bias != nullptr ? bias[row] : Real(0);
@@ -155,22 +151,17 @@ void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
   alignas(64) Real tile[R * width];
   alignas(64) Real init[R * width];
   const StepShape& s = w.shape;
-  const bool interleaved = s.units == lanes;  // G gates of the same units (StepShape)
   for (index_t j = j0; j < j1; ++j) {
     const index_t u0 = j * s.units, n = std::min(s.units, w.H - u0);
     const Real* const packed = w.data + j * s.tile_size;
     for (index_t r0 = 0; r0 < rows; r0 += R) {
       const index_t mr = std::min(R, rows - r0);
       if (pre != nullptr)  // the tile's columns of pre, and its bias; zeros past H
-        for (index_t r = 0; r < mr; ++r)
-          for (index_t v = 0; v < NV; ++v) {
-            const index_t first = interleaved ? v * w.H + u0 : u0 + v * lanes;
-            const index_t valid = interleaved ? n : std::clamp<index_t>(n - v * lanes, 0, lanes);
-            const Real* const from = pre + (r0 + r) * ld_pre + first;
-            Real* const to = init + r * width + v * lanes;
-            for (index_t l = 0; l < lanes; ++l)
-              to[l] = l < valid ? from[l] + packed[v * lanes + l] : Real(0);
-          }
+        for (index_t col = 0; col < width; ++col) {
+          const index_t row = step_row(s, lanes, w.H, j, col);
+          for (index_t r = 0; r < mr; ++r)
+            init[r * width + col] = row >= 0 ? pre[(r0 + r) * ld_pre + row] + packed[col] : 0;
+        }
       tile_rows<NV, R>(mr, tile, pre != nullptr ? init : packed, pre != nullptr ? width : 0, packed,
                        x + r0 * w.I, w.I, w.I, h != nullptr ? h + r0 * w.ld : nullptr, w.ld, w.K);
       epilogue(tile, r0, mr, u0, n);

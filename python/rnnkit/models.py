@@ -44,8 +44,8 @@ NETWORKS = ("rnn", "gru", "lstm")
 # default. The layers themselves default to 0.0, PyTorch's initialisation exactly.
 RECOMMENDED_FORGET_BIAS = 1.0
 # Windows per forward call when predicting or evaluating: enough to keep the kernels busy,
-# few enough that a call's inputs and the GRU's input projection (T x 3H per window) stay
-# small; the forward-only kernels keep nothing else that grows with T.
+# few enough that a call's inputs stay small; the forward-only kernels keep nothing that grows
+# with T but the outputs of a layer below the last, the next layer's input.
 INFERENCE_BATCH = 256
 
 
