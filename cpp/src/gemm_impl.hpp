@@ -10,6 +10,8 @@
 // slices; each slice of op(A) and op(B) is packed into contiguous micro-panels
 // (zero-padded to whole tiles), so one register-tiled micro-kernel serves
 // every transpose and every edge.
+#include <utility>
+
 #include "rnnkit/parallel.hpp"
 #include "simd_dispatch.hpp"
 
@@ -29,45 +31,6 @@ static_assert(kMC % MR == 0 && kNC % NR<float> == 0 && kNC % NR<double> == 0,
 inline index_t smaller(index_t a, index_t b) { return a < b ? a : b; }
 inline index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
 
-// Rows [i0, i0 + MR) x columns [p0, p0 + kc) of op(A) into ap[p * MR + i],
-// rows past m zero. Each loop reads along op(A)'s stored rows.
-template <class Real>
-void pack_a(Real* ap, const Real* a, index_t lda, Op op_a, index_t m, index_t i0, index_t p0,
-            index_t kc) {
-  const index_t rows = smaller(MR, m - i0);
-  if (op_a == Op::T) {
-    for (index_t p = 0; p < kc; ++p) {
-      for (index_t i = 0; i < rows; ++i) ap[p * MR + i] = a[(p0 + p) * lda + i0 + i];
-      for (index_t i = rows; i < MR; ++i) ap[p * MR + i] = Real(0);
-    }
-    return;
-  }
-  for (index_t i = 0; i < rows; ++i)
-    for (index_t p = 0; p < kc; ++p) ap[p * MR + i] = a[(i0 + i) * lda + p0 + p];
-  for (index_t i = rows; i < MR; ++i)
-    for (index_t p = 0; p < kc; ++p) ap[p * MR + i] = Real(0);
-}
-
-// Rows [p0, p0 + kc) x columns [j0, j0 + NR) of op(B) into bp[p * NR + j],
-// columns past n zero.
-template <class Real>
-void pack_b(Real* bp, const Real* b, index_t ldb, Op op_b, index_t n, index_t p0, index_t kc,
-            index_t j0) {
-  constexpr index_t nr = NR<Real>;
-  const index_t cols = smaller(nr, n - j0);
-  if (op_b == Op::N) {
-    for (index_t p = 0; p < kc; ++p) {
-      for (index_t j = 0; j < cols; ++j) bp[p * nr + j] = b[(p0 + p) * ldb + j0 + j];
-      for (index_t j = cols; j < nr; ++j) bp[p * nr + j] = Real(0);
-    }
-    return;
-  }
-  for (index_t j = 0; j < cols; ++j)
-    for (index_t p = 0; p < kc; ++p) bp[p * nr + j] = b[(j0 + j) * ldb + p0 + p];
-  for (index_t j = cols; j < nr; ++j)
-    for (index_t p = 0; p < kc; ++p) bp[p * nr + j] = Real(0);
-}
-
 #if defined(__GNUC__)
 // GCC and Clang vector extensions: one source, the instruction set chosen by
 // the flags of the file that includes this one.
@@ -82,6 +45,116 @@ struct VectorOf<double> {
   typedef double type __attribute__((vector_size(RNNKIT_VECTOR_BYTES)));
 };
 
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__)
+// The rounds of transpose_panel's transpose of L rows r in registers: each
+// round swaps the off-diagonal (S x S) blocks of every (2S x 2S) block, with
+// two two-vector shuffles per pair of rows, from S = L / 2 down to 1.
+template <index_t S, class V, std::size_t... C>
+inline void transpose_rounds(V* r, std::index_sequence<C...> lanes) {
+  constexpr index_t L = sizeof...(C);
+  using Mask = decltype(r[0] < r[0]);  // integers of the elements' size
+  // row i keeps its low half of each 2S, takes row i + S's; and back
+  constexpr Mask low{((C & S) == 0 ? index_t(C) : L + index_t(C) - S)...};
+  constexpr Mask high{((C & S) == 0 ? index_t(C) + S : L + index_t(C))...};
+#pragma GCC unroll 16
+  for (index_t i = 0; i < L; ++i)
+    if ((i & S) == 0) {
+      const V a = r[i], b = r[i + S];
+      r[i] = __builtin_shuffle(a, b, low);
+      r[i + S] = __builtin_shuffle(a, b, high);
+    }
+  if constexpr (S > 1) transpose_rounds<S / 2>(r, lanes);
+}
+#endif
+
+// dst[p * ld_dst + i] = src[i * ld_src + p] for p < depth and i < L, zero for
+// the rows i >= rows: `rows` rows of a matrix laid out as columns (packing a
+// transposed operand, or the forward's step weights), an (L x L) block at a
+// time. Element by element, every store down a column lands in another cache
+// line: packing a 1 MB weight took 36 times as long. With GCC, when a row of
+// a block is one vector, the block is transposed in registers
+// (transpose_rounds).
+template <index_t L, class Real>
+void transpose_panel(Real* dst, index_t ld_dst, const Real* src, index_t ld_src, index_t rows,
+                     index_t depth) {
+  for (index_t p0 = 0; p0 < depth; p0 += L) {
+    const index_t n = smaller(L, depth - p0);
+    const auto at = [=](index_t i, index_t j) {  // the block's (i, j), zero past rows and depth
+      return i < rows && j < n ? src[i * ld_src + p0 + j] : Real(0);
+    };
+#if defined(__GNUC__) && !defined(__clang__)
+    if constexpr (L * index_t(sizeof(Real)) == RNNKIT_VECTOR_BYTES) {
+      using V = typename VectorOf<Real>::type;
+      V r[L];
+      if (rows == L && n == L)
+        for (index_t i = 0; i < L; ++i) __builtin_memcpy(&r[i], src + i * ld_src + p0, sizeof r[i]);
+      else
+        for (index_t i = 0; i < L; ++i)
+          for (index_t j = 0; j < L; ++j) r[i][j] = at(i, j);
+      transpose_rounds<L / 2>(r, std::make_index_sequence<L>());
+      for (index_t j = 0; j < n; ++j) __builtin_memcpy(dst + (p0 + j) * ld_dst, &r[j], sizeof r[j]);
+      continue;
+    }
+#endif
+    Real block[L][L];  // through a fixed-size array, which the compiler moves in vectors
+    for (index_t i = 0; i < L; ++i)
+      for (index_t j = 0; j < L; ++j) block[i][j] = at(i, j);
+    for (index_t j = 0; j < n; ++j)
+      for (index_t i = 0; i < L; ++i) dst[(p0 + j) * ld_dst + i] = block[i][j];
+  }
+}
+
+// Rows [i0, i0 + MR) x columns [p0, p0 + kc) of op(A) into ap[p * MR + i],
+// rows past m zero. Each loop reads along op(A)'s stored rows.
+template <class Real>
+void pack_a(Real* ap, const Real* a, index_t lda, Op op_a, index_t m, index_t i0, index_t p0,
+            index_t kc) {
+  const index_t rows = smaller(MR, m - i0);
+  if (op_a == Op::T) {
+    if (rows == MR) {  // a whole panel: one fixed-size copy a row (runtime bounds do not vectorise)
+      for (index_t p = 0; p < kc; ++p)
+        __builtin_memcpy(ap + p * MR, a + (p0 + p) * lda + i0, sizeof(Real) * MR);
+      return;
+    }
+    for (index_t p = 0; p < kc; ++p) {
+      for (index_t i = 0; i < rows; ++i) ap[p * MR + i] = a[(p0 + p) * lda + i0 + i];
+      for (index_t i = rows; i < MR; ++i) ap[p * MR + i] = Real(0);
+    }
+    return;
+  }
+  transpose_panel<MR>(ap, MR, a + i0 * lda + p0, lda, rows, kc);
+}
+
+// Rows [p0, p0 + kc) x columns [j0, j0 + NR) of op(B) into bp[p * NR + j],
+// columns past n zero.
+template <class Real>
+void pack_b(Real* bp, const Real* b, index_t ldb, Op op_b, index_t n, index_t p0, index_t kc,
+            index_t j0) {
+  constexpr index_t nr = NR<Real>;
+  const index_t cols = smaller(nr, n - j0);
+  if (op_b == Op::N) {
+    if (cols == nr) {  // a whole panel, as in pack_a
+      for (index_t p = 0; p < kc; ++p)
+        __builtin_memcpy(bp + p * nr, b + (p0 + p) * ldb + j0, sizeof(Real) * nr);
+      return;
+    }
+    for (index_t p = 0; p < kc; ++p) {
+      for (index_t j = 0; j < cols; ++j) bp[p * nr + j] = b[(p0 + p) * ldb + j0 + j];
+      for (index_t j = cols; j < nr; ++j) bp[p * nr + j] = Real(0);
+    }
+    return;
+  }
+  constexpr index_t lanes = nr / 2;  // one vector's columns at a time (transpose_block)
+  for (index_t h = 0; h < 2; ++h) {
+    const index_t rows = cols > h * lanes ? smaller(lanes, cols - h * lanes) : 0;
+    transpose_panel<lanes>(bp + h * lanes, nr, rows > 0 ? b + (j0 + h * lanes) * ldb + p0 : b, ldb,
+                           rows, kc);
+  }
+}
+
+#if defined(__GNUC__)
 // c[i, j] (+)= sum_p ap[p, i] * bp[p, j] for the mr x nr corner of one MR x NR tile;
 // element (i, j) of c is at c[i * rs + j * cs].
 template <class Real>

@@ -45,37 +45,32 @@ constexpr index_t kStepRows = kStepAccumulators / NV;
 
 // Every tile of a layer's step weights, from w_ih (G*H, I) (null when I is
 // 0), the recurrent rows w_k (PackStepFn) and bias (G*H, null for zeros),
-// into dst (StepShape's size); the columns of units past H are zero.
+// into dst (StepShape's size); the columns of units past H are zero. A
+// vector's `lanes` columns are consecutive rows of the weights (step_row),
+// those past H at its end, so each vector is packed as one run of rows.
 template <class Real>
 void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t ps,
                const Real* bias, index_t G, index_t I, index_t K, index_t H) {
   const StepShape shape = step_shape(kStepLanes<Real>, G, I, K, H);
   constexpr index_t lanes = kStepLanes<Real>;
   const index_t width = shape.vectors * lanes;
-  for (index_t j = 0; j < shape.tiles; ++j) {
-    Real* const tile = dst + j * shape.tile_size;
-    const auto row_of = [&](index_t col) { return step_row(shape, lanes, H, j, col); };
-    for (index_t col = 0; col < width; ++col) {
-      const index_t row = row_of(col);
-      tile[col] = row >= 0 && bias != nullptr ? bias[row] : Real(0);
-      for (index_t p = 0; p < I; ++p)
-        tile[(1 + p) * width + col] = row >= 0 ? w_ih[row * I + p] : 0;
+  for (index_t j = 0; j < shape.tiles; ++j)
+    for (index_t v = 0; v < shape.vectors; ++v) {
+      Real* const col = dst + j * shape.tile_size + v * lanes;  // the vector's first column
+      index_t rows = 0;  // of the weights, before the columns past H
+      while (rows < lanes && step_row(shape, lanes, H, j, v * lanes + rows) >= 0) ++rows;
+      const index_t first = rows > 0 ? step_row(shape, lanes, H, j, v * lanes) : 0;
+      for (index_t l = 0; l < lanes; ++l)
+        col[l] = l < rows && bias != nullptr ? bias[first + l] : 0;
+      if (I > 0) transpose_panel<lanes>(col + width, width, w_ih + first * I, I, rows, I);
+      Real* const rec = col + (1 + I) * width;
+      if (ps == 1)  // a column's run of K is a row of w_k
+        transpose_panel<lanes>(rec, width, w_k + first * rs, rs, rows, K);
+      else  // rs = 1: a row of K's run of columns, read along it
+        for (index_t p = 0; p < K; ++p)
+          for (index_t l = 0; l < lanes; ++l)
+            rec[p * width + l] = l < rows ? w_k[first + l + p * ps] : 0;
     }
-    // The recurrent rows in the order that reads w_k along its rows (ps = 1:
-    // a column's run of K; rs = 1: a row of K's run of columns).
-    Real* const rec = tile + (1 + I) * width;
-    if (ps == 1)
-      for (index_t col = 0; col < width; ++col) {
-        const index_t row = row_of(col);
-        for (index_t p = 0; p < K; ++p) rec[p * width + col] = row >= 0 ? w_k[row * rs + p] : 0;
-      }
-    else
-      for (index_t p = 0; p < K; ++p)
-        for (index_t col = 0; col < width; ++col) {
-          const index_t row = row_of(col);
-          rec[p * width + col] = row >= 0 ? w_k[row * rs + p * ps] : Real(0);
-        }
-  }
 }
 
 // tile (R, NV vectors) = init + x (R, I) W_x + h (R, K) W_h for one packed
