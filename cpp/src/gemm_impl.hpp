@@ -73,7 +73,7 @@ inline void transpose_rounds(V* r, std::index_sequence<C...> lanes) {
 // the rows i >= rows: `rows` rows of a matrix laid out as columns (packing a
 // transposed operand, or the forward's step weights), an (L x L) block at a
 // time. Element by element, every store down a column lands in another cache
-// line: packing a 1 MB weight took 36 times as long. With GCC, when a row of
+// line (at a 4 KB stride, 36 times as long). With GCC, when a row of
 // a block is one vector, the block is transposed in registers
 // (transpose_rounds).
 template <index_t L, class Real>
