@@ -63,14 +63,18 @@ constexpr StepShape step_shape(index_t lanes, index_t G, index_t I, index_t K, i
   return {vectors, units, vectors * lanes * (1 + I + K), (H + units - 1) / units};
 }
 
-// The row of the layer's G*H (the weights', the pre-activations') that
-// column col of tile j holds, or -1 past H.
-constexpr index_t step_row(const StepShape& shape, index_t lanes, index_t H, index_t j,
-                           index_t col) {
+// The rows of the layer's G*H (the weights', the pre-activations') that
+// vector v of tile j holds: `rows` consecutive ones from `first`, and zeros
+// in its columns after them (units past H).
+struct StepRun {
+  index_t first, rows;
+};
+constexpr StepRun step_run(const StepShape& shape, index_t lanes, index_t H, index_t j, index_t v) {
   static_assert(kRnnStepVectors > 1, "G = 1 tiles must be told from the interleaved ones");
   const bool interleaved = shape.units == lanes;  // the G gates of `lanes` units
-  const index_t unit = j * shape.units + (interleaved ? col % lanes : col);
-  return unit < H ? (interleaved ? col / lanes * H : 0) + unit : index_t(-1);
+  const index_t unit = j * shape.units + (interleaved ? 0 : v * lanes);  // its first column's
+  const index_t rows = H - unit < 0 ? 0 : H - unit < lanes ? H - unit : lanes;
+  return {rows > 0 ? (interleaved ? v * H : 0) + unit : 0, rows};
 }
 
 // A layer's step weights packed by PackStepFn: what a step function reads.

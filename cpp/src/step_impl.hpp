@@ -45,9 +45,8 @@ constexpr index_t kStepRows = kStepAccumulators / NV;
 
 // Every tile of a layer's step weights, from w_ih (G*H, I) (null when I is
 // 0), the recurrent rows w_k (PackStepFn) and bias (G*H, null for zeros),
-// into dst (StepShape's size); the columns of units past H are zero. A
-// vector's `lanes` columns are consecutive rows of the weights (step_row),
-// those past H at its end, so each vector is packed as one run of rows.
+// into dst (StepShape's size); the columns of units past H are zero. Each
+// vector is packed from its run of the weights' rows (step_run).
 template <class Real>
 void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t ps,
                const Real* bias, index_t G, index_t I, index_t K, index_t H) {
@@ -57,9 +56,7 @@ void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t
   for (index_t j = 0; j < shape.tiles; ++j)
     for (index_t v = 0; v < shape.vectors; ++v) {
       Real* const col = dst + j * shape.tile_size + v * lanes;  // the vector's first column
-      index_t rows = 0;  // of the weights, before the columns past H
-      while (rows < lanes && step_row(shape, lanes, H, j, v * lanes + rows) >= 0) ++rows;
-      const index_t first = rows > 0 ? step_row(shape, lanes, H, j, v * lanes) : 0;
+      const auto [first, rows] = step_run(shape, lanes, H, j, v);
       for (index_t l = 0; l < lanes; ++l)
         col[l] = l < rows && bias != nullptr ? bias[first + l] : 0;
       if (I > 0) transpose_panel<lanes>(col + width, width, w_ih + first * I, I, rows, I);
@@ -152,10 +149,17 @@ void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
     for (index_t r0 = 0; r0 < rows; r0 += R) {
       const index_t mr = std::min(R, rows - r0);
       if (pre != nullptr)  // the tile's columns of pre, and its bias; zeros past H
-        for (index_t col = 0; col < width; ++col) {
-          const index_t row = step_row(s, lanes, w.H, j, col);
-          for (index_t r = 0; r < mr; ++r)
-            init[r * width + col] = row >= 0 ? pre[(r0 + r) * ld_pre + row] + packed[col] : 0;
+        for (index_t v = 0; v < NV; ++v) {
+          const auto [first, n_rows] = step_run(s, lanes, w.H, j, v);
+          const Real* const bias = packed + v * lanes;
+          for (index_t r = 0; r < mr; ++r) {
+            Real* const out = init + r * width + v * lanes;
+            const Real* const in = pre + (r0 + r) * ld_pre + first;
+            if (n_rows == lanes)  // a whole vector: a loop of known length, which vectorises
+              for (index_t l = 0; l < lanes; ++l) out[l] = in[l] + bias[l];
+            else
+              for (index_t l = 0; l < lanes; ++l) out[l] = l < n_rows ? in[l] + bias[l] : 0;
+          }
         }
       tile_rows<NV, R>(mr, tile, pre != nullptr ? init : packed, pre != nullptr ? width : 0, packed,
                        x + r0 * w.I, w.I, w.I, h != nullptr ? h + r0 * w.ld : nullptr, w.ld, w.K);
