@@ -274,6 +274,10 @@ struct Team::Record {
   // a hypervisor do not decide it; a size that wins a try by luck loses its
   // lead within a few runs, and waits as after a lost try (see add).
   static constexpr int kTryRuns = 4;
+  // A run this long is a try on its own, timed: waking the threads is a small
+  // share of it, and a try of four such runs of the slower size would cost
+  // as much as hundreds of short ones (a forward pass over a batch of 1,024).
+  static constexpr double kLongRunSeconds = 0.02;
 
   std::mutex lock;
   // Per size, its seconds and its multiply-adds, each run's weighed by how
@@ -292,7 +296,8 @@ struct Team::Record {
   long long try_id = 0;  // counts the tries, so that a dropped try's runs are known
   int try_started = 0;
   int try_done = 0;
-  double try_per_work[kTryRuns - 1] = {};
+  int try_timed = 0;
+  double try_per_work[kTryRuns] = {};
   double try_seconds = 0;
 
   bool measured(int size) const { return work[size] > 0; }
@@ -357,19 +362,23 @@ struct Team::Record {
         wait_after_losing(seconds[size] - per_work(1 - size) * work[size]);
       return;
     }
+    const bool long_run = run_seconds >= kLongRunSeconds;
     try_seconds = (try_run == 1 ? 0 : try_seconds) + run_seconds;
-    if (try_run > 1) try_per_work[try_run - 2] = run_seconds / run_work;
-    if (++try_done < kTryRuns) return;
+    if (try_run == 1) try_timed = 0;
+    if (try_run > 1 || long_run) try_per_work[try_timed++] = run_seconds / run_work;
+    if (++try_done < kTryRuns && !long_run) return;
+    const int runs = try_done;
     try_started = try_done = 0;
+    try_id += 1;  // the try is over: a run of it still under way is not counted
     // The try measures its size afresh: what it measured before is stale.
-    seconds[size] = *std::min_element(try_per_work, try_per_work + kTryRuns - 1) * run_work;
+    seconds[size] = *std::min_element(try_per_work, try_per_work + try_timed) * run_work;
     work[size] = run_work;
     if (!measured(1 - size)) return;  // the first try of all: nothing to compare with yet
     if (best() == size)  // the other size lost its lead: its next try may cost that much
       retry_ns = std::max(kFirstRetryNs,
-                          wait_for((per_work(1 - size) - per_work(size)) * run_work * kTryRuns));
+                          wait_for((per_work(1 - size) - per_work(size)) * run_work * runs));
     else
-      wait_after_losing(try_seconds - per_work(1 - size) * run_work * kTryRuns);
+      wait_after_losing(try_seconds - per_work(1 - size) * run_work * runs);
   }
 };
 
