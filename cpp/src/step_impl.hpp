@@ -53,7 +53,8 @@ void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t
   const StepShape shape = step_shape(kStepLanes<Real>, G, I, K, H);
   constexpr index_t lanes = kStepLanes<Real>;
   const index_t width = shape.vectors * lanes;
-  for (index_t j = 0; j < shape.tiles; ++j)
+  const double work = kPackCost * double(shape.tile_size) * double(shape.tiles);
+  parallel_for(shape.tiles, work, [=](index_t j) {
     for (index_t v = 0; v < shape.vectors; ++v) {
       Real* const col = dst + j * shape.tile_size + v * lanes;  // the vector's first column
       const auto [first, rows] = step_run(shape, lanes, H, j, v);
@@ -68,6 +69,7 @@ void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t
           for (index_t l = 0; l < lanes; ++l)
             rec[p * width + l] = l < rows ? w_k[first + l + p * ps] : 0;
     }
+  });
 }
 
 // tile (R, NV vectors) = init + x (R, I) W_x + h (R, K) W_h for one packed
