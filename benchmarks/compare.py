@@ -18,7 +18,8 @@ Usage::
     python benchmarks/compare.py [--threads N] [--cells lstm,gru,rnn] [--repeat R]
                                  [--shapes T,B,I,H ...] [--json PATH]
 
-PyTorch's columns appear only when torch is importable; ``--json`` also writes the flop
+``--threads`` is a fixed count: every parallel region of the core takes that many threads
+(``set_threads`` says why). PyTorch's columns appear only when torch is importable; ``--json`` also writes the flop
 counts, GFLOP/s, peak and shares.
 """
 
@@ -65,7 +66,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--threads",
         type=int,
-        help="threads for the core, NumPy's BLAS and torch (default: each library's own)",
+        help="threads for the core (fixed teams: compare.set_threads), NumPy's BLAS and torch "
+        "(default: each library's own)",
     )
     parser.add_argument(
         "--cells",
@@ -120,10 +122,18 @@ def set_threads(threads, torch=None):
     """``--threads`` for rnnkit's core and torch (None: each library's own), and a context
     limiting NumPy's BLAS to as many, with the BLAS's facts.
 
+    A thread count given is a fixed one, as torch's and ONNX Runtime's pools are: rnnkit's
+    regions then all take that many threads (``core.set_dynamic(False)``). Its default
+    chooses one thread or all per kind of region, whichever ran faster lately; here the
+    idle threads of the peer that ran just before (OpenBLAS spins for a while) made it fall
+    back to one thread for seconds, and the 2-thread training step ran 35-70% slower than
+    with fixed teams. ``contention.py`` measures that default, quiet and under load.
+
     threadpoolctl is optional: without it the BLAS runs as it likes, and the facts say so.
     """
     if threads is not None:
         rnnkit.core.set_num_threads(threads)
+        rnnkit.core.set_dynamic(False)
         if torch is not None:
             torch.set_num_threads(threads)
     try:
@@ -145,9 +155,10 @@ def machine_facts(torch, blas):
     info = rnnkit.core.build_info()
     openmp = f"OpenMP {info['openmp_version']}" if info["openmp"] else "no OpenMP"
     build = f"{info['compiler']}, {info['build_type']}, {openmp}"
+    teams = "" if rnnkit.core.dynamic() else ", fixed teams"
     facts = [
         f"{cpu_model()} ({os.cpu_count()} logical CPUs)",
-        f"rnnkit {info['version']} ({build}; threads {rnnkit.core.num_threads()})",
+        f"rnnkit {info['version']} ({build}; threads {rnnkit.core.num_threads()}{teams})",
         f"numpy {np.__version__} ({blas})",
         f"torch {torch.__version__} (threads {torch.get_num_threads()})" if torch else "no torch",
         f"python {platform.python_version()}",

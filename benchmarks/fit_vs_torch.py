@@ -52,7 +52,8 @@ Usage::
     python benchmarks/fit_vs_torch.py [--threads N] [--problems course,adding]
                                       [--epochs E] [--steps S]
 
-``--threads`` sets the threads of rnnkit's core, of NumPy's BLAS (through threadpoolctl,
+``--threads`` sets the threads of rnnkit's core (fixed teams, as ``compare.set_threads``
+explains), of NumPy's BLAS (through threadpoolctl,
 when installed) and of torch (default: each library's own). ``--problems`` chooses the
 problems (default both). ``--epochs`` is the course model's, counting the warm-up epoch
 (default 20); ``--steps`` the adding problem's optimizer steps, a multiple of 10 (default

@@ -36,7 +36,8 @@ Usage::
     python benchmarks/inference.py [--threads N] [--batches 1,32,1024]
                                    [--models course,h256] [--repeat R] [--json PATH]
 
-``--threads`` sets the threads of rnnkit's core, of NumPy's BLAS (through threadpoolctl,
+``--threads`` sets the threads of rnnkit's core (fixed teams, as ``compare.set_threads``
+explains), of NumPy's BLAS (through threadpoolctl,
 when installed), of torch and of ONNX Runtime's intra-op pool (default: each library's own).
 torch and ONNX Runtime are optional: without torch the PyTorch and ONNX Runtime columns are
 left out, without ``onnx`` or ``onnxruntime`` the ONNX Runtime column, each with a note on

@@ -28,7 +28,11 @@ COLUMNS = {
 
 @pytest.fixture
 def bench(monkeypatch):
-    """Import a benchmark script by name, from benchmarks/, with no settle pauses."""
+    """Import a benchmark script by name, from benchmarks/, with no settle pauses; the
+    core's threads as they were afterwards (``--threads`` sets them)."""
+    from rnnkit import core
+
+    threads, dynamic = core.num_threads(), core.dynamic()
     monkeypatch.syspath_prepend(str(BENCHMARKS))
 
     def load(name):
@@ -38,7 +42,21 @@ def bench(monkeypatch):
         return module
 
     load("compare")  # inference.py's turns settle for compare.SETTLE_S
-    return load
+    yield load
+    core.set_num_threads(threads)
+    core.set_dynamic(dynamic)
+
+
+def test_a_thread_count_given_is_a_fixed_team(bench):
+    from rnnkit import core
+
+    compare = bench("compare")
+    core.set_dynamic(True)
+    compare.set_threads(None)
+    assert core.dynamic()  # no --threads: every library as it is
+    compare.set_threads(2)
+    assert (core.num_threads(), core.dynamic()) == (2, False)
+    assert "threads 2, fixed teams" in compare.machine_facts(None, "BLAS")
 
 
 def table_rows(out):
