@@ -155,7 +155,7 @@ def machine_facts(torch, blas):
     info = rnnkit.core.build_info()
     openmp = f"OpenMP {info['openmp_version']}" if info["openmp"] else "no OpenMP"
     build = f"{info['compiler']}, {info['build_type']}, {openmp}"
-    teams = "" if rnnkit.core.dynamic() else ", fixed teams"
+    teams = ", fixed teams" if info["openmp"] and not rnnkit.core.dynamic() else ""
     facts = [
         f"{cpu_model()} ({os.cpu_count()} logical CPUs)",
         f"rnnkit {info['version']} ({build}; threads {rnnkit.core.num_threads()}{teams})",

@@ -10,6 +10,7 @@
 // slices; each slice of op(A) and op(B) is packed into contiguous micro-panels
 // (zero-padded to whole tiles), so one register-tiled micro-kernel serves
 // every transpose and every edge.
+#include <cstring>
 #include <utility>
 
 #include "rnnkit/parallel.hpp"
@@ -115,7 +116,7 @@ void pack_a(Real* ap, const Real* a, index_t lda, Op op_a, index_t m, index_t i0
   if (op_a == Op::T) {
     if (rows == MR) {  // a whole panel: one fixed-size copy a row (runtime bounds do not vectorise)
       for (index_t p = 0; p < kc; ++p)
-        __builtin_memcpy(ap + p * MR, a + (p0 + p) * lda + i0, sizeof(Real) * MR);
+        std::memcpy(ap + p * MR, a + (p0 + p) * lda + i0, sizeof(Real) * MR);
       return;
     }
     for (index_t p = 0; p < kc; ++p) {
@@ -137,7 +138,7 @@ void pack_b(Real* bp, const Real* b, index_t ldb, Op op_b, index_t n, index_t p0
   if (op_b == Op::N) {
     if (cols == nr) {  // a whole panel, as in pack_a
       for (index_t p = 0; p < kc; ++p)
-        __builtin_memcpy(bp + p * nr, b + (p0 + p) * ldb + j0, sizeof(Real) * nr);
+        std::memcpy(bp + p * nr, b + (p0 + p) * ldb + j0, sizeof(Real) * nr);
       return;
     }
     for (index_t p = 0; p < kc; ++p) {
@@ -146,7 +147,7 @@ void pack_b(Real* bp, const Real* b, index_t ldb, Op op_b, index_t n, index_t p0
     }
     return;
   }
-  constexpr index_t lanes = nr / 2;  // one vector's columns at a time (transpose_block)
+  constexpr index_t lanes = nr / 2;  // one vector's columns at a time (transpose_panel)
   for (index_t h = 0; h < 2; ++h) {
     const index_t rows = cols > h * lanes ? smaller(lanes, cols - h * lanes) : 0;
     transpose_panel<lanes>(bp + h * lanes, nr, rows > 0 ? b + (j0 + h * lanes) * ldb + p0 : b, ldb,
@@ -348,13 +349,18 @@ constexpr double kPackCost = 16;
 template <class Real>
 void pack_whole(Real* dst, const Real* b, index_t ldb, Op op_b, index_t k, index_t n) {
   constexpr index_t nr = NR<Real>;
-  parallel_for(ceil_div(n, nr), kPackCost * double(k) * double(n), [=](index_t panel) {
-    const index_t j0 = panel * nr, jc = j0 / kNC * kNC;  // its first column, its block's
-    for (index_t pc = 0; pc < k; pc += kKC) {
-      const index_t kc = smaller(kKC, k - pc);
-      pack_b(dst + packed_offset<Real>(jc, pc, n, k) + (j0 - jc) * kc, b, ldb, op_b, n, pc, kc, j0);
-    }
-  });
+  const double work = kPackCost * double(k) * double(n);
+  parallel_for(
+      ceil_div(n, nr), work,
+      [=](index_t panel) {
+        const index_t j0 = panel * nr, jc = j0 / kNC * kNC;  // its first column, its block's
+        for (index_t pc = 0; pc < k; pc += kKC) {
+          const index_t kc = smaller(kKC, k - pc);
+          pack_b(dst + packed_offset<Real>(jc, pc, n, k) + (j0 - jc) * kc, b, ldb, op_b, n, pc, kc,
+                 j0);
+        }
+      },
+      Site::pack);
 }
 
 template <class Real>

@@ -319,7 +319,11 @@ struct Team::Record {
       }
     }
     if (try_started == kTryRuns) return {best(), 0};  // its last runs are under way
-    if (try_started == 0) try_id += 1;
+    if (try_started == 0) {  // a new try: what the runs of the last one left is not its own
+      try_id += 1;
+      try_done = try_timed = 0;
+      try_seconds = 0;
+    }
     try_started += 1;
     return {trying, try_started};
   }
@@ -329,6 +333,7 @@ struct Team::Record {
   void drop_try(int size, long long now) {
     run_ns[size] = now;
     try_started = try_done = 0;
+    try_id += 1;  // its runs still under way are not counted
   }
 
   // 50 times `lost` seconds, up to the last wait: a try that may cost that
@@ -362,14 +367,16 @@ struct Team::Record {
         wait_after_losing(seconds[size] - per_work(1 - size) * work[size]);
       return;
     }
+    // Runs of a try may end in any order when several callers share the record.
     const bool long_run = run_seconds >= kLongRunSeconds;
-    try_seconds = (try_run == 1 ? 0 : try_seconds) + run_seconds;
-    if (try_run == 1) try_timed = 0;
-    if (try_run > 1 || long_run) try_per_work[try_timed++] = run_seconds / run_work;
+    try_seconds += run_seconds;
+    if ((try_run > 1 || long_run) && try_timed < kTryRuns)
+      try_per_work[try_timed++] = run_seconds / run_work;
     if (++try_done < kTryRuns && !long_run) return;
     const int runs = try_done;
     try_started = try_done = 0;
-    try_id += 1;  // the try is over: a run of it still under way is not counted
+    try_id += 1;                 // the try is over: a run of it still under way is not counted
+    if (try_timed == 0) return;  // only its untimed first run ended: no measure
     // The try measures its size afresh: what it measured before is stale.
     seconds[size] = *std::min_element(try_per_work, try_per_work + try_timed) * run_work;
     work[size] = run_work;
@@ -383,7 +390,7 @@ struct Team::Record {
 };
 
 namespace {
-constexpr int kSites = 6, kWorkSizes = 64;
+constexpr int kSites = 7, kWorkSizes = 64;
 Team::Record g_records[kSites][kWorkSizes];
 }  // namespace
 #endif

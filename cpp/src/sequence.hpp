@@ -21,7 +21,6 @@
 #include <limits>
 #include <memory>
 #include <new>
-#include <optional>
 #include <vector>
 
 #include "rnnkit/gemm.hpp"
@@ -246,12 +245,11 @@ void forward_steps(bool project, index_t T, index_t B, index_t I, index_t GH, co
                    std::size_t weight_bytes, const Step& step) {
   const index_t chunk = project ? std::min(T, kProjectedSteps) : T;
   const Workspace<Real> scratch(project && kept == nullptr ? chunk * B * GH : 0);
-  std::optional<PackedMatrix<Real>> w_ih_t;  // packed once for every chunk's product
-  if (project) w_ih_t.emplace(w_ih, I, Op::T, I, GH);
   for (index_t t0 = 0; t0 < T; t0 += chunk) {
     const index_t steps = std::min(chunk, T - t0);
     Real* const pre = !project ? nullptr : kept != nullptr ? kept + t0 * B * GH : scratch.data();
-    if (project) gemm(pre, GH, x + t0 * B * I, I, Op::N, *w_ih_t, steps * B, Update::overwrite);
+    if (project)
+      gemm(pre, GH, x + t0 * B * I, I, Op::N, w_ih, I, Op::T, steps * B, GH, I, Update::overwrite);
     over_steps(Pass::forward, steps, B, tiles, work * double(steps) / double(T), weight_bytes,
                [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
                  step(t0 + s, b0, b1, j0, j1,

@@ -3,7 +3,8 @@
 // cell's backward one step earlier (backward), while the tile's sums are still
 // in L1. Compiled once per instruction set through simd_path.hpp, like the
 // blocked product (gemm_impl.hpp, included before this file, defines
-// VectorOf); internal linkage throughout, for the reason gemm_impl.hpp gives.
+// VectorOf, transpose_panel and kPackCost, which this file uses); internal
+// linkage throughout, for the reason gemm_impl.hpp gives.
 //
 // The weights are packed once per call into tiles (pack_step): a tile is NV
 // vectors wide and holds, one packed row after another, the bias, the I rows
@@ -54,22 +55,25 @@ void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t
   constexpr index_t lanes = kStepLanes<Real>;
   const index_t width = shape.vectors * lanes;
   const double work = kPackCost * double(shape.tile_size) * double(shape.tiles);
-  parallel_for(shape.tiles, work, [=](index_t j) {
-    for (index_t v = 0; v < shape.vectors; ++v) {
-      Real* const col = dst + j * shape.tile_size + v * lanes;  // the vector's first column
-      const auto [first, rows] = step_run(shape, lanes, H, j, v);
-      for (index_t l = 0; l < lanes; ++l)
-        col[l] = l < rows && bias != nullptr ? bias[first + l] : 0;
-      if (I > 0) transpose_panel<lanes>(col + width, width, w_ih + first * I, I, rows, I);
-      Real* const rec = col + (1 + I) * width;
-      if (ps == 1)  // a column's run of K is a row of w_k
-        transpose_panel<lanes>(rec, width, w_k + first * rs, rs, rows, K);
-      else  // rs = 1: a row of K's run of columns, read along it
-        for (index_t p = 0; p < K; ++p)
+  parallel_for(
+      shape.tiles, work,
+      [=](index_t j) {
+        for (index_t v = 0; v < shape.vectors; ++v) {
+          Real* const col = dst + j * shape.tile_size + v * lanes;  // the vector's first column
+          const auto [first, rows] = step_run(shape, lanes, H, j, v);
           for (index_t l = 0; l < lanes; ++l)
-            rec[p * width + l] = l < rows ? w_k[first + l + p * ps] : 0;
-    }
-  });
+            col[l] = l < rows && bias != nullptr ? bias[first + l] : 0;
+          if (I > 0) transpose_panel<lanes>(col + width, width, w_ih + first * I, I, rows, I);
+          Real* const rec = col + (1 + I) * width;
+          if (ps == 1)  // a column's run of K is a row of w_k
+            transpose_panel<lanes>(rec, width, w_k + first * rs, rs, rows, K);
+          else  // rs = 1: a row of K's run of columns, read along it
+            for (index_t p = 0; p < K; ++p)
+              for (index_t l = 0; l < lanes; ++l)
+                rec[p * width + l] = l < rows ? w_k[(first + l) * rs + p * ps] : 0;
+        }
+      },
+      Site::pack);
 }
 
 // tile (R, NV vectors) = init + x (R, I) W_x + h (R, K) W_h for one packed

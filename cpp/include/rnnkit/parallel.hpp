@@ -68,8 +68,9 @@ class KernelScope {
 // split by batch rows or by tiles of units, forward or backward (their work
 // per multiply-add differs, and a team measured on one must not decide for
 // the other). Where a rows region runs on one thread, the tiles region may
-// still take a team: for rows, one thread means "not split by rows".
-enum class Site { loop, product, forward_rows, forward_tiles, backward_rows, backward_tiles };
+// still take a team: for rows, one thread means "not split by rows". pack:
+// the copies that pack weights and operands, memory-bound.
+enum class Site { loop, product, forward_rows, forward_tiles, backward_rows, backward_tiles, pack };
 
 // The threads of one parallel region of `work` multiply-adds at `site`, at
 // most `max_size`: size() of them, the calling thread included; 1 means run
@@ -163,11 +164,11 @@ class Barrier {
 int team_size();
 int team_rank();
 
-// body(i) for every i in [0, n), the range split among the threads of a Team.
-// Race-free when body(i) writes only what belongs to i.
+// body(i) for every i in [0, n), the range split among the threads of a Team
+// of at most n at `site`. Race-free when body(i) writes only what belongs to i.
 template <class Body>
-void parallel_for(index_t n, double work, const Body& body) {
-  const Team team(Site::loop, work);
+void parallel_for(index_t n, double work, const Body& body, Site site = Site::loop) {
+  const Team team(site, work, static_cast<int>(n < (index_t(1) << 30) ? n : index_t(1) << 30));
   if (team.size() <= 1) {  // no region at all: even a serial one costs a microsecond
     for (index_t i = 0; i < n; ++i) body(i);
     return;
