@@ -1091,7 +1091,7 @@ CATALOGUE = [
         "cli-dates-unsorted-and-repeated",
         cli(
             csv=csv_of([*days(40)[::-1], "2020-01-05"], range(100, 141)),
-            check=warns("39 rows have an earlier date", "dropped 1 rows whose date repeats"),
+            check=warns("39 rows have an earlier date", "dropped 1 row whose date repeats"),
         ),
         None,
         "",

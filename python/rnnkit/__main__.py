@@ -542,13 +542,15 @@ def read_csv_series(
     if not series.index.is_monotonic_increasing:
         backward = int((series.index[1:] < series.index[:-1]).sum())
         series = series.sort_index(kind="stable")
-        _warn(f"{path}: {backward} rows have an earlier date than the row before; sorted by date")
+        rows = "1 row has" if backward == 1 else f"{backward} rows have"
+        _warn(f"{path}: {rows} an earlier date than the row before; sorted by date")
     repeated = series.index.duplicated(keep="first")
     if repeated.any():
         series = series[~repeated]
+        n = int(repeated.sum())
         _warn(
-            f"{path}: dropped {int(repeated.sum())} rows whose date repeats an earlier row's "
-            f"(kept the first of each; {len(series)} rows left)"
+            f"{path}: dropped {n} {'row' if n == 1 else 'rows'} whose date repeats an earlier "
+            f"row's (kept the first of each; {len(series)} rows left)"
         )
     return series
 
