@@ -156,9 +156,10 @@ def machine_facts(torch, blas):
     openmp = f"OpenMP {info['openmp_version']}" if info["openmp"] else "no OpenMP"
     build = f"{info['compiler']}, {info['build_type']}, {openmp}"
     teams = ", fixed teams" if info["openmp"] and not rnnkit.core.dynamic() else ""
+    core = f"{rnnkit.core.simd_path()} path; threads {rnnkit.core.num_threads()}{teams}"
     facts = [
         f"{cpu_model()} ({os.cpu_count()} logical CPUs)",
-        f"rnnkit {info['version']} ({build}; threads {rnnkit.core.num_threads()}{teams})",
+        f"rnnkit {info['version']} ({build}; {core})",
         f"numpy {np.__version__} ({blas})",
         f"torch {torch.__version__} (threads {torch.get_num_threads()})" if torch else "no torch",
         f"python {platform.python_version()}",

@@ -86,7 +86,7 @@ def test_a_table_streams_rows_by_name_or_position():
         (np.inf, ValueError, "value must be finite"),
         ("71.2", TypeError, "value must be a number or a row of 1 numbers"),
         ([70.0, 71.0], ValueError, "value must be a row of 1 column"),
-        (-5.0, ValueError, "needs positive prices"),
+        (-5.0, ValueError, "needs positive prices.*the value is <= 0"),
         (True, TypeError, "value must be a number"),
         (10**400, ValueError, "value must be finite"),  # past float64's range
         (np.array([-1.0]), ValueError, "needs positive prices"),

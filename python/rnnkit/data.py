@@ -1047,14 +1047,16 @@ def _check_domain(transform, levels, divisors):
     """Refuse what the transform cannot take: log returns (and the volatility) need
     positive ``levels``, simple returns non-zero ``divisors`` (every level but the last).
     Arrays, or numbers (a one-column stream's new level and the last)."""
+    # a number is a stream's new value, an array the series
+    what = "the value is" if np.ndim(levels) == 0 else "the series has values"
     if transform in ("log_return", "volatility") and _any(levels <= 0):
         raise ValueError(
             f"transform={transform!r} needs positive prices (it takes their logarithm); "
-            "the series has values <= 0 (use transform='none' for series that can be zero "
-            "or negative)"
+            f"{what} <= 0 (use transform='none' for series that can be zero or negative)"
         )
     if transform == "return" and _any(divisors == 0):
-        raise ValueError("transform='return' needs non-zero values; the series has zeros")
+        zeros = "the last value is 0" if np.ndim(divisors) == 0 else "the series has zeros"
+        raise ValueError(f"transform='return' needs non-zero values; {zeros}")
 
 
 def _any(flags):
