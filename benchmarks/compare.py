@@ -19,8 +19,8 @@ Usage::
                                  [--shapes T,B,I,H ...] [--json PATH]
 
 ``--threads`` is a fixed count: every parallel region of the core takes that many threads
-(``set_threads`` says why). PyTorch's columns appear only when torch is importable; ``--json`` also writes the flop
-counts, GFLOP/s, peak and shares.
+(``set_threads`` says why). PyTorch's columns appear only when torch is importable;
+``--json`` also writes the flop counts, GFLOP/s, peak and shares.
 """
 
 import argparse
@@ -63,12 +63,7 @@ NAMES = {"core": "rnnkit core", "numpy": "NumPy", "torch": "PyTorch"}
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="threads for the core (fixed teams: compare.set_threads), NumPy's BLAS and torch "
-        "(default: each library's own)",
-    )
+    add_threads_argument(parser, "NumPy's BLAS and torch")
     parser.add_argument(
         "--cells",
         default=",".join(CELLS),
@@ -116,6 +111,15 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def add_threads_argument(parser, others):
+    """``--threads`` on ``parser``: rnnkit's core in fixed teams (set_threads) and ``others``."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help=f"threads for rnnkit's core (fixed teams), {others} (default: each library's own)",
+    )
 
 
 def set_threads(threads, torch=None):

@@ -53,11 +53,10 @@ Usage::
                                       [--epochs E] [--steps S]
 
 ``--threads`` sets the threads of rnnkit's core (fixed teams, as ``compare.set_threads``
-explains), of NumPy's BLAS (through threadpoolctl,
-when installed) and of torch (default: each library's own). ``--problems`` chooses the
-problems (default both). ``--epochs`` is the course model's, counting the warm-up epoch
-(default 20); ``--steps`` the adding problem's optimizer steps, a multiple of 10 (default
-3000). Needs torch.
+explains), of NumPy's BLAS (through threadpoolctl, when installed) and of torch (default:
+each library's own). ``--problems`` chooses the problems (default both). ``--epochs`` is
+the course model's, counting the warm-up epoch (default 20); ``--steps`` the adding
+problem's optimizer steps, a multiple of 10 (default 3000). Needs torch.
 """
 
 import argparse
@@ -68,7 +67,7 @@ import time
 
 import numpy as np
 from common import import_torch
-from compare import machine_facts, set_threads
+from compare import add_threads_argument, machine_facts, set_threads
 
 import rnnkit
 from rnnkit.experiments import adding_problem, adding_problem_batch
@@ -98,11 +97,7 @@ ADDING_TURNS = 10
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="threads for rnnkit's core, NumPy's BLAS and torch (default: each library's own)",
-    )
+    add_threads_argument(parser, "NumPy's BLAS and torch")
     parser.add_argument(
         "--problems",
         default=",".join(PROBLEMS),

@@ -37,8 +37,8 @@ Usage::
                                    [--models course,h256] [--repeat R] [--json PATH]
 
 ``--threads`` sets the threads of rnnkit's core (fixed teams, as ``compare.set_threads``
-explains), of NumPy's BLAS (through threadpoolctl,
-when installed), of torch and of ONNX Runtime's intra-op pool (default: each library's own).
+explains), of NumPy's BLAS (through threadpoolctl, when installed), of torch and of ONNX
+Runtime's intra-op pool (default: each library's own).
 torch and ONNX Runtime are optional: without torch the PyTorch and ONNX Runtime columns are
 left out, without ``onnx`` or ``onnxruntime`` the ONNX Runtime column, each with a note on
 stderr (``pip install 'rnnkit[bench]'`` installs all three).
@@ -55,7 +55,7 @@ import warnings
 import compare
 import numpy as np
 from common import RTOL, disagreements, import_torch
-from compare import machine_facts, set_threads, timed_turn
+from compare import add_threads_argument, machine_facts, set_threads, timed_turn
 
 import rnnkit
 
@@ -75,12 +75,7 @@ def parse_args(argv=None):
         return [int(n) for n in text.split(",")]
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="threads for rnnkit's core, NumPy's BLAS, torch and ONNX Runtime's intra-op pool "
-        "(default: each library's own)",
-    )
+    add_threads_argument(parser, "NumPy's BLAS, torch and ONNX Runtime's intra-op pool")
     parser.add_argument(
         "--batches",
         default=",".join(map(str, BATCHES)),

@@ -201,10 +201,9 @@ void over_steps(Pass pass, index_t T, index_t B, index_t tiles, double work,
   const bool forward = pass == Pass::forward;
   constexpr index_t kMinRows = 8;                      // a tile's height per thread
   constexpr std::size_t kMaxWeightBytes = 512 * 1024;  // half of a 1 MB L2
-  const auto at_most = [](index_t n) { return static_cast<int>(std::min<index_t>(n, 1 << 30)); };
   if (weight_bytes <= kMaxWeightBytes) {
     const Team team(forward ? Site::forward_rows : Site::backward_rows, work,
-                    at_most(B / kMinRows));
+                    Team::at_most(B / kMinRows));
     if (team.size() > 1) {
       Barrier done;
 #pragma omp parallel num_threads(team.size())
@@ -217,7 +216,7 @@ void over_steps(Pass pass, index_t T, index_t B, index_t tiles, double work,
       return;
     }
   }
-  const Team team(forward ? Site::forward_tiles : Site::backward_tiles, work, at_most(tiles));
+  const Team team(forward ? Site::forward_tiles : Site::backward_tiles, work, Team::at_most(tiles));
   if (team.size() < 2) {
     for (index_t t = 0; t < T; ++t) step(t, index_t(0), B, index_t(0), tiles);
     return;

@@ -542,17 +542,23 @@ def read_csv_series(
     if not series.index.is_monotonic_increasing:
         backward = int((series.index[1:] < series.index[:-1]).sum())
         series = series.sort_index(kind="stable")
-        rows = "1 row has" if backward == 1 else f"{backward} rows have"
-        _warn(f"{path}: {rows} an earlier date than the row before; sorted by date")
+        have = "has" if backward == 1 else "have"
+        _warn(
+            f"{path}: {_rows(backward)} {have} an earlier date than the row before; sorted by date"
+        )
     repeated = series.index.duplicated(keep="first")
     if repeated.any():
         series = series[~repeated]
-        n = int(repeated.sum())
         _warn(
-            f"{path}: dropped {n} {'row' if n == 1 else 'rows'} whose date repeats an earlier "
-            f"row's (kept the first of each; {len(series)} rows left)"
+            f"{path}: dropped {_rows(int(repeated.sum()))} whose date repeats an earlier "
+            f"row's (kept the first of each; {_rows(len(series))} left)"
         )
     return series
+
+
+def _rows(n):
+    """``1`` -> ``"1 row"``, ``5`` -> ``"5 rows"``."""
+    return f"{n} row" if n == 1 else f"{n} rows"
 
 
 # Column names that say "price", most wanted first (case and spaces aside): a Yahoo

@@ -98,7 +98,11 @@ enum class Site { loop, product, forward_rows, forward_tiles, backward_rows, bac
 // thread alone, and then measures nothing.
 class Team {
  public:
-  Team(Site site, double work, int max_size = 1 << 30);
+  static constexpr int kNoLimit = 1 << 30;
+  // max_size for a team of at most n threads, n any count of tasks.
+  static int at_most(index_t n) { return static_cast<int>(n < kNoLimit ? n : kNoLimit); }
+
+  Team(Site site, double work, int max_size = kNoLimit);
   ~Team();
   Team(const Team&) = delete;
   Team& operator=(const Team&) = delete;
@@ -168,7 +172,7 @@ int team_rank();
 // of at most n at `site`. Race-free when body(i) writes only what belongs to i.
 template <class Body>
 void parallel_for(index_t n, double work, const Body& body, Site site = Site::loop) {
-  const Team team(site, work, static_cast<int>(n < (index_t(1) << 30) ? n : index_t(1) << 30));
+  const Team team(site, work, Team::at_most(n));
   if (team.size() <= 1) {  // no region at all: even a serial one costs a microsecond
     for (index_t i = 0; i < n; ++i) body(i);
     return;
