@@ -82,27 +82,28 @@ void transpose_panel(Real* dst, index_t ld_dst, const Real* src, index_t ld_src,
                      index_t depth) {
   for (index_t p0 = 0; p0 < depth; p0 += L) {
     const index_t n = smaller(L, depth - p0);
-    const auto at = [=](index_t i, index_t j) {  // the block's (i, j), zero past rows and depth
-      return i < rows && j < n ? src[i * ld_src + p0 + j] : Real(0);
-    };
+    if (rows < L || n < L) {  // an edge block: its n output rows, zeros and then rows x n copies
+      for (index_t j = 0; j < n; ++j) {
+        Real* const out = dst + (p0 + j) * ld_dst;
+        for (index_t i = 0; i < L; ++i) out[i] = Real(0);
+        for (index_t i = 0; i < rows; ++i) out[i] = src[i * ld_src + p0 + j];
+      }
+      continue;
+    }
 #if defined(__GNUC__) && !defined(__clang__)
     if constexpr (L * index_t(sizeof(Real)) == RNNKIT_VECTOR_BYTES) {
       using V = typename VectorOf<Real>::type;
       V r[L];
-      if (rows == L && n == L)
-        for (index_t i = 0; i < L; ++i) __builtin_memcpy(&r[i], src + i * ld_src + p0, sizeof r[i]);
-      else
-        for (index_t i = 0; i < L; ++i)
-          for (index_t j = 0; j < L; ++j) r[i][j] = at(i, j);
+      for (index_t i = 0; i < L; ++i) __builtin_memcpy(&r[i], src + i * ld_src + p0, sizeof r[i]);
       transpose_rounds<L / 2>(r, std::make_index_sequence<L>());
-      for (index_t j = 0; j < n; ++j) __builtin_memcpy(dst + (p0 + j) * ld_dst, &r[j], sizeof r[j]);
+      for (index_t j = 0; j < L; ++j) __builtin_memcpy(dst + (p0 + j) * ld_dst, &r[j], sizeof r[j]);
       continue;
     }
 #endif
     Real block[L][L];  // through a fixed-size array, which the compiler moves in vectors
     for (index_t i = 0; i < L; ++i)
-      for (index_t j = 0; j < L; ++j) block[i][j] = at(i, j);
-    for (index_t j = 0; j < n; ++j)
+      for (index_t j = 0; j < L; ++j) block[i][j] = src[i * ld_src + p0 + j];
+    for (index_t j = 0; j < L; ++j)
       for (index_t i = 0; i < L; ++i) dst[(p0 + j) * ld_dst + i] = block[i][j];
   }
 }
