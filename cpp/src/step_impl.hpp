@@ -43,6 +43,8 @@ constexpr index_t kStepLanes = RNNKIT_VECTOR_BYTES / static_cast<index_t>(sizeof
 constexpr index_t kStepAccumulators = RNNKIT_VECTOR_BYTES == 64 ? 24 : 12;
 template <index_t NV>
 constexpr index_t kStepRows = kStepAccumulators / NV;
+// Independent sums the FMA units need in flight: latency 4 cycles x 2 units.
+constexpr index_t kStepChains = 8;
 
 // Every tile of a layer's step weights, from w_ih (G*H, I) (null when I is
 // 0), the recurrent rows w_k (PackStepFn) and bias (G*H, null for zeros),
@@ -78,60 +80,79 @@ void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t
 
 // tile (R, NV vectors) = init + x (R, I) W_x + h (R, K) W_h for one packed
 // tile w; rows of init (R, NV vectors) ld_init apart (0: one row for all,
-// the tile's bias), of x ld_x apart, of h ld_h apart, h null for zeros.
-template <index_t NV, index_t R, class Real>
-void tile_product(Real* tile, const Real* init, index_t ld_init, const Real* __restrict w,
-                  const Real* x, index_t ld_x, index_t I, const Real* h, index_t ld_h, index_t K) {
+// the tile's bias), of x ld_x apart, of h ld_h apart, h null for zeros. J
+// tiles at once: tile jj's weights at w + jj * w_step, its init at init +
+// jj * init_step, its sums at tile + jj * R * NV vectors; each sum runs over
+// the depth in the same order for any J and R.
+template <index_t NV, index_t R, index_t J, class Real>
+void tile_product(Real* tile, const Real* init, index_t ld_init, index_t init_step,
+                  const Real* __restrict w, index_t w_step, const Real* x, index_t ld_x, index_t I,
+                  const Real* h, index_t ld_h, index_t K) {
   constexpr index_t lanes = kStepLanes<Real>, width = NV * lanes;
 #if defined(__GNUC__)
   using V = typename VectorOf<Real>::type;
-  V acc[R][NV];
+  V acc[J][R][NV];
 #pragma GCC unroll 16
-  for (index_t r = 0; r < R; ++r)
+  for (index_t jj = 0; jj < J; ++jj)
 #pragma GCC unroll 16
-    for (index_t v = 0; v < NV; ++v)  // memcpy: a vector load without breaking aliasing rules
-      __builtin_memcpy(&acc[r][v], init + r * ld_init + v * lanes, sizeof acc[r][v]);
+    for (index_t r = 0; r < R; ++r)
+#pragma GCC unroll 16
+      for (index_t v = 0; v < NV; ++v)  // memcpy: a vector load without breaking aliasing rules
+        __builtin_memcpy(&acc[jj][r][v], init + jj * init_step + r * ld_init + v * lanes,
+                         sizeof acc[jj][r][v]);
   // One run of the depth: rows of a (ld apart) against the packed rows from wp on.
   const auto run = [&](const Real* a, index_t ld, const Real* __restrict wp, index_t depth) {
     for (index_t p = 0; p < depth; ++p) {
-      V wv[NV];
 #pragma GCC unroll 16
-      for (index_t v = 0; v < NV; ++v)
-        __builtin_memcpy(&wv[v], wp + p * width + v * lanes, sizeof wv[v]);
+      for (index_t jj = 0; jj < J; ++jj) {
+        V wv[NV];
 #pragma GCC unroll 16
-      for (index_t r = 0; r < R; ++r) {
-        const Real ar = a[r * ld + p];
+        for (index_t v = 0; v < NV; ++v)
+          __builtin_memcpy(&wv[v], wp + jj * w_step + p * width + v * lanes, sizeof wv[v]);
 #pragma GCC unroll 16
-        for (index_t v = 0; v < NV; ++v) acc[r][v] += ar * wv[v];
+        for (index_t r = 0; r < R; ++r) {
+          const Real ar = a[r * ld + p];
+#pragma GCC unroll 16
+          for (index_t v = 0; v < NV; ++v) acc[jj][r][v] += ar * wv[v];
+        }
       }
     }
   };
   run(x, ld_x, w + width, I);
   if (h != nullptr) run(h, ld_h, w + (1 + I) * width, K);
 #pragma GCC unroll 16
-  for (index_t r = 0; r < R; ++r)
+  for (index_t jj = 0; jj < J; ++jj)
 #pragma GCC unroll 16
-    for (index_t v = 0; v < NV; ++v)
-      __builtin_memcpy(tile + r * width + v * lanes, &acc[r][v], sizeof acc[r][v]);
+    for (index_t r = 0; r < R; ++r)
+#pragma GCC unroll 16
+      for (index_t v = 0; v < NV; ++v)
+        __builtin_memcpy(tile + (jj * R + r) * width + v * lanes, &acc[jj][r][v],
+                         sizeof acc[jj][r][v]);
 #else
-  for (index_t r = 0; r < R; ++r)
-    for (index_t c = 0; c < width; ++c) {
-      Real sum = init[r * ld_init + c];
-      for (index_t p = 0; p < I; ++p) sum += x[r * ld_x + p] * w[(1 + p) * width + c];
-      if (h != nullptr)
-        for (index_t p = 0; p < K; ++p) sum += h[r * ld_h + p] * w[(1 + I + p) * width + c];
-      tile[r * width + c] = sum;
-    }
+  for (index_t jj = 0; jj < J; ++jj) {
+    const Real* const wj = w + jj * w_step;
+    for (index_t r = 0; r < R; ++r)
+      for (index_t c = 0; c < width; ++c) {
+        Real sum = init[jj * init_step + r * ld_init + c];
+        for (index_t p = 0; p < I; ++p) sum += x[r * ld_x + p] * wj[(1 + p) * width + c];
+        if (h != nullptr)
+          for (index_t p = 0; p < K; ++p) sum += h[r * ld_h + p] * wj[(1 + I + p) * width + c];
+        tile[(jj * R + r) * width + c] = sum;
+      }
+  }
 #endif
 }
 
 // tile_product for the rows (1 <= rows <= R) given at run time.
-template <index_t NV, index_t R, class Real>
-void tile_rows(index_t rows, Real* tile, const Real* init, index_t ld_init, const Real* w,
-               const Real* x, index_t ld_x, index_t I, const Real* h, index_t ld_h, index_t K) {
+template <index_t NV, index_t R, index_t J, class Real>
+void tile_rows(index_t rows, Real* tile, const Real* init, index_t ld_init, index_t init_step,
+               const Real* w, index_t w_step, const Real* x, index_t ld_x, index_t I, const Real* h,
+               index_t ld_h, index_t K) {
   if constexpr (R > 1)
-    if (rows < R) return tile_rows<NV, R - 1>(rows, tile, init, ld_init, w, x, ld_x, I, h, ld_h, K);
-  tile_product<NV, R>(tile, init, ld_init, w, x, ld_x, I, h, ld_h, K);
+    if (rows < R)
+      return tile_rows<NV, R - 1, J>(rows, tile, init, ld_init, init_step, w, w_step, x, ld_x, I, h,
+                                     ld_h, K);
+  tile_product<NV, R, J>(tile, init, ld_init, init_step, w, w_step, x, ld_x, I, h, ld_h, K);
 }
 
 // One step over rows [0, rows) and tiles [j0, j1): every tile's product
@@ -141,35 +162,52 @@ void tile_rows(index_t rows, Real* tile, const Real* init, index_t ld_init, cons
 // for its rows [r0, r0 + mr) and units [u0, u0 + n), the tile holding mr rows
 // of NV vectors. Tiles outside, rows inside: a tile's weights (tens to
 // hundreds of KB) stay in L2 while every block of rows passes over them; the
-// rows' inputs, read again for every tile, are a few KB.
+// rows' inputs, read again for every tile, are a few KB. A step of so few
+// rows that a tile's sums are fewer than kStepChains runs two tiles at a
+// time: one tile's chains of multiply-adds would leave the FMA units waiting
+// on their latency.
 template <index_t NV, class Real, class Epilogue>
 void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* x,
                 const Real* h, const Real* pre, index_t ld_pre, const Epilogue& epilogue) {
-  constexpr index_t R = kStepRows<NV>, lanes = kStepLanes<Real>, width = NV * lanes;
-  alignas(64) Real tile[R * width];
-  alignas(64) Real init[R * width];
+  constexpr index_t R = kStepRows<NV>, lanes = kStepLanes<Real>, width = NV * lanes, J = 2;
+  alignas(64) Real tile[J * R * width];
+  alignas(64) Real init[J * R * width];
   const StepShape& s = w.shape;
-  for (index_t j = j0; j < j1; ++j) {
-    const index_t u0 = j * s.units, n = std::min(s.units, w.H - u0);
+  constexpr index_t paired_rows = (kStepChains - 1) / NV;  // at most: rows * NV < kStepChains
+  const bool paired = rows <= paired_rows;
+  for (index_t j = j0; j < j1; j += paired ? J : 1) {
+    const index_t tiles = paired ? std::min(J, j1 - j) : 1;
     const Real* const packed = w.data + j * s.tile_size;
     for (index_t r0 = 0; r0 < rows; r0 += R) {
       const index_t mr = std::min(R, rows - r0);
-      if (pre != nullptr)  // the tile's columns of pre, and its bias; zeros past H
-        for (index_t v = 0; v < NV; ++v) {
-          const auto [first, n_rows] = step_run(s, lanes, w.H, j, v);
-          const Real* const bias = packed + v * lanes;
-          for (index_t r = 0; r < mr; ++r) {
-            Real* const out = init + r * width + v * lanes;
-            const Real* const in = pre + (r0 + r) * ld_pre + first;
-            if (n_rows == lanes)  // a whole vector: a loop of known length, which vectorises
-              for (index_t l = 0; l < lanes; ++l) out[l] = in[l] + bias[l];
-            else
-              for (index_t l = 0; l < lanes; ++l) out[l] = l < n_rows ? in[l] + bias[l] : 0;
+      if (pre != nullptr)  // the tiles' columns of pre, and their bias; zeros past H
+        for (index_t jj = 0; jj < tiles; ++jj)
+          for (index_t v = 0; v < NV; ++v) {
+            const auto [first, n_rows] = step_run(s, lanes, w.H, j + jj, v);
+            const Real* const bias = packed + jj * s.tile_size + v * lanes;
+            for (index_t r = 0; r < mr; ++r) {
+              Real* const out = init + (jj * R + r) * width + v * lanes;
+              const Real* const in = pre + (r0 + r) * ld_pre + first;
+              if (n_rows == lanes)  // a whole vector: a loop of known length, which vectorises
+                for (index_t l = 0; l < lanes; ++l) out[l] = in[l] + bias[l];
+              else
+                for (index_t l = 0; l < lanes; ++l) out[l] = l < n_rows ? in[l] + bias[l] : 0;
+            }
           }
-        }
-      tile_rows<NV, R>(mr, tile, pre != nullptr ? init : packed, pre != nullptr ? width : 0, packed,
-                       x + r0 * w.I, w.I, w.I, h != nullptr ? h + r0 * w.ld : nullptr, w.ld, w.K);
-      epilogue(tile, r0, mr, u0, n);
+      const Real* const from = pre != nullptr ? init : packed;
+      const index_t ld_from = pre != nullptr ? width : 0;
+      const index_t from_step = pre != nullptr ? R * width : s.tile_size;
+      const Real* const hr = h != nullptr ? h + r0 * w.ld : nullptr;
+      if (tiles == 2)
+        tile_rows<NV, paired_rows, 2>(mr, tile, from, ld_from, from_step, packed, s.tile_size,
+                                      x + r0 * w.I, w.I, w.I, hr, w.ld, w.K);
+      else
+        tile_rows<NV, R, 1>(mr, tile, from, ld_from, from_step, packed, s.tile_size, x + r0 * w.I,
+                            w.I, w.I, hr, w.ld, w.K);
+      for (index_t jj = 0; jj < tiles; ++jj) {
+        const index_t u0 = (j + jj) * s.units;
+        epilogue(tile + jj * mr * width, r0, mr, u0, std::min(s.units, w.H - u0));
+      }
     }
   }
 }
