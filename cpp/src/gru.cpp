@@ -97,25 +97,30 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   });
   // Back through the steps t = T - 1 .. 0: dL/dh_{t-1} = dh + [dhn | da_r |
   // da_z]_t W_hh(n, r, z) + dy_{t-1}, tile by tile, each tile going on with
-  // the cell's backward at t - 1 for its units (at t = 0 it is dL/dh0).
+  // the cell's backward at t - 1 for its units (at t = 0 it is dL/dh0); after
+  // every chunk of steps, the gradients take its rows of dg:
+  //   dx = [da_r | da_z | da_n] W_ih, and dW_ih and db_ih from them;
+  //   db_hh is db_ih in the rows of r and z; in n's it sums dhn = da_n r;
+  //   dW_hh, r and z rows from [da_r | da_z], n's rows from dhn.
+  // (db_hh's r and z rows are copied from db_ih at the end.)
   const double work = double(T) * double(B) * double(GH) * double(H + kCellCost);
-  detail::over_steps(detail::Pass::backward, T, B, weights.tiles(), work, weights.bytes(),
-                     [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
-                       const index_t t = T - 1 - s, e = b0 * H, g = b0 * SH;
-                       const bool first = t == 0;
-                       step(packed, j0, j1, b1 - b0, dg_at(t) + g,
-                            first ? nullptr : dg_at(t - 1) + g, dh + e,
-                            first ? nullptr : gates + (t - 1) * B * SH + g,
-                            first ? nullptr : h_at(t - 2) + e, first ? nullptr : dy_at(t - 1) + e);
-                     });
-  // dx = [da_r | da_z | da_n] W_ih, dW_ih and db_ih from them, every step at once.
-  detail::input_gradients(dx, dw_ih, db_ih, dg.data() + H, SH, x, w_ih, T * B, I, GH);
-  // db_hh is db_ih in the rows of r and z; in n's it sums dhn = da_n r instead.
+  detail::backward_steps(
+      T, B, sizeof(Real) * B * SH, weights.tiles(), work, weights.bytes(),
+      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
+        const index_t e = b0 * H, g = b0 * SH;
+        const bool first = t == 0;
+        step(packed, j0, j1, b1 - b0, dg_at(t) + g, first ? nullptr : dg_at(t - 1) + g, dh + e,
+             first ? nullptr : gates + (t - 1) * B * SH + g, first ? nullptr : h_at(t - 2) + e,
+             first ? nullptr : dy_at(t - 1) + e);
+      },
+      [&](detail::StepRange range) {
+        detail::input_gradients(dx, dw_ih, db_ih, dg.data() + H, SH, x, w_ih, B, I, GH, range);
+        detail::column_sums(db_hh + 2 * H, dg.data() + range.t0 * B * SH, SH,
+                            (range.t1 - range.t0) * B, H, range.update());
+        detail::recurrent_weight_gradient(dw_hh, dg.data() + H, SH, y, h0, B, H, 2 * H, range);
+        detail::recurrent_weight_gradient(dw_hh + 2 * H * H, dg.data(), SH, y, h0, B, H, H, range);
+      });
   std::copy(db_ih, db_ih + 2 * H, db_hh);
-  detail::column_sums(db_hh + 2 * H, dg.data(), SH, T * B, H);
-  // dW_hh, r and z rows from [da_r | da_z], n's rows from dhn
-  detail::recurrent_weight_gradient(dw_hh, dg.data() + H, SH, y, h0, T, B, H, 2 * H);
-  detail::recurrent_weight_gradient(dw_hh + 2 * H * H, dg.data(), SH, y, h0, T, B, H, H);
 }
 
 #define RNNKIT_INSTANTIATE(Real)                                                              \

@@ -85,22 +85,24 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
   });
   // Back through the steps t = T - 1 .. 0: dL/dh_{t-1} = dg_t W_hh, tile by
   // tile, each tile going on with the cell's backward at t - 1 for its units
-  // (at t = 0 it is dL/dh0 and ends there).
+  // (at t = 0 it is dL/dh0 and ends there); after every chunk of steps, dx,
+  // dW_ih, the bias and dW_hh take its rows of dg.
   const double work = double(T) * double(B) * double(GH) * double(H + kCellCost);
-  detail::over_steps(detail::Pass::backward, T, B, weights.tiles(), work, weights.bytes(),
-                     [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
-                       const index_t t = T - 1 - s, e = b0 * H, g = b0 * GH;
-                       const bool first = t == 0;
-                       step(packed, j0, j1, b1 - b0, dg_at(t) + g,
-                            first ? nullptr : dg_at(t - 1) + g, dc + e, dh0 + e,
-                            first ? nullptr : gates + (t - 1) * B * GH + g,
-                            first ? nullptr : c_at(t - 1) + e, first ? nullptr : c_at(t - 2) + e,
-                            first ? nullptr : dy_at(t - 1) + e);
-                     });
-  // dx = dg W_ih, dW_ih = dg^T x and the bias sums, every step at once.
-  detail::input_gradients(dx, dw_ih, db_ih, dg.data(), GH, x, w_ih, T * B, I, GH);
+  detail::backward_steps(
+      T, B, sizeof(Real) * B * GH, weights.tiles(), work, weights.bytes(),
+      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
+        const index_t e = b0 * H, g = b0 * GH;
+        const bool first = t == 0;
+        step(packed, j0, j1, b1 - b0, dg_at(t) + g, first ? nullptr : dg_at(t - 1) + g, dc + e,
+             dh0 + e, first ? nullptr : gates + (t - 1) * B * GH + g,
+             first ? nullptr : c_at(t - 1) + e, first ? nullptr : c_at(t - 2) + e,
+             first ? nullptr : dy_at(t - 1) + e);
+      },
+      [&](detail::StepRange range) {
+        detail::input_gradients(dx, dw_ih, db_ih, dg.data(), GH, x, w_ih, B, I, GH, range);
+        detail::recurrent_weight_gradient(dw_hh, dg.data(), GH, y, h0, B, H, GH, range);
+      });
   std::copy(db_ih, db_ih + GH, db_hh);
-  detail::recurrent_weight_gradient(dw_hh, dg.data(), GH, y, h0, T, B, H, GH);
 }
 
 #define RNNKIT_INSTANTIATE(Real)                                                                  \

@@ -68,21 +68,23 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   });
   // Back through the steps t = T - 1 .. 0: dL/dh_{t-1} = dz_t W_hh, tile by
   // tile, each tile going on with dz_{t-1} for its units (at t = 0 it is
-  // dL/dh0 and ends there).
+  // dL/dh0 and ends there); after every chunk of steps, dx, dW_ih, the bias
+  // and dW_hh take its rows of dz.
   const double work = double(T) * double(BH) * double(H + kActivationBackwardCost);
-  detail::over_steps(detail::Pass::backward, T, B, weights.tiles(), work, weights.bytes(),
-                     [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
-                       const index_t t = T - 1 - s, e = b0 * H;
-                       const bool first = t == 0;
-                       step(packed, j0, j1, b1 - b0, dz.data() + t * BH + e,
-                            first ? nullptr : dz.data() + (t - 1) * BH + e, dh0 + e,
-                            first ? nullptr : y + (t - 1) * BH + e,
-                            first ? nullptr : dy_at(t - 1) + e, act);
-                     });
-  // dx = dz W_ih, dW_ih = dz^T x and the bias sums, every step at once.
-  detail::input_gradients(dx, dw_ih, db_ih, dz.data(), H, x, w_ih, T * B, I, H);
+  detail::backward_steps(
+      T, B, sizeof(Real) * BH, weights.tiles(), work, weights.bytes(),
+      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
+        const index_t e = b0 * H;
+        const bool first = t == 0;
+        step(packed, j0, j1, b1 - b0, dz.data() + t * BH + e,
+             first ? nullptr : dz.data() + (t - 1) * BH + e, dh0 + e,
+             first ? nullptr : y + (t - 1) * BH + e, first ? nullptr : dy_at(t - 1) + e, act);
+      },
+      [&](detail::StepRange range) {
+        detail::input_gradients(dx, dw_ih, db_ih, dz.data(), H, x, w_ih, B, I, H, range);
+        detail::recurrent_weight_gradient(dw_hh, dz.data(), H, y, h0, B, H, H, range);
+      });
   std::copy(db_ih, db_ih + H, db_hh);
-  detail::recurrent_weight_gradient(dw_hh, dz.data(), H, y, h0, T, B, H, H);
 }
 
 #define RNNKIT_INSTANTIATE(Real)                                                                 \

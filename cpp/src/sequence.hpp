@@ -10,9 +10,9 @@
 // and only h_{t-1} in it: gru.cpp). The backward's product dL/dh_{t-1} =
 // dg_t W_hh hands each tile to the cell's backward at t - 1, which writes
 // dg_{t-1}, the next product's input. Only the recurrence stays in the loop:
-// dx, dW_ih, the biases and dW_hh wait for its end, each one product (or
-// sum) over every step. Threads split each step's tiles or the batch
-// (over_steps).
+// dx, dW_ih, the biases and dW_hh are products (or sums) over a chunk of
+// steps at a time, taken between chunks of the loop (backward_steps). Threads
+// split each step's tiles or the batch (over_steps), and each product.
 #pragma once
 
 #include <algorithm>
@@ -257,47 +257,91 @@ void forward_steps(bool project, index_t T, index_t B, index_t I, index_t GH, co
   }
 }
 
-// db (n) = the sums of the columns of dg (rows, n), rows ld apart. Threads
-// split the columns, one wide block each: rows of dg lie a page or more apart,
-// and blocks of a few cache lines a row, reading every row afresh, took four
-// times as long (H = 256). Each column's sum runs down its rows in order, so
-// the result does not depend on the thread count.
+// Steps [t0, t1) of a backward: which of dg's rows a share of the gradients
+// takes (backward_steps). The first share overwrites the sums over steps
+// (dW_ih, dW_hh, the biases), the later ones add to them.
+struct StepRange {
+  index_t t0, t1;
+  bool first;
+  Update update() const { return first ? Update::overwrite : Update::accumulate; }
+};
+
+// db (n) = (or +=) the sums of the columns of dg (rows, n), rows ld apart.
+// Threads split the columns, one wide block each: rows of dg lie a page or
+// more apart, and blocks of a few cache lines a row, reading every row
+// afresh, took four times as long (H = 256). Each column's sum runs down its
+// rows in order, so the result does not depend on the thread count.
 template <class Real>
-void column_sums(Real* db, const Real* dg, index_t ld, index_t rows, index_t n) {
+void column_sums(Real* db, const Real* dg, index_t ld, index_t rows, index_t n, Update update) {
   constexpr index_t line = 64 / sizeof(Real);
   const index_t share = (n + num_threads() - 1) / num_threads();
   const index_t block = std::max(line, (share + line - 1) / line * line);
   parallel_for((n + block - 1) / block, double(rows) * double(n), [=](index_t jb) {
     const index_t j0 = jb * block, j1 = std::min(n, j0 + block);
-    std::fill(db + j0, db + j1, Real(0));
+    if (update == Update::overwrite) std::fill(db + j0, db + j1, Real(0));
     for (index_t b = 0; b < rows; ++b)
       for (index_t j = j0; j < j1; ++j) db[j] += dg[b * ld + j];
   });
 }
 
-// What the input side takes from dg (rows = T*B, GH) once the loop has filled
-// it, every step at once: two products of depth T*B or GH and one sum, each
-// split among the threads like dW_hh's. (For the RNN and the LSTM, db_hh
-// equals db_ih and is copied once at the end.)
+// What the input side takes from the rows of dg (T*B, GH) of steps `range`:
+// two products and one sum, each split among the threads like dW_hh's. (For
+// the RNN and the LSTM, db_hh equals db_ih and is copied once at the end.)
 //   dx = dg W_ih,  dW_ih = dg^T x,  db_ih = the sums of dg's columns
-//   dx (rows, I), dw_ih (GH, I), db_ih (GH) out, dg rows ld apart, x (rows, I), w_ih (GH, I)
+//   dx (T*B, I), dw_ih (GH, I), db_ih (GH) out, dg rows ld apart, x (T*B, I), w_ih (GH, I)
 template <class Real>
 void input_gradients(Real* dx, Real* dw_ih, Real* db_ih, const Real* dg, index_t ld, const Real* x,
-                     const Real* w_ih, index_t rows, index_t I, index_t GH) {
-  gemm(dx, I, dg, ld, Op::N, w_ih, I, Op::N, rows, I, GH, Update::overwrite);
-  gemm(dw_ih, I, dg, ld, Op::T, x, I, Op::N, GH, I, rows, Update::overwrite);
-  column_sums(db_ih, dg, ld, rows, GH);
+                     const Real* w_ih, index_t B, index_t I, index_t GH, StepRange range) {
+  const index_t r0 = range.t0 * B, rows = (range.t1 - range.t0) * B;
+  dg += r0 * ld;
+  gemm(dx + r0 * I, I, dg, ld, Op::N, w_ih, I, Op::N, rows, I, GH, Update::overwrite);
+  gemm(dw_ih, I, dg, ld, Op::T, x + r0 * I, I, Op::N, GH, I, rows, range.update());
+  column_sums(db_ih, dg, ld, rows, GH, range.update());
 }
 
-// dW_hh = sum_t dg_t^T h_{t-1} once the loop has filled dg, as one product
-// of depth (T - 1) B plus h0's term. h_{t-1} is y_{t-1}, or h0 for t = 0
-// (zero when h0 is null).
+// dW_hh = (or +=) the sum over the steps t of `range` of dg_t^T h_{t-1}: one
+// product of depth (t1 - t0) B, h_{t-1} being y_{t-1}, or h0 for t = 0 (zero
+// when h0 is null), whose term comes last.
 //   dw_hh (GH, H) out, dg (T*B, GH) rows ld apart, y (T*B, H), h0 (B, H) may be null
 template <class Real>
 void recurrent_weight_gradient(Real* dw_hh, const Real* dg, index_t ld, const Real* y,
-                               const Real* h0, index_t T, index_t B, index_t H, index_t GH) {
-  gemm(dw_hh, H, dg + B * ld, ld, Op::T, y, H, Op::N, GH, H, (T - 1) * B, Update::overwrite);
-  if (h0 != nullptr) gemm(dw_hh, H, dg, ld, Op::T, h0, H, Op::N, GH, H, B, Update::accumulate);
+                               const Real* h0, index_t B, index_t H, index_t GH, StepRange range) {
+  const index_t from = std::max(range.t0, index_t(1));  // the first step with an h_{t-1} in y
+  const index_t steps = std::max(range.t1 - from, index_t(0));
+  gemm(dw_hh, H, dg + from * B * ld, ld, Op::T, y + (from - 1) * B * H, H, Op::N, GH, H, steps * B,
+       range.update());
+  if (range.t0 == 0 && h0 != nullptr)
+    gemm(dw_hh, H, dg, ld, Op::T, h0, H, Op::N, GH, H, B, Update::accumulate);
+}
+
+// Bytes of dg the gradient products take at a time (backward_steps): with the
+// step weights, within a core's L2.
+constexpr std::size_t kGradientChunkBytes = 512 * 1024;
+
+// The backward's steps t = T - 1 .. 0 (over_steps) in chunks of steps, and
+// after each chunk gradients(range) for its steps, whose rows of dg are
+// complete once the loop has gone back to the chunk's first step (step t
+// writes dg_{t-1}). Taken while those rows are still in L2: after the loop,
+// every product read all of dg from L3 again, ~10% of an LSTM's backward at
+// H = 128. A chunk is at least one slice of the products' depth (kKC rows),
+// so that dW_hh, larger than L2 at H >= 256, is not read and written more
+// often than in one product over every step. Results do not depend on the
+// thread count: the chunks depend on T, B and the layer's sizes alone.
+//   step(t, b0, b1, j0, j1) as over_steps', dg_bytes the bytes of one step's rows of dg
+template <class Step, class Gradients>
+void backward_steps(index_t T, index_t B, std::size_t dg_bytes, index_t tiles, double work,
+                    std::size_t weight_bytes, const Step& step, const Gradients& gradients) {
+  const index_t fit =
+      static_cast<index_t>(kGradientChunkBytes / std::max(dg_bytes, std::size_t(1)));
+  const index_t chunk = std::min(T, std::max((kKC + B - 1) / B, fit));
+  for (index_t t1 = T; t1 > 0; t1 -= chunk) {
+    const index_t t0 = std::max(t1 - chunk, index_t(0)), steps = t1 - t0;
+    over_steps(Pass::backward, steps, B, tiles, work * double(steps) / double(T), weight_bytes,
+               [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
+                 step(t1 - 1 - s, b0, b1, j0, j1);
+               });
+    gradients(StepRange{t0, t1, t1 == T});
+  }
 }
 
 }  // namespace rnnkit::detail

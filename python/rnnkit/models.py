@@ -823,7 +823,7 @@ class SequenceRegressor:
             self._head(self.recurrent.forward_state(self._windows(X[i : i + step]))[-1][0])
             for i in range(0, len(X), step)
         ]
-        return np.concatenate(chunks)
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     def inference(self):
         """A compiled snapshot of the model for forecasts one window or one step at a time.
