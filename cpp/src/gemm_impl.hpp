@@ -250,23 +250,40 @@ void dots(Real* out, const Real* __restrict x, const Real* __restrict cols, inde
   for (index_t i = 0; i < N; ++i) out[i] = sum[i];
 }
 
+#if defined(__GNUC__)
+// acc (N, U vectors from j) = sum_p B(p, i) A[p, j0 + j + .] (axpys).
+template <index_t N, index_t U, class Real, class BAt>
+void axpy_vectors(Real* acc, const Real* a, index_t lda, const BAt& b_at, index_t k, index_t j0,
+                  index_t j, index_t width) {
+  constexpr index_t lanes = RNNKIT_VECTOR_BYTES / sizeof(Real);
+  Vec<Real> sum[U][N] = {};
+  for (index_t p = 0; p < k; ++p)
+#pragma GCC unroll 8
+    for (index_t u = 0; u < U; ++u) {
+      Vec<Real> row;
+      __builtin_memcpy(&row, a + p * lda + j0 + j + u * lanes, sizeof row);
+#pragma GCC unroll 4
+      for (index_t i = 0; i < N; ++i) sum[u][i] += b_at(p, i) * row;
+    }
+  for (index_t u = 0; u < U; ++u)
+    for (index_t i = 0; i < N; ++i)
+      __builtin_memcpy(acc + i * width + j + u * lanes, &sum[u][i], sizeof sum[u][i]);
+}
+#endif
+
 // acc (N, width) = sum_p B(p, i) A[p, j0 + j] for j < width: columns of A^T
-// in vector registers across all k rows of A, each row read once.
+// in vector registers across all k rows of A, each row read once; U vectors
+// of them at a time, so that the FMA units have 8 or more sums in flight
+// (N = 4 alone left them waiting on the latency of each).
 template <index_t N, class Real, class BAt>
 void axpys(Real* acc, const Real* a, index_t lda, const BAt& b_at, index_t k, index_t j0,
            index_t width) {
   index_t j = 0;
 #if defined(__GNUC__)
-  constexpr index_t lanes = RNNKIT_VECTOR_BYTES / sizeof(Real);
-  for (; j + lanes <= width; j += lanes) {
-    Vec<Real> sum[N] = {};
-    for (index_t p = 0; p < k; ++p) {
-      Vec<Real> row;
-      __builtin_memcpy(&row, a + p * lda + j0 + j, sizeof row);
-      for (index_t i = 0; i < N; ++i) sum[i] += b_at(p, i) * row;
-    }
-    for (index_t i = 0; i < N; ++i) __builtin_memcpy(acc + i * width + j, &sum[i], sizeof sum[i]);
-  }
+  constexpr index_t lanes = RNNKIT_VECTOR_BYTES / sizeof(Real), U = (8 + N - 1) / N;
+  for (; j + U * lanes <= width; j += U * lanes)
+    axpy_vectors<N, U>(acc, a, lda, b_at, k, j0, j, width);
+  for (; j + lanes <= width; j += lanes) axpy_vectors<N, 1>(acc, a, lda, b_at, k, j0, j, width);
 #endif
   for (; j < width; ++j)
     for (index_t i = 0; i < N; ++i) {
