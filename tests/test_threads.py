@@ -63,8 +63,9 @@ def test_set_num_threads_round_trips(restore_threads):
 # (T, B, I, H) for each way two threads share a layer: every product split by
 # columns, step by step (weights too large for one core's cache), and the batch
 # split by rows through all steps (small weights, I <= 4 and I > 4, and an odd
-# batch); and a long sequence, whose input gradients and bias sums after the
-# loop split by rows and by columns (4H, here no whole number of cache lines).
+# batch); and a long sequence, whose input gradients and bias sums, taken a chunk
+# of steps at a time, split by rows and by columns (4H, here no whole number of
+# cache lines).
 # Each is large enough that the regions really fork.
 # the last: inputs projected before the steps (I >= 32), in chunks of steps
 SPLITS = [

@@ -63,13 +63,13 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
                   index_t I, index_t H) {
   const KernelScope scope;
   const index_t BH = B * H, GH = 3 * H, SH = 4 * H;
-  // dg (T*B, 4H): per step and row [dhn | da_r | da_z | da_n] (gru_cell_backward),
-  // for the weight gradients after the loop; every value is written before it
-  // is read. Columns H..4H are the input projection's gradient [da_r | da_z |
-  // da_n]; columns 0..3H, [dhn | da_r | da_z], the recurrent product's with W_hh's
-  // rows taken as n, r, z: 4H a row, as the LSTM's, not the 6H of two separate
-  // gradients (whose r and z blocks are the same).
-  const detail::Workspace<Real> dg(T * B * SH);
+  // dg (B, 4H) a step: per row [dhn | da_r | da_z | da_n] (gru_cell_backward),
+  // kept a chunk of steps at a time for the weight and input gradients; every
+  // value is written before it is read. Columns H..4H are the input projection's gradient [da_r |
+  // da_z | da_n]; columns 0..3H, [dhn | da_r | da_z], the recurrent product's with W_hh's rows
+  // taken as n, r, z: 4H a row, as the LSTM's, not the 6H of two separate gradients (whose r and z
+  // blocks are the same).
+  detail::BackwardRows<Real> dg(T, B, SH);
   // dh (B, H) carries dL/dh_t z_t back through time, the part of dL/dh_{t-1}
   // that does not pass through W_hh; it ends as dL/dh0.
   Real* const dh = dh0;
@@ -88,7 +88,7 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
     return t >= 0 ? y + t * BH : h0 != nullptr ? h0 : zeros.data();
   };
   const auto dy_at = [&](index_t t) { return dy != nullptr ? dy + t * BH : zeros.data(); };
-  const auto dg_at = [&](index_t t) { return dg.data() + t * B * SH; };
+  const auto dg_at = [&](index_t t) { return dg.at(t); };
   // dg_{T-1} and dh = dL/dh_{T-1} z_{T-1}, from dh_n + dy_{T-1}; each row is its own.
   parallel_for(B, kCellCost * double(BH), [&](index_t b) {
     const index_t e = b * H, g = b * SH;
@@ -105,7 +105,7 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   // (db_hh's r and z rows are copied from db_ih at the end.)
   const double work = double(T) * double(B) * double(GH) * double(H + kCellCost);
   detail::backward_steps(
-      T, B, sizeof(Real) * B * SH, weights.tiles(), work, weights.bytes(),
+      dg, T, B, weights.tiles(), work, weights.bytes(),
       [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
         const index_t e = b0 * H, g = b0 * SH;
         const bool first = t == 0;
@@ -114,11 +114,11 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
              first ? nullptr : dy_at(t - 1) + e);
       },
       [&](detail::StepRange range) {
-        detail::input_gradients(dx, dw_ih, db_ih, dg.data() + H, SH, x, w_ih, B, I, GH, range);
-        detail::column_sums(db_hh + 2 * H, dg.data() + range.t0 * B * SH, SH,
-                            (range.t1 - range.t0) * B, H, range.update());
-        detail::recurrent_weight_gradient(dw_hh, dg.data() + H, SH, y, h0, B, H, 2 * H, range);
-        detail::recurrent_weight_gradient(dw_hh + 2 * H * H, dg.data(), SH, y, h0, B, H, H, range);
+        const Real* const rows = dg.at(range.t0);
+        detail::input_gradients(dx, dw_ih, db_ih, rows + H, SH, x, w_ih, B, I, GH, range);
+        detail::column_sums(db_hh + 2 * H, rows, SH, (range.t1 - range.t0) * B, H, range.update());
+        detail::recurrent_weight_gradient(dw_hh, rows + H, SH, y, h0, B, H, 2 * H, range);
+        detail::recurrent_weight_gradient(dw_hh + 2 * H * H, rows, SH, y, h0, B, H, H, range);
       });
   std::copy(db_ih, db_ih + 2 * H, db_hh);
 }

@@ -59,9 +59,10 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
                    index_t I, index_t H, LstmVariant variant) {
   const KernelScope scope;
   const index_t BH = B * H, GH = 4 * H;
-  // dg (T*B, 4H): dL/d(pre-activation) of every gate and step, for the
-  // weight gradients after the loop; every value is written before it is read.
-  const detail::Workspace<Real> dg(T * B * GH);
+  // dg (B, 4H) a step: dL/d(pre-activation) of every gate, kept a chunk of
+  // steps at a time for the weight and input gradients; every value is
+  // written before it is read.
+  detail::BackwardRows<Real> dg(T, B, GH);
   // dc (B, H) carries dL/dc_t back through time; it ends as dL/dc0.
   Real* const dc = dc0;
   detail::copy_or_zero(dc, dc_n, BH);
@@ -75,7 +76,7 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
     return t >= 0 ? cells + t * BH : c0 != nullptr ? c0 : zeros.data();
   };
   const auto dy_at = [&](index_t t) { return dy != nullptr ? dy + t * BH : zeros.data(); };
-  const auto dg_at = [&](index_t t) { return dg.data() + t * B * GH; };
+  const auto dg_at = [&](index_t t) { return dg.at(t); };
   // dg_{T-1} from dL/dh_{T-1} = dh_n + dy_{T-1}; each row is its own.
   const Real* const dh_last = dh_n != nullptr ? dh_n : zeros.data();
   parallel_for(B, kCellCost * double(BH), [&](index_t b) {
@@ -89,7 +90,7 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
   // dW_ih, the bias and dW_hh take its rows of dg.
   const double work = double(T) * double(B) * double(GH) * double(H + kCellCost);
   detail::backward_steps(
-      T, B, sizeof(Real) * B * GH, weights.tiles(), work, weights.bytes(),
+      dg, T, B, weights.tiles(), work, weights.bytes(),
       [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
         const index_t e = b0 * H, g = b0 * GH;
         const bool first = t == 0;
@@ -99,8 +100,9 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
              first ? nullptr : dy_at(t - 1) + e);
       },
       [&](detail::StepRange range) {
-        detail::input_gradients(dx, dw_ih, db_ih, dg.data(), GH, x, w_ih, B, I, GH, range);
-        detail::recurrent_weight_gradient(dw_hh, dg.data(), GH, y, h0, B, H, GH, range);
+        const Real* const rows = dg.at(range.t0);
+        detail::input_gradients(dx, dw_ih, db_ih, rows, GH, x, w_ih, B, I, GH, range);
+        detail::recurrent_weight_gradient(dw_hh, rows, GH, y, h0, B, H, GH, range);
       });
   std::copy(db_ih, db_ih + GH, db_hh);
 }

@@ -50,9 +50,10 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
                   Nonlinearity act) {
   const KernelScope scope;
   const index_t BH = B * H;
-  // dz (T*B, H): dL/d(pre-activation) of every step, for the weight
-  // gradients after the loop; every value is written before it is read.
-  const detail::Workspace<Real> dz(T * BH);
+  // dz (B, H) a step: dL/d(pre-activation), kept a chunk of steps at a time
+  // for the weight and input gradients; every value is written before it is
+  // read.
+  detail::BackwardRows<Real> dz(T, B, H);
   const detail::StepWeights<Real> weights(w_hh, H, H, H);
   const auto activation_backward = weights.path().activation_backward;
   const auto step = weights.path().rnn_step_backward;
@@ -64,7 +65,7 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   const Real* const dh_last = dh_n != nullptr ? dh_n : zeros.data();
   parallel_for(B, kActivationBackwardCost * double(BH), [&](index_t b) {
     const index_t e = (T - 1) * BH + b * H;
-    activation_backward(dz.data() + e, dh_last + b * H, dy_at(T - 1) + b * H, y + e, H, act);
+    activation_backward(dz.at(T - 1) + b * H, dh_last + b * H, dy_at(T - 1) + b * H, y + e, H, act);
   });
   // Back through the steps t = T - 1 .. 0: dL/dh_{t-1} = dz_t W_hh, tile by
   // tile, each tile going on with dz_{t-1} for its units (at t = 0 it is
@@ -72,17 +73,17 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   // and dW_hh take its rows of dz.
   const double work = double(T) * double(BH) * double(H + kActivationBackwardCost);
   detail::backward_steps(
-      T, B, sizeof(Real) * BH, weights.tiles(), work, weights.bytes(),
+      dz, T, B, weights.tiles(), work, weights.bytes(),
       [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
         const index_t e = b0 * H;
         const bool first = t == 0;
-        step(packed, j0, j1, b1 - b0, dz.data() + t * BH + e,
-             first ? nullptr : dz.data() + (t - 1) * BH + e, dh0 + e,
+        step(packed, j0, j1, b1 - b0, dz.at(t) + e, first ? nullptr : dz.at(t - 1) + e, dh0 + e,
              first ? nullptr : y + (t - 1) * BH + e, first ? nullptr : dy_at(t - 1) + e, act);
       },
       [&](detail::StepRange range) {
-        detail::input_gradients(dx, dw_ih, db_ih, dz.data(), H, x, w_ih, B, I, H, range);
-        detail::recurrent_weight_gradient(dw_hh, dz.data(), H, y, h0, B, H, H, range);
+        const Real* const rows = dz.at(range.t0);
+        detail::input_gradients(dx, dw_ih, db_ih, rows, H, x, w_ih, B, I, H, range);
+        detail::recurrent_weight_gradient(dw_hh, rows, H, y, h0, B, H, H, range);
       });
   std::copy(db_ih, db_ih + H, db_hh);
 }

@@ -257,13 +257,73 @@ void forward_steps(bool project, index_t T, index_t B, index_t I, index_t GH, co
   }
 }
 
-// Steps [t0, t1) of a backward: which of dg's rows a share of the gradients
-// takes (backward_steps). The first share overwrites the sums over steps
-// (dW_ih, dW_hh, the biases), the later ones add to them.
+// Steps [t0, t1) of a backward: the chunk whose rows of dg a share of the
+// gradients takes (backward_steps). The first share overwrites the sums over
+// steps (dW_ih, dW_hh, the biases), the later ones add to them.
 struct StepRange {
   index_t t0, t1;
   bool first;
   Update update() const { return first ? Update::overwrite : Update::accumulate; }
+};
+
+// Bytes of dg the gradient products take at a time (backward_steps): with the
+// step weights, within a core's L2.
+constexpr std::size_t kGradientChunkBytes = 512 * 1024;
+
+// The steps of a chunk of a backward of T steps whose rows of dg take
+// row_bytes each: what fits in kGradientChunkBytes, but at least one slice
+// of the products' depth (kKC rows), and up to twice that many steps when
+// more fill their last slice better: the product over a chunk reads and
+// writes dW_hh (1 MB at H = 256) once per slice, and a chunk of 260 rows in
+// slices of 256 and 4 would do so twice as often as one product over every
+// step. It depends on T, B and the layer's sizes alone, so results do not
+// depend on the thread count.
+inline index_t chunk_steps(index_t T, index_t B, std::size_t row_bytes) {
+  const auto fit = static_cast<index_t>(kGradientChunkBytes / std::max(row_bytes, std::size_t(1)));
+  const index_t least = std::max((kKC + B - 1) / B, fit);
+  if (least >= T) return T;
+  // the fewest steps whose slices hold the most rows per slice on average
+  index_t best = least;
+  const auto fill = [=](index_t steps) {  // rows per slice, as a fraction of kKC
+    const index_t rows = steps * B;
+    return double(rows) / double((rows + kKC - 1) / kKC * kKC);
+  };
+  for (index_t steps = least + 1; steps <= std::min(2 * least, T); ++steps)
+    if (fill(steps) > fill(best)) best = steps;
+  return best;
+}
+
+// The rows of dg (dL/d(pre-activation), B rows of `width` a step) that a
+// backward keeps: those of one chunk of steps [t0, t1), in order, so that
+// each gradient product over them is one call, and of step t0 - 1, which the
+// chunk's first step writes and the next chunk (earlier in time) starts from:
+// next() moves them to that chunk's last step. Memory grows with a chunk of
+// steps, not with T.
+template <class Real>
+class BackwardRows {
+ public:
+  BackwardRows(index_t T, index_t B, index_t width)
+      : B_(B),
+        width_(width),
+        chunk_(chunk_steps(T, B, sizeof(Real) * B * width)),
+        t0_(T - chunk_),
+        data_((chunk_ + 1) * B * width) {}
+
+  index_t chunk() const { return chunk_; }
+  // Step t's rows, for t - 1 .. t1 - 1 of the current chunk [t0, t1); a
+  // chunk's rows are whole steps one after another from at(t0).
+  Real* at(index_t t) const { return data_.data() + (t - t0_ + 1) * B_ * width_; }
+  // The next chunk, [t0, the current one's t0).
+  void next(index_t t0) {
+    const Real* const from = at(t0_ - 1);
+    const index_t last = t0_ - 1;
+    t0_ = t0;
+    std::copy(from, from + B_ * width_, at(last));
+  }
+
+ private:
+  index_t B_, width_, chunk_, t0_;
+  Workspace<Real> data_;
 };
 
 // db (n) = (or +=) the sums of the columns of dg (rows, n), rows ld apart.
@@ -284,16 +344,16 @@ void column_sums(Real* db, const Real* dg, index_t ld, index_t rows, index_t n, 
   });
 }
 
-// What the input side takes from the rows of dg (T*B, GH) of steps `range`:
-// two products and one sum, each split among the threads like dW_hh's. (For
-// the RNN and the LSTM, db_hh equals db_ih and is copied once at the end.)
+// What the input side takes from dg's rows of the steps `range` (from the
+// chunk's first, rows ld apart): two products and one sum, each split among
+// the threads like dW_hh's. (For the RNN and the LSTM, db_hh equals db_ih and
+// is copied once at the end.)
 //   dx = dg W_ih,  dW_ih = dg^T x,  db_ih = the sums of dg's columns
-//   dx (T*B, I), dw_ih (GH, I), db_ih (GH) out, dg rows ld apart, x (T*B, I), w_ih (GH, I)
+//   dx (T*B, I), dw_ih (GH, I), db_ih (GH) out, x (T*B, I), w_ih (GH, I)
 template <class Real>
 void input_gradients(Real* dx, Real* dw_ih, Real* db_ih, const Real* dg, index_t ld, const Real* x,
                      const Real* w_ih, index_t B, index_t I, index_t GH, StepRange range) {
   const index_t r0 = range.t0 * B, rows = (range.t1 - range.t0) * B;
-  dg += r0 * ld;
   gemm(dx + r0 * I, I, dg, ld, Op::N, w_ih, I, Op::N, rows, I, GH, Update::overwrite);
   gemm(dw_ih, I, dg, ld, Op::T, x + r0 * I, I, Op::N, GH, I, rows, range.update());
   column_sums(db_ih, dg, ld, rows, GH, range.update());
@@ -302,40 +362,32 @@ void input_gradients(Real* dx, Real* dw_ih, Real* db_ih, const Real* dg, index_t
 // dW_hh = (or +=) the sum over the steps t of `range` of dg_t^T h_{t-1}: one
 // product of depth (t1 - t0) B, h_{t-1} being y_{t-1}, or h0 for t = 0 (zero
 // when h0 is null), whose term comes last.
-//   dw_hh (GH, H) out, dg (T*B, GH) rows ld apart, y (T*B, H), h0 (B, H) may be null
+//   dw_hh (GH, H) out, dg the chunk's rows (ld apart), y (T*B, H), h0 (B, H) may be null
 template <class Real>
 void recurrent_weight_gradient(Real* dw_hh, const Real* dg, index_t ld, const Real* y,
                                const Real* h0, index_t B, index_t H, index_t GH, StepRange range) {
   const index_t from = std::max(range.t0, index_t(1));  // the first step with an h_{t-1} in y
   const index_t steps = std::max(range.t1 - from, index_t(0));
-  gemm(dw_hh, H, dg + from * B * ld, ld, Op::T, y + (from - 1) * B * H, H, Op::N, GH, H, steps * B,
-       range.update());
+  gemm(dw_hh, H, dg + (from - range.t0) * B * ld, ld, Op::T, y + (from - 1) * B * H, H, Op::N, GH,
+       H, steps * B, range.update());
   if (range.t0 == 0 && h0 != nullptr)
     gemm(dw_hh, H, dg, ld, Op::T, h0, H, Op::N, GH, H, B, Update::accumulate);
 }
 
-// Bytes of dg the gradient products take at a time (backward_steps): with the
-// step weights, within a core's L2.
-constexpr std::size_t kGradientChunkBytes = 512 * 1024;
-
-// The backward's steps t = T - 1 .. 0 (over_steps) in chunks of steps, and
-// after each chunk gradients(range) for its steps, whose rows of dg are
+// The backward's steps t = T - 1 .. 0 (over_steps) in the chunks of `rows`,
+// and after each chunk gradients(range) for its steps, whose rows of dg are
 // complete once the loop has gone back to the chunk's first step (step t
 // writes dg_{t-1}). Taken while those rows are still in L2: after the loop,
 // every product read all of dg from L3 again, ~10% of an LSTM's backward at
-// H = 128. A chunk is at least one slice of the products' depth (kKC rows),
-// so that dW_hh, larger than L2 at H >= 256, is not read and written more
-// often than in one product over every step. Results do not depend on the
-// thread count: the chunks depend on T, B and the layer's sizes alone.
-//   step(t, b0, b1, j0, j1) as over_steps', dg_bytes the bytes of one step's rows of dg
-template <class Step, class Gradients>
-void backward_steps(index_t T, index_t B, std::size_t dg_bytes, index_t tiles, double work,
+// H = 128.
+//   step(t, b0, b1, j0, j1) as over_steps'
+template <class Real, class Step, class Gradients>
+void backward_steps(BackwardRows<Real>& rows, index_t T, index_t B, index_t tiles, double work,
                     std::size_t weight_bytes, const Step& step, const Gradients& gradients) {
-  const index_t fit =
-      static_cast<index_t>(kGradientChunkBytes / std::max(dg_bytes, std::size_t(1)));
-  const index_t chunk = std::min(T, std::max((kKC + B - 1) / B, fit));
+  const index_t chunk = rows.chunk();
   for (index_t t1 = T; t1 > 0; t1 -= chunk) {
     const index_t t0 = std::max(t1 - chunk, index_t(0)), steps = t1 - t0;
+    if (t1 < T) rows.next(t0);
     over_steps(Pass::backward, steps, B, tiles, work * double(steps) / double(T), weight_bytes,
                [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
                  step(t1 - 1 - s, b0, b1, j0, j1);

@@ -174,6 +174,7 @@ void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
   alignas(64) Real init[J * R * width];
   const StepShape& s = w.shape;
   constexpr index_t paired_rows = (kStepChains - 1) / NV;  // at most: rows * NV < kStepChains
+  static_assert(paired_rows >= 1 && paired_rows <= R, "paired tiles must fit the buffers");
   const bool paired = rows <= paired_rows;
   for (index_t j = j0; j < j1; j += paired ? J : 1) {
     const index_t tiles = paired ? std::min(J, j1 - j) : 1;
@@ -198,8 +199,8 @@ void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
       const index_t ld_from = pre != nullptr ? width : 0;
       const index_t from_step = pre != nullptr ? R * width : s.tile_size;
       const Real* const hr = h != nullptr ? h + r0 * w.ld : nullptr;
-      if (tiles == 2)
-        tile_rows<NV, paired_rows, 2>(mr, tile, from, ld_from, from_step, packed, s.tile_size,
+      if (tiles == J)
+        tile_rows<NV, paired_rows, J>(mr, tile, from, ld_from, from_step, packed, s.tile_size,
                                       x + r0 * w.I, w.I, w.I, hr, w.ld, w.K);
       else
         tile_rows<NV, R, 1>(mr, tile, from, ld_from, from_step, packed, s.tile_size, x + r0 * w.I,

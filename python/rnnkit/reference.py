@@ -3,7 +3,7 @@
 Same signatures as ``rnnkit._core``, written the plain way: the input projection of all
 steps is one matrix product before the time loop, only the recurrent product runs per
 step, and the weight, bias and input gradients are one product each after the loop (the
-core takes the same sums step by step, while each step's data is in cache). The
+core takes the same sums a chunk of steps at a time, while the chunk's data is in cache). The
 optimizer updates (``adam_step``, ``sgd_step``, ``rmsprop_step``, ``sum_of_squares``)
 are here too, one NumPy expression per line of PyTorch's update rules, and ``Inference``,
 a trained network for a batch of one, as a class of the same API as the core's.
