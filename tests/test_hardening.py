@@ -1321,7 +1321,11 @@ def test_repeated_calls_do_not_grow_resident_memory(one_thread):
     reason="glibc's heap: other allocators (musl's) unmap NumPy's large outputs at every free",
 )
 def faults_per_step(cell, T, B, H):
-    """Minor page faults of one float32 training step of ``cell``, once warm."""
+    """Minor page faults of one float32 training step of ``cell``, once warm: the least of
+    three rounds of five steps. The count is the whole process's, so a thread an earlier
+    test left running, or pages of its libraries the system reclaimed under another job's
+    load, can add faults to one round (once seen in CI); a step that takes fresh pages
+    takes them in every round."""
     rng = np.random.default_rng(7)
     p = make_problem(rng, cell, T, B, 4, H, np.float32)
     grads = make_output_grads(rng, cell, T, B, H, np.float32)
@@ -1331,10 +1335,13 @@ def faults_per_step(cell, T, B, H):
 
     for _ in range(3):
         step()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(5):
-        step()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5
+    rounds = []
+    for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(5):
+            step()
+        rounds.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
+    return min(rounds)
 
 
 def test_a_gru_step_faults_no_more_than_an_lstm_step_of_its_size(one_thread):
