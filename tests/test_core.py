@@ -50,9 +50,10 @@ def test_matches_reference_on_random_shapes(cell, T, B, I, H, dtype, with_state,
         # the GRU's three gates); 70 units are an odd number of tiles of 8 or 16 lanes.
         (5, 1, 2, 70),
         (5, 2, 2, 70),
-        # The backward takes the gradients of dg a chunk of steps at a time (4 here, for
-        # every cell and dtype), the h0 term in the last one, of a single step.
-        (5, 70, 2, 600),
+        # The backward takes the gradients of dg a chunk of steps at a time (sequence.hpp's
+        # chunk_steps): here 4 to 32 steps by cell and dtype, two to eleven chunks, and for
+        # the LSTM and the GRU a last chunk of one step, with the h0 term.
+        (41, 64, 2, 64),
         # More rows, columns and depth than one cache block of the matrix
         # product (128 x 1024 x 256), so every edge of its blocking is crossed.
         (3, 130, 5, 300),
