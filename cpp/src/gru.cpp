@@ -65,9 +65,10 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   const index_t BH = B * H, GH = 3 * H, SH = 4 * H;
   // dg (B, 4H) a step: per row [dhn | da_r | da_z | da_n] (gru_cell_backward),
   // kept a chunk of steps at a time for the weight and input gradients; every
-  // value is written before it is read. Columns H..4H are the input projection's gradient [da_r |
-  // da_z | da_n]; columns 0..3H, [dhn | da_r | da_z], the recurrent product's with W_hh's rows
-  // taken as n, r, z: 4H a row, as the LSTM's, not the 6H of two separate gradients (whose r and z
+  // value is written before it is read. Columns H..4H are the input
+  // projection's gradient [da_r | da_z | da_n]; columns 0..3H, [dhn | da_r |
+  // da_z], the recurrent product's with W_hh's rows taken as n, r, z: 4H a
+  // row, as the LSTM's, not the 6H of two separate gradients (whose r and z
   // blocks are the same).
   detail::BackwardRows<Real> dg(T, B, SH);
   // dh (B, H) carries dL/dh_t z_t back through time, the part of dL/dh_{t-1}
@@ -88,11 +89,10 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
     return t >= 0 ? y + t * BH : h0 != nullptr ? h0 : zeros.data();
   };
   const auto dy_at = [&](index_t t) { return dy != nullptr ? dy + t * BH : zeros.data(); };
-  const auto dg_at = [&](index_t t) { return dg.at(t); };
   // dg_{T-1} and dh = dL/dh_{T-1} z_{T-1}, from dh_n + dy_{T-1}; each row is its own.
   parallel_for(B, kCellCost * double(BH), [&](index_t b) {
     const index_t e = b * H, g = b * SH;
-    cell(dg_at(T - 1) + g, dh + e, gates + (T - 1) * B * SH + g, h_at(T - 2) + e, dy_at(T - 1) + e,
+    cell(dg.at(T - 1) + g, dh + e, gates + (T - 1) * B * SH + g, h_at(T - 2) + e, dy_at(T - 1) + e,
          H);
   });
   // Back through the steps t = T - 1 .. 0: dL/dh_{t-1} = dh + [dhn | da_r |
@@ -109,7 +109,7 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
       [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
         const index_t e = b0 * H, g = b0 * SH;
         const bool first = t == 0;
-        step(packed, j0, j1, b1 - b0, dg_at(t) + g, first ? nullptr : dg_at(t - 1) + g, dh + e,
+        step(packed, j0, j1, b1 - b0, dg.at(t) + g, first ? nullptr : dg.at(t - 1) + g, dh + e,
              first ? nullptr : gates + (t - 1) * B * SH + g, first ? nullptr : h_at(t - 2) + e,
              first ? nullptr : dy_at(t - 1) + e);
       },

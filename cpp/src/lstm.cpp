@@ -76,12 +76,11 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
     return t >= 0 ? cells + t * BH : c0 != nullptr ? c0 : zeros.data();
   };
   const auto dy_at = [&](index_t t) { return dy != nullptr ? dy + t * BH : zeros.data(); };
-  const auto dg_at = [&](index_t t) { return dg.at(t); };
   // dg_{T-1} from dL/dh_{T-1} = dh_n + dy_{T-1}; each row is its own.
   const Real* const dh_last = dh_n != nullptr ? dh_n : zeros.data();
   parallel_for(B, kCellCost * double(BH), [&](index_t b) {
     const index_t e = b * H, g = b * GH;
-    cell(dg_at(T - 1) + g, dc + e, gates + (T - 1) * B * GH + g, c_at(T - 1) + e, c_at(T - 2) + e,
+    cell(dg.at(T - 1) + g, dc + e, gates + (T - 1) * B * GH + g, c_at(T - 1) + e, c_at(T - 2) + e,
          dh_last + e, dy_at(T - 1) + e, H);
   });
   // Back through the steps t = T - 1 .. 0: dL/dh_{t-1} = dg_t W_hh, tile by
@@ -94,7 +93,7 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
       [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
         const index_t e = b0 * H, g = b0 * GH;
         const bool first = t == 0;
-        step(packed, j0, j1, b1 - b0, dg_at(t) + g, first ? nullptr : dg_at(t - 1) + g, dc + e,
+        step(packed, j0, j1, b1 - b0, dg.at(t) + g, first ? nullptr : dg.at(t - 1) + g, dc + e,
              dh0 + e, first ? nullptr : gates + (t - 1) * B * GH + g,
              first ? nullptr : c_at(t - 1) + e, first ? nullptr : c_at(t - 2) + e,
              first ? nullptr : dy_at(t - 1) + e);

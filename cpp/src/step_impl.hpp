@@ -170,11 +170,11 @@ template <index_t NV, class Real, class Epilogue>
 void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* x,
                 const Real* h, const Real* pre, index_t ld_pre, const Epilogue& epilogue) {
   constexpr index_t R = kStepRows<NV>, lanes = kStepLanes<Real>, width = NV * lanes, J = 2;
-  alignas(64) Real tile[J * R * width];
-  alignas(64) Real init[J * R * width];
-  const StepShape& s = w.shape;
   constexpr index_t paired_rows = (kStepChains - 1) / NV;  // at most: rows * NV < kStepChains
-  static_assert(paired_rows >= 1 && paired_rows <= R, "paired tiles must fit the buffers");
+  static_assert(paired_rows >= 1 && J * paired_rows <= R, "paired tiles must fit the buffers");
+  alignas(64) Real tile[R * width];  // a block's sums, tile jj's mr rows after jj * mr rows
+  alignas(64) Real init[R * width];  // laid out as tile
+  const StepShape& s = w.shape;
   const bool paired = rows <= paired_rows;
   for (index_t j = j0; j < j1; j += paired ? J : 1) {
     const index_t tiles = paired ? std::min(J, j1 - j) : 1;
@@ -187,7 +187,7 @@ void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
             const auto [first, n_rows] = step_run(s, lanes, w.H, j + jj, v);
             const Real* const bias = packed + jj * s.tile_size + v * lanes;
             for (index_t r = 0; r < mr; ++r) {
-              Real* const out = init + (jj * R + r) * width + v * lanes;
+              Real* const out = init + (jj * mr + r) * width + v * lanes;
               const Real* const in = pre + (r0 + r) * ld_pre + first;
               if (n_rows == lanes)  // a whole vector: a loop of known length, which vectorises
                 for (index_t l = 0; l < lanes; ++l) out[l] = in[l] + bias[l];
@@ -197,7 +197,7 @@ void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
           }
       const Real* const from = pre != nullptr ? init : packed;
       const index_t ld_from = pre != nullptr ? width : 0;
-      const index_t from_step = pre != nullptr ? R * width : s.tile_size;
+      const index_t from_step = pre != nullptr ? mr * width : s.tile_size;
       const Real* const hr = h != nullptr ? h + r0 * w.ld : nullptr;
       if (tiles == J)
         tile_rows<NV, paired_rows, J>(mr, tile, from, ld_from, from_step, packed, s.tile_size,
