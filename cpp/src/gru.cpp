@@ -47,10 +47,10 @@ void gru_forward(Real* y, Real* h_n, Real* gates, const Real* x, const Real* h0,
   detail::forward_steps(
       true, T, B, I, GH, x, w_ih, static_cast<Real*>(nullptr), weights.tiles(), work,
       weights.bytes(),
-      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1, const Real* gi) {
+      [&](index_t t, index_t b0, index_t b1, detail::StepTiles tiles, const Real* gi) {
         const index_t e = b0 * H;
         const Real* const h_prev = t > 0 ? h.at(t - 1) + e : h_init + e;
-        step(packed, j0, j1, b1 - b0, h_prev, gi, b_ih, h.at(t) + e,
+        step(packed, tiles, b1 - b0, h_prev, gi, b_ih, h.at(t) + e,
              gates != nullptr ? gates + (t * B + b0) * SH : nullptr);
       });
   std::copy(h.at(T - 1), h.at(T - 1) + BH, h_n);
@@ -106,10 +106,10 @@ void gru_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   const double work = double(T) * double(B) * double(GH) * double(H + kCellCost);
   detail::backward_steps(
       dg, T, B, weights.tiles(), work, weights.bytes(),
-      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
+      [&](index_t t, index_t b0, index_t b1, detail::StepTiles tiles) {
         const index_t e = b0 * H, g = b0 * SH;
         const bool first = t == 0;
-        step(packed, j0, j1, b1 - b0, dg.at(t) + g, first ? nullptr : dg.at(t - 1) + g, dh + e,
+        step(packed, tiles, b1 - b0, dg.at(t) + g, first ? nullptr : dg.at(t - 1) + g, dh + e,
              first ? nullptr : gates + (t - 1) * B * SH + g, first ? nullptr : h_at(t - 2) + e,
              first ? nullptr : dy_at(t - 1) + e);
       },

@@ -40,11 +40,11 @@ void lstm_forward(Real* y, Real* h_n, Real* c_n, Real* gates, Real* cells, const
   // gates_t = b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T, then the cell, per tile.
   detail::forward_steps(
       weights.projected(I), T, B, I, GH, x, w_ih, gates, weights.tiles(), work, weights.bytes(),
-      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1, const Real* pre) {
+      [&](index_t t, index_t b0, index_t b1, detail::StepTiles tiles, const Real* pre) {
         const index_t e = b0 * H;
         const Real* const h_prev = t > 0 ? h.at(t - 1) + e : h0 != nullptr ? h0 + e : nullptr;
         const Real* const c_prev = t > 0 ? c.at(t - 1) + e : c_init + e;
-        step(packed, j0, j1, b1 - b0, x + (t * B + b0) * I, pre, h_prev, c_prev, h.at(t) + e,
+        step(packed, tiles, b1 - b0, x + (t * B + b0) * I, pre, h_prev, c_prev, h.at(t) + e,
              c.at(t) + e, gates != nullptr ? gates + (t * B + b0) * GH : nullptr);
       });
   std::copy(h.at(T - 1), h.at(T - 1) + BH, h_n);
@@ -90,10 +90,10 @@ void lstm_backward(Real* dx, Real* dh0, Real* dc0, Real* dw_ih, Real* dw_hh, Rea
   const double work = double(T) * double(B) * double(GH) * double(H + kCellCost);
   detail::backward_steps(
       dg, T, B, weights.tiles(), work, weights.bytes(),
-      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
+      [&](index_t t, index_t b0, index_t b1, detail::StepTiles tiles) {
         const index_t e = b0 * H, g = b0 * GH;
         const bool first = t == 0;
-        step(packed, j0, j1, b1 - b0, dg.at(t) + g, first ? nullptr : dg.at(t - 1) + g, dc + e,
+        step(packed, tiles, b1 - b0, dg.at(t) + g, first ? nullptr : dg.at(t - 1) + g, dc + e,
              dh0 + e, first ? nullptr : gates + (t - 1) * B * GH + g,
              first ? nullptr : c_at(t - 1) + e, first ? nullptr : c_at(t - 2) + e,
              first ? nullptr : dy_at(t - 1) + e);

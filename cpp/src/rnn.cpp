@@ -35,10 +35,10 @@ void rnn_forward(Real* y, Real* h_n, const Real* x, const Real* h0, const Real* 
   // h_t = act(b_ih + b_hh + x_t W_ih^T + h_{t-1} W_hh^T), tile by tile.
   detail::forward_steps(
       weights.projected(I), T, B, I, H, x, w_ih, y, weights.tiles(), work, weights.bytes(),
-      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1, const Real* pre) {
+      [&](index_t t, index_t b0, index_t b1, detail::StepTiles tiles, const Real* pre) {
         const index_t e = b0 * H;
         const Real* const h_prev = t > 0 ? h.at(t - 1) + e : h0 != nullptr ? h0 + e : nullptr;
-        step(packed, j0, j1, b1 - b0, x + (t * B + b0) * I, pre, h_prev, h.at(t) + e, act);
+        step(packed, tiles, b1 - b0, x + (t * B + b0) * I, pre, h_prev, h.at(t) + e, act);
       });
   std::copy(h.at(T - 1), h.at(T - 1) + BH, h_n);
 }
@@ -74,10 +74,10 @@ void rnn_backward(Real* dx, Real* dh0, Real* dw_ih, Real* dw_hh, Real* db_ih, Re
   const double work = double(T) * double(BH) * double(H + kActivationBackwardCost);
   detail::backward_steps(
       dz, T, B, weights.tiles(), work, weights.bytes(),
-      [&](index_t t, index_t b0, index_t b1, index_t j0, index_t j1) {
+      [&](index_t t, index_t b0, index_t b1, detail::StepTiles tiles) {
         const index_t e = b0 * H;
         const bool first = t == 0;
-        step(packed, j0, j1, b1 - b0, dz.at(t) + e, first ? nullptr : dz.at(t - 1) + e, dh0 + e,
+        step(packed, tiles, b1 - b0, dz.at(t) + e, first ? nullptr : dz.at(t - 1) + e, dh0 + e,
              first ? nullptr : y + (t - 1) * BH + e, first ? nullptr : dy_at(t - 1) + e, act);
       },
       [&](detail::StepRange range) {

@@ -183,10 +183,11 @@ class StepWeights {
   Workspace<Real> data_;
 };
 
-// Runs step(t, b0, b1, j0, j1) for t = 0 .. T - 1, each step over batch
-// rows [b0, b1) and tiles [j0, j1) of the layer's units, together covering
-// every row and tile, step t + 1 after step t for the same rows. Two ways to
-// use two or more threads:
+// Runs step(t, b0, b1, tiles) for t = 0 .. T - 1, each step over batch
+// rows [b0, b1) and StepTiles of the layer's units, together covering every
+// row and tile, step t + 1 after step t for the same rows, taking its tiles
+// in the other direction (StepTiles says why). Two ways to use two or more
+// threads:
 //  - each thread its own rows through all the steps, without a single
 //    barrier: rows never meet in the recurrence. Each thread then streams all
 //    the weights every step, so this needs them in a core's cache and a batch
@@ -199,6 +200,9 @@ template <class Step>
 void over_steps(Pass pass, index_t T, index_t B, index_t tiles, double work,
                 std::size_t weight_bytes, const Step& step) {
   const bool forward = pass == Pass::forward;
+  const auto order = [](index_t t, index_t j0, index_t j1) {
+    return StepTiles{j0, j1, t % 2 == 1};
+  };
   constexpr index_t kMinRows = 8;                      // a tile's height per thread
   constexpr std::size_t kMaxWeightBytes = 512 * 1024;  // half of a 1 MB L2
   if (weight_bytes <= kMaxWeightBytes) {
@@ -210,7 +214,7 @@ void over_steps(Pass pass, index_t T, index_t B, index_t tiles, double work,
       {
         const InRegion in_region;
         const int n = team_size(), k = team_rank();
-        for (index_t t = 0; t < T; ++t) step(t, B * k / n, B * (k + 1) / n, index_t(0), tiles);
+        for (index_t t = 0; t < T; ++t) step(t, B * k / n, B * (k + 1) / n, order(t, 0, tiles));
         done.arrive_and_wait(n);
       }
       return;
@@ -218,7 +222,7 @@ void over_steps(Pass pass, index_t T, index_t B, index_t tiles, double work,
   }
   const Team team(forward ? Site::forward_tiles : Site::backward_tiles, work, Team::at_most(tiles));
   if (team.size() < 2) {
-    for (index_t t = 0; t < T; ++t) step(t, index_t(0), B, index_t(0), tiles);
+    for (index_t t = 0; t < T; ++t) step(t, index_t(0), B, order(t, 0, tiles));
     return;
   }
   Barrier meet;
@@ -227,7 +231,7 @@ void over_steps(Pass pass, index_t T, index_t B, index_t tiles, double work,
     const InRegion in_region;
     const int n = team_size(), k = team_rank();
     for (index_t t = 0; t < T; ++t) {
-      step(t, index_t(0), B, tiles * k / n, tiles * (k + 1) / n);
+      step(t, index_t(0), B, order(t, tiles * k / n, tiles * (k + 1) / n));
       meet.arrive_and_wait(n);
     }
   }
@@ -237,7 +241,7 @@ void over_steps(Pass pass, index_t T, index_t B, index_t tiles, double work,
 // projection pre_t = x_t W_ih^T (rows GH apart) when `project`: one product
 // before every kProjectedSteps steps, into kept (T*B, GH), the gates that the
 // steps then overwrite, or, when null, a workspace of one chunk of steps.
-// step(t, b0, b1, j0, j1, pre) gets the rows of pre_t from b0 on, or null.
+// step(t, b0, b1, tiles, pre) gets the rows of pre_t from b0 on, or null.
 template <class Real, class Step>
 void forward_steps(bool project, index_t T, index_t B, index_t I, index_t GH, const Real* x,
                    const Real* w_ih, Real* kept, index_t tiles, double work,
@@ -250,8 +254,8 @@ void forward_steps(bool project, index_t T, index_t B, index_t I, index_t GH, co
     if (project)
       gemm(pre, GH, x + t0 * B * I, I, Op::N, w_ih, I, Op::T, steps * B, GH, I, Update::overwrite);
     over_steps(Pass::forward, steps, B, tiles, work * double(steps) / double(T), weight_bytes,
-               [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
-                 step(t0 + s, b0, b1, j0, j1,
+               [&](index_t s, index_t b0, index_t b1, StepTiles tiles) {
+                 step(t0 + s, b0, b1, tiles,
                       pre != nullptr ? pre + (s * B + b0) * GH : static_cast<Real*>(nullptr));
                });
   }
@@ -380,7 +384,7 @@ void recurrent_weight_gradient(Real* dw_hh, const Real* dg, index_t ld, const Re
 // writes dg_{t-1}). Taken while those rows are still in L2: after the loop,
 // every product read all of dg from L3 again, ~10% of an LSTM's backward at
 // H = 128.
-//   step(t, b0, b1, j0, j1) as over_steps'
+//   step(t, b0, b1, tiles) as over_steps'
 template <class Real, class Step, class Gradients>
 void backward_steps(BackwardRows<Real>& rows, index_t T, index_t B, index_t tiles, double work,
                     std::size_t weight_bytes, const Step& step, const Gradients& gradients) {
@@ -389,8 +393,8 @@ void backward_steps(BackwardRows<Real>& rows, index_t T, index_t B, index_t tile
     const index_t t0 = std::max(t1 - chunk, index_t(0)), steps = t1 - t0;
     if (t1 < T) rows.next(t0);
     over_steps(Pass::backward, steps, B, tiles, work * double(steps) / double(T), weight_bytes,
-               [&](index_t s, index_t b0, index_t b1, index_t j0, index_t j1) {
-                 step(t1 - 1 - s, b0, b1, j0, j1);
+               [&](index_t s, index_t b0, index_t b1, StepTiles tiles) {
+                 step(t1 - 1 - s, b0, b1, tiles);
                });
     gradients(StepRange{t0, t1, t1 == T});
   }

@@ -92,7 +92,18 @@ template <class Real>
 using PackStepFn = void (*)(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t ps,
                             const Real* bias, index_t G, index_t I, index_t K, index_t H);
 
-// One time step of a layer over batch rows [0, rows) and tiles [j0, j1) of
+// The tiles [j0, j1) of a layer's units that a step takes, from j0 up, or
+// from j1 - 1 down when `down`. Steps alternate (over_steps), so that a step
+// starts with the tiles that the step before took last, still in L2: at a
+// batch of one, weights a little larger than L2 (H = 256 in float32: 1 MB a
+// layer) came from L3 whole every step. A tile's sums do not depend on the
+// order.
+struct StepTiles {
+  index_t j0, j1;
+  bool down;
+};
+
+// One time step of a layer over batch rows [0, rows) and `tiles` of
 // its units: the product and the cell update (lstm.cpp, gru.cpp, rnn.cpp
 // say what each computes). Rows are x_t (I), h (H), c (H), gates (G*H or
 // 4H for the GRU) apart; h_prev may be null for zeros (not the GRU's, which
@@ -100,20 +111,20 @@ using PackStepFn = void (*)(Real* dst, const Real* w_ih, const Real* w_k, index_
 // null, is x_t W_ih^T, the input projection run before the loop (the weights
 // then packed with I = 0): it stands for x_t, and may be gates_t itself.
 template <class Real>
-using LstmStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+using LstmStepFn = void (*)(const PackedStep<Real>& w, StepTiles tiles, index_t rows,
                             const Real* x_t, const Real* pre_t, const Real* h_prev,
                             const Real* c_prev, Real* h_t, Real* c_t, Real* gates_t);
 template <class Real>
-using GruStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+using GruStepFn = void (*)(const PackedStep<Real>& w, StepTiles tiles, index_t rows,
                            const Real* h_prev, const Real* gi_t, const Real* b_ih, Real* h_t,
                            Real* gates_t);
 template <class Real>
-using RnnStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+using RnnStepFn = void (*)(const PackedStep<Real>& w, StepTiles tiles, index_t rows,
                            const Real* x_t, const Real* pre_t, const Real* h_prev, Real* h_t,
                            Nonlinearity act);
 
 // The LSTM backward's step t (lstm.cpp): dL/dh_{t-1} = dg_t W_hh over rows
-// [0, rows) and tiles [j0, j1) of the units, with dg_t (rows, 4H) = dL/dpre_t,
+// [0, rows) and `tiles` of the units, with dg_t (rows, 4H) = dL/dpre_t,
 // and in its epilogue the cell's backward at step t - 1 for those units,
 // into dg_prev (rows, 4H) and dc (rows, H) (from dL/dc_{t-1} to dL/dc_{t-2}),
 // from that step's gates (rows, 4H), c_{t-1}, c_{t-2} and dy_{t-1} (rows, H).
@@ -124,15 +135,15 @@ using RnnStepFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, in
 // with W_hh's rows as n, r, z, and dh (rows, H) carries dL/dh_t z_t in and
 // dL/dh_{t-1} z_{t-1} out (dL/dh0 at t = 0), its cell reading h_{t-2}.
 template <class Real>
-using RnnStepBackwardFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+using RnnStepBackwardFn = void (*)(const PackedStep<Real>& w, StepTiles tiles, index_t rows,
                                    const Real* dz_t, Real* dz_prev, Real* dh0, const Real* y_prev,
                                    const Real* dy, Nonlinearity act);
 template <class Real>
-using GruStepBackwardFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+using GruStepBackwardFn = void (*)(const PackedStep<Real>& w, StepTiles tiles, index_t rows,
                                    const Real* dg_t, Real* dg_prev, Real* dh, const Real* gates,
                                    const Real* h_prev, const Real* dy);
 template <class Real>
-using LstmStepBackwardFn = void (*)(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
+using LstmStepBackwardFn = void (*)(const PackedStep<Real>& w, StepTiles tiles, index_t rows,
                                     const Real* dg_t, Real* dg_prev, Real* dc, Real* dh0,
                                     const Real* gates, const Real* c, const Real* c_prev,
                                     const Real* dy);

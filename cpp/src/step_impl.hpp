@@ -155,19 +155,19 @@ void tile_rows(index_t rows, Real* tile, const Real* init, index_t ld_init, inde
   tile_product<NV, R, J>(tile, init, ld_init, init_step, w, w_step, x, ld_x, I, h, ld_h, K);
 }
 
-// One step over rows [0, rows) and tiles [j0, j1): every tile's product
-// (rows of x I apart, of h ld apart), from the tile's bias, or with `pre`
-// (rows ld_pre apart, the layer's G*H columns in their own order) when the
-// input projection ran before the loop; then epilogue(tile, r0, mr, u0, n)
-// for its rows [r0, r0 + mr) and units [u0, u0 + n), the tile holding mr rows
-// of NV vectors. Tiles outside, rows inside: a tile's weights (tens to
+// One step over rows [0, rows) and the tiles of `range`, in its order: every
+// tile's product (rows of x I apart, of h ld apart), from the tile's bias, or
+// with `pre` (rows ld_pre apart, the layer's G*H columns in their own order)
+// when the input projection ran before the loop; then epilogue(tile, r0, mr,
+// u0, n) for its rows [r0, r0 + mr) and units [u0, u0 + n), the tile holding
+// mr rows of NV vectors. Tiles outside, rows inside: a tile's weights (tens to
 // hundreds of KB) stay in L2 while every block of rows passes over them; the
 // rows' inputs, read again for every tile, are a few KB. A step of so few
 // rows that a tile's sums are fewer than kStepChains runs two tiles at a
 // time: one tile's chains of multiply-adds would leave the FMA units waiting
 // on their latency.
 template <index_t NV, class Real, class Epilogue>
-void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* x,
+void step_tiles(const PackedStep<Real>& w, StepTiles range, index_t rows, const Real* x,
                 const Real* h, const Real* pre, index_t ld_pre, const Epilogue& epilogue) {
   constexpr index_t R = kStepRows<NV>, lanes = kStepLanes<Real>, width = NV * lanes, J = 2;
   constexpr index_t paired_rows = (kStepChains - 1) / NV;  // at most: rows * NV < kStepChains
@@ -176,8 +176,10 @@ void step_tiles(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
   alignas(64) Real init[R * width];  // laid out as tile
   const StepShape& s = w.shape;
   const bool paired = rows <= paired_rows;
-  for (index_t j = j0; j < j1; j += paired ? J : 1) {
-    const index_t tiles = paired ? std::min(J, j1 - j) : 1;
+  const index_t per_turn = paired ? J : 1, turns = (range.j1 - range.j0 + per_turn - 1) / per_turn;
+  for (index_t turn = 0; turn < turns; ++turn) {
+    const index_t j = range.j0 + (range.down ? turns - 1 - turn : turn) * per_turn;
+    const index_t tiles = std::min(per_turn, range.j1 - j);
     const Real* const packed = w.data + j * s.tile_size;
     for (index_t r0 = 0; r0 < rows; r0 += R) {
       const index_t mr = std::min(R, rows - r0);
@@ -243,12 +245,12 @@ inline void keep_unit(Real* gates, index_t at, index_t H, Real a, Real b, Real c
 // The LSTM's step for variant V (lstm.cpp): gates_t (rows, 4H) keeps the
 // gates when not null.
 template <LstmVariant V, class Real>
-void lstm_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* x_t,
+void lstm_step(const PackedStep<Real>& w, StepTiles tiles, index_t rows, const Real* x_t,
                const Real* pre_t, const Real* h_prev, const Real* c_prev, Real* h_t, Real* c_t,
                Real* gates_t) {
   constexpr index_t lanes = kStepLanes<Real>;
   const index_t H = w.H;
-  step_tiles<4>(w, j0, j1, rows, x_t, h_prev, pre_t, 4 * H,
+  step_tiles<4>(w, tiles, rows, x_t, h_prev, pre_t, 4 * H,
                 [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
                   over_tile<lanes>(mr, n, [=](index_t r, index_t j) {
                     const Real* const pre = tile + r * 4 * lanes + j;  // i, f, g, o: lanes apart
@@ -264,11 +266,11 @@ void lstm_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, 
 // W_hh h_{t-1} + b_hh; gi_t (rows, 3H) the input projection without b_ih;
 // gates_t (rows, 4H) [r | z | n | hn] when not null.
 template <class Real>
-void gru_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* h_prev,
+void gru_step(const PackedStep<Real>& w, StepTiles tiles, index_t rows, const Real* h_prev,
               const Real* gi_t, const Real* b_ih, Real* h_t, Real* gates_t) {
   constexpr index_t lanes = kStepLanes<Real>;
   const index_t H = w.H;
-  step_tiles<3>(w, j0, j1, rows, static_cast<const Real*>(nullptr), h_prev,
+  step_tiles<3>(w, tiles, rows, static_cast<const Real*>(nullptr), h_prev,
                 static_cast<const Real*>(nullptr), 0,
                 [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
                   over_tile<lanes>(mr, n, [=](index_t r, index_t j) {
@@ -285,11 +287,11 @@ void gru_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, c
 
 // The RNN's step (rnn.cpp): h_t = act(tile), straight into its rows.
 template <class Real>
-void rnn_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, const Real* x_t,
+void rnn_step(const PackedStep<Real>& w, StepTiles tiles, index_t rows, const Real* x_t,
               const Real* pre_t, const Real* h_prev, Real* h_t, Nonlinearity act) {
   constexpr index_t width = kRnnStepVectors * kStepLanes<Real>;
   const index_t H = w.H;
-  step_tiles<kRnnStepVectors>(w, j0, j1, rows, x_t, h_prev, pre_t, H,
+  step_tiles<kRnnStepVectors>(w, tiles, rows, x_t, h_prev, pre_t, H,
                               [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
                                 // one loop per activation, so that each vectorises (activate's
                                 // reason)
@@ -307,14 +309,14 @@ void rnn_step(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows, c
 // The LSTM backward's step (LstmStepBackwardFn): the tile is dL/dh_{t-1} of
 // its units, less dy_{t-1}, and the cell's backward runs on it there.
 template <LstmVariant V, class Real>
-void lstm_step_backward(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
-                        const Real* dg_t, Real* dg_prev, Real* dc, Real* dh0, const Real* gates,
-                        const Real* c, const Real* c_prev, const Real* dy) {
+void lstm_step_backward(const PackedStep<Real>& w, StepTiles tiles, index_t rows, const Real* dg_t,
+                        Real* dg_prev, Real* dc, Real* dh0, const Real* gates, const Real* c,
+                        const Real* c_prev, const Real* dy) {
   constexpr index_t width = kRnnStepVectors * kStepLanes<Real>;
   const index_t H = w.H;
   step_tiles<kRnnStepVectors>(
-      w, j0, j1, rows, static_cast<const Real*>(nullptr), dg_t, static_cast<const Real*>(nullptr),
-      0, [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
+      w, tiles, rows, static_cast<const Real*>(nullptr), dg_t, static_cast<const Real*>(nullptr), 0,
+      [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
         if (dg_prev == nullptr) {
           over_tile<width>(mr, n, [=](index_t r, index_t j) {
             dh0[(r0 + r) * H + u0 + j] = tile[r * width + j];
@@ -332,14 +334,14 @@ void lstm_step_backward(const PackedStep<Real>& w, index_t j0, index_t j1, index
 
 // The RNN backward's step (RnnStepBackwardFn).
 template <class Real>
-void rnn_step_backward(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
-                       const Real* dz_t, Real* dz_prev, Real* dh0, const Real* y_prev,
-                       const Real* dy, Nonlinearity act) {
+void rnn_step_backward(const PackedStep<Real>& w, StepTiles tiles, index_t rows, const Real* dz_t,
+                       Real* dz_prev, Real* dh0, const Real* y_prev, const Real* dy,
+                       Nonlinearity act) {
   constexpr index_t width = kRnnStepVectors * kStepLanes<Real>;
   const index_t H = w.H;
   step_tiles<kRnnStepVectors>(
-      w, j0, j1, rows, static_cast<const Real*>(nullptr), dz_t, static_cast<const Real*>(nullptr),
-      0, [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
+      w, tiles, rows, static_cast<const Real*>(nullptr), dz_t, static_cast<const Real*>(nullptr), 0,
+      [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
         const auto at = [=](index_t r, index_t j) { return (r0 + r) * H + u0 + j; };
         if (dz_prev == nullptr)
           over_tile<width>(mr, n,
@@ -359,14 +361,14 @@ void rnn_step_backward(const PackedStep<Real>& w, index_t j0, index_t j1, index_
 
 // The GRU backward's step (GruStepBackwardFn).
 template <class Real>
-void gru_step_backward(const PackedStep<Real>& w, index_t j0, index_t j1, index_t rows,
-                       const Real* dg_t, Real* dg_prev, Real* dh, const Real* gates,
-                       const Real* h_prev, const Real* dy) {
+void gru_step_backward(const PackedStep<Real>& w, StepTiles tiles, index_t rows, const Real* dg_t,
+                       Real* dg_prev, Real* dh, const Real* gates, const Real* h_prev,
+                       const Real* dy) {
   constexpr index_t width = kRnnStepVectors * kStepLanes<Real>;
   const index_t H = w.H;
   step_tiles<kRnnStepVectors>(
-      w, j0, j1, rows, static_cast<const Real*>(nullptr), dg_t, static_cast<const Real*>(nullptr),
-      0, [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
+      w, tiles, rows, static_cast<const Real*>(nullptr), dg_t, static_cast<const Real*>(nullptr), 0,
+      [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
         if (dg_prev == nullptr) {
           over_tile<width>(mr, n, [=](index_t r, index_t j) {
             dh[(r0 + r) * H + u0 + j] += tile[r * width + j];
