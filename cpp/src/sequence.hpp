@@ -193,9 +193,19 @@ class StepWeights {
 //    the weights every step, so this needs them in a core's cache and a batch
 //    wide enough for every thread;
 //  - each thread its share of every step's tiles, over all rows, the threads
-//    meeting after each step, whose output the next one reads whole.
+//    meeting after each step, whose output the next one reads whole. Only
+//    for steps of kMinStepWork or more.
 // Results are the same either way: every unit's sums run in the same order.
 enum class Pass { forward, backward };
+// Work of a step (in multiply-adds, as `work` counts) below which its tiles
+// stay on one thread: the threads meet after every step, and below this the
+// meeting, and the wait for a sibling that the host has descheduled, cost
+// more than the split saves. A forward of 300 steps at a batch of one, one
+// thread against two, per step: H = 32 (13K) 0.12 vs 0.24 us; H = 64 (34K)
+// 0.12-0.15 vs 0.10-0.27 us, as often slower as faster; H = 80 (48K) 0.21 vs
+// 0.16 us, every time. The course model's forecast (H = 50, 24K) on a fixed
+// team of two took 32-80 us instead of 17.
+constexpr double kMinStepWork = 40000;
 template <class Step>
 void over_steps(Pass pass, index_t T, index_t B, index_t tiles, double work,
                 std::size_t weight_bytes, const Step& step) {
@@ -220,7 +230,8 @@ void over_steps(Pass pass, index_t T, index_t B, index_t tiles, double work,
       return;
     }
   }
-  const Team team(forward ? Site::forward_tiles : Site::backward_tiles, work, Team::at_most(tiles));
+  const Team team(forward ? Site::forward_tiles : Site::backward_tiles, work,
+                  work / double(T) >= kMinStepWork ? Team::at_most(tiles) : 1);
   if (team.size() < 2) {
     for (index_t t = 0; t < T; ++t) step(t, index_t(0), B, order(t, 0, tiles));
     return;
