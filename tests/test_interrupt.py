@@ -12,6 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from rnnkit import train
 from rnnkit.models import SequenceRegressor
 from rnnkit.train import fit
 
@@ -162,3 +163,53 @@ def test_an_exception_in_a_callback_restores_the_best_weights_and_goes_on():
     assert history.stopped_epoch == 3
     for name, value in model.params.items():
         np.testing.assert_array_equal(value, best[name], err_msg=name)
+
+
+def test_an_interrupt_at_any_line_of_an_epoch_keeps_the_best_epoch_and_its_weights():
+    # A real Ctrl-C lands between any two bytecodes; the child-process tests above hit one
+    # moment each. Here a KeyboardInterrupt is raised in turn at every line that the second
+    # epoch (which improves on the first) runs in fit's code, and the weights restored must
+    # be those of the epoch the history calls the best.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((240, 8, 1))
+    y = X[:, -1] + 0.1 * X[:, -2]
+
+    def run(at_line=None):
+        """fit under a tracer: the lines of fit that epoch 2 ran, or the KeyboardInterrupt
+        raised before line ``at_line`` ran in epoch 2, and the model."""
+        model = SequenceRegressor("rnn", input_size=1, hidden_size=4, seed=0)
+        ran = []
+
+        def local_trace(frame, event, arg):
+            if event == "line" and frame.f_locals.get("epoch") == 2:
+                if frame.f_lineno == at_line:
+                    raise KeyboardInterrupt
+                ran.append(frame.f_lineno)
+            return local_trace
+
+        previous = sys.gettrace()  # a coverage tool's, say
+        sys.settrace(lambda frame, *_: local_trace if frame.f_code is fit.__code__ else None)
+        try:
+            fit(model, X[:200], y[:200], validation_data=(X[200:], y[200:]), epochs=3,
+                lr=0.01, patience=None, verbose=0)  # fmt: skip
+        except KeyboardInterrupt as err:
+            return err, model
+        finally:
+            sys.settrace(previous)
+        return ran, model
+
+    lines, _ = run()
+    initial = SequenceRegressor("rnn", input_size=1, hidden_size=4, seed=0).params
+    for line in dict.fromkeys(lines):
+        err, model = run(at_line=line)
+        history = err.history
+        assert history.stop_reason.startswith("interrupted at epoch 2 by KeyboardInterrupt")
+        assert history.best_epoch <= history.stopped_epoch <= 2, line
+        assert [len(history.train_loss), len(history.val_loss)] == [history.stopped_epoch] * 2
+        if history.best_epoch == 0:
+            for name, value in model.params.items():
+                np.testing.assert_array_equal(value, initial[name], err_msg=f"line {line}")
+        else:
+            assert train.evaluate(model, X[200:], y[200:]) == history.best_loss, line
+    # the second epoch improved, so some interrupt came after its weights were kept
+    assert any(run(at_line=line)[0].history.best_epoch == 2 for line in lines[-3:])

@@ -891,10 +891,11 @@ def fit(
 
     with _OneTrainer(model):
         history = History("val_loss" if val is not None else "train_loss")
-        # The best parameters so far, starting with the initial ones: a NaN in the first
-        # epoch must still leave finite weights behind. Replaced whole, never copied into, so
-        # that an interrupt can never leave a mix of two epochs' weights behind.
-        best = {name: p.copy() for name, p in model.params.items()}
+        # The best epoch so far (0: none) and its parameters, starting with the initial ones:
+        # a NaN in the first epoch must still leave finite weights behind. One tuple, replaced
+        # whole by one assignment, never copied into: an interrupt can neither leave a mix of
+        # two epochs' weights behind nor part the weights from their epoch's number.
+        best = (0, {name: p.copy() for name, p in model.params.items()})
         progress = _Progress(epochs, verbose, desc=getattr(model, "cell", "fit"))
         epoch = 0
         try:
@@ -924,7 +925,7 @@ def fit(
                     break
                 improved = monitored < history.best_loss
                 if improved:
-                    best = {name: p.copy() for name, p in model.params.items()}
+                    best = (epoch, {name: p.copy() for name, p in model.params.items()})
                     history.best_epoch = epoch
                 if any(c(epoch, history) for c in callbacks):
                     history.stop_reason = f"callback stopped training after epoch {epoch}"
@@ -943,12 +944,13 @@ def fit(
             # Ctrl-C, or an exception from a callback: keep the best weights so far, say so in
             # the history (which travels with the exception), and stop the caller too.
             history.truncate(history.stopped_epoch)
+            history.best_epoch = best[0]  # it may have come between the two assignments
             history.stop_reason = f"interrupted at epoch {epoch} by {type(err).__name__}"
-            _finish(model, history, best, restore_best_weights=True)
+            _finish(model, history, best[1], restore_best_weights=True)
             err.history = history
             raise
         else:
-            _finish(model, history, best, restore_best_weights)
+            _finish(model, history, best[1], restore_best_weights)
         finally:
             progress.close(history)
             # A trained model holds its parameters, not the activations of its last batch
