@@ -67,10 +67,12 @@ def test_set_num_threads_round_trips(restore_threads):
 # of steps at a time, split by rows and by columns (4H, here no whole number of
 # cache lines).
 # Each is large enough that the regions really fork.
-# the last: inputs projected before the steps (I >= 32), in chunks of steps
+# the sixth: inputs projected before the steps (I >= 32), in chunks of steps; the last:
+# steps split by tiles, the last thread's share ending with a compact tile (194 units
+# leave 2 past whole vectors on every path)
 SPLITS = [
     (4, 256, 8, 256), (6, 64, 3, 32), (5, 34, 9, 64), (3, 131, 4, 64), (64, 64, 3, 36),
-    (20, 64, 40, 96),
+    (20, 64, 40, 96), (4, 9, 5, 194),
 ]  # fmt: skip
 
 

@@ -53,19 +53,30 @@ using MatvecFn = void (*)(Real* y, const Real* init, const Real* x, const Real* 
 // tile_size elements a tile, `tiles` tiles to cover H units. The forward's
 // recurrent rows are those of h_{t-1} (K = H), the LSTM backward's those of
 // dL/dpre_t (K = 4H, G = 1: its product gives dL/dh_{t-1}, unit by unit).
+//
+// When H leaves the last interleaved tile a few units, `rest`, it is compact:
+// the G gates of its units one after another (compact_row), in last_vectors
+// = ceil(G rest / lanes) vectors instead of G. Padded to G vectors, the 2
+// units left of the course model's 50 (16 lanes) cost as much as 16, a
+// quarter of its products.
 constexpr index_t kRnnStepVectors = 4;
 struct StepShape {
   index_t vectors, units, tile_size, tiles;
+  index_t last_vectors;  // of the last tile
+  constexpr bool compact() const { return last_vectors < vectors; }
 };
 constexpr StepShape step_shape(index_t lanes, index_t G, index_t I, index_t K, index_t H) {
   const index_t vectors = G == 1 ? kRnnStepVectors : G;
   const index_t units = G == 1 ? vectors * lanes : lanes;
-  return {vectors, units, vectors * lanes * (1 + I + K), (H + units - 1) / units};
+  const index_t tiles = (H + units - 1) / units;
+  const index_t rest = H - (tiles - 1) * units;  // the last tile's units
+  const index_t last_vectors = G == 1 ? vectors : (G * rest + lanes - 1) / lanes;
+  return {vectors, units, vectors * lanes * (1 + I + K), tiles, last_vectors};
 }
 
 // The rows of the layer's G*H (the weights', the pre-activations') that
 // vector v of tile j holds: `rows` consecutive ones from `first`, and zeros
-// in its columns after them (units past H).
+// in its columns after them (units past H). Not for a compact tile.
 struct StepRun {
   index_t first, rows;
 };
@@ -75,6 +86,14 @@ constexpr StepRun step_run(const StepShape& shape, index_t lanes, index_t H, ind
   const index_t unit = j * shape.units + (interleaved ? 0 : v * lanes);  // its first column's
   const index_t rows = H - unit < 0 ? 0 : H - unit < lanes ? H - unit : lanes;
   return {rows > 0 ? (interleaved ? v * H : 0) + unit : 0, rows};
+}
+
+// The row of the layer's G*H that column c of the compact last tile holds,
+// gate c / rest of unit c % rest of the tile's, or -1 for the zeros after
+// the G gates.
+constexpr index_t compact_row(const StepShape& shape, index_t H, index_t c) {
+  const index_t u0 = (shape.tiles - 1) * shape.units, rest = H - u0, gate = c / rest;
+  return gate < shape.vectors ? gate * H + u0 + c % rest : -1;
 }
 
 // A layer's step weights packed by PackStepFn: what a step function reads.

@@ -49,7 +49,8 @@ constexpr index_t kStepChains = 8;
 // Every tile of a layer's step weights, from w_ih (G*H, I) (null when I is
 // 0), the recurrent rows w_k (PackStepFn) and bias (G*H, null for zeros),
 // into dst (StepShape's size); the columns of units past H are zero. Each
-// vector is packed from its run of the weights' rows (step_run).
+// vector is packed from its run of the weights' rows (step_run), a compact
+// last tile column by column (compact_row).
 template <class Real>
 void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t ps,
                const Real* bias, index_t G, index_t I, index_t K, index_t H) {
@@ -60,6 +61,20 @@ void pack_step(Real* dst, const Real* w_ih, const Real* w_k, index_t rs, index_t
   parallel_for(
       shape.tiles, work,
       [=](index_t j) {
+        if (shape.compact() && j == shape.tiles - 1) {
+          Real* const tile = dst + j * shape.tile_size;
+          const index_t compact_width = shape.last_vectors * lanes;
+          for (index_t c = 0; c < compact_width; ++c) {
+            const index_t r = compact_row(shape, H, c);
+            Real* const col = tile + c;
+            col[0] = r >= 0 && bias != nullptr ? bias[r] : 0;
+            for (index_t p = 0; p < I; ++p)
+              col[(1 + p) * compact_width] = r >= 0 ? w_ih[r * I + p] : 0;
+            for (index_t p = 0; p < K; ++p)
+              col[(1 + I + p) * compact_width] = r >= 0 ? w_k[r * rs + p * ps] : 0;
+          }
+          return;
+        }
         for (index_t v = 0; v < shape.vectors; ++v) {
           Real* const col = dst + j * shape.tile_size + v * lanes;  // the vector's first column
           const auto [first, rows] = step_run(shape, lanes, H, j, v);
@@ -155,6 +170,50 @@ void tile_rows(index_t rows, Real* tile, const Real* init, index_t ld_init, inde
   tile_product<NV, R, J>(tile, init, ld_init, init_step, w, w_step, x, ld_x, I, h, ld_h, K);
 }
 
+// tile_rows<NV, R, 1> for the NV (1 <= nv <= Max) given at run time.
+template <index_t Max, index_t R, class Real>
+void compact_rows(index_t nv, index_t rows, Real* tile, const Real* init, index_t ld_init,
+                  const Real* w, const Real* x, index_t ld_x, index_t I, const Real* h,
+                  index_t ld_h, index_t K) {
+  if constexpr (Max > 1)
+    if (nv < Max)
+      return compact_rows<Max - 1, R>(nv, rows, tile, init, ld_init, w, x, ld_x, I, h, ld_h, K);
+  tile_rows<Max, R, 1>(rows, tile, init, ld_init, 0, w, 0, x, ld_x, I, h, ld_h, K);
+}
+
+// step_tiles' compact last tile (StepShape): its product in last_vectors
+// vectors, its sums then laid out as a whole tile's, G vectors of `lanes`
+// units, for the same epilogue.
+template <index_t NV, class Real, class Epilogue>
+void step_compact_tile(const PackedStep<Real>& w, index_t rows, const Real* x, const Real* h,
+                       const Real* pre, index_t ld_pre, const Epilogue& epilogue) {
+  constexpr index_t R = kStepRows<NV>, lanes = kStepLanes<Real>, width = NV * lanes;
+  const StepShape& s = w.shape;
+  const index_t u0 = (s.tiles - 1) * s.units, rest = w.H - u0;
+  const index_t nv = s.last_vectors, compact_width = nv * lanes;
+  const Real* const packed = w.data + (s.tiles - 1) * s.tile_size;
+  alignas(64) Real sums[R * width];  // a block's sums, rows compact_width apart
+  alignas(64) Real init[R * width];  // laid out as sums
+  alignas(64) Real tile[R * width];  // the sums as a whole tile's
+  for (index_t r0 = 0; r0 < rows; r0 += R) {
+    const index_t mr = std::min(R, rows - r0);
+    if (pre != nullptr)  // the tile's columns of pre, and their bias; zeros after the gates
+      for (index_t r = 0; r < mr; ++r)
+        for (index_t c = 0; c < compact_width; ++c) {
+          const index_t row = compact_row(s, w.H, c);
+          init[r * compact_width + c] = row >= 0 ? pre[(r0 + r) * ld_pre + row] + packed[c] : 0;
+        }
+    compact_rows<NV - 1, R>(nv, mr, sums, pre != nullptr ? init : packed,
+                            pre != nullptr ? compact_width : 0, packed, x + r0 * w.I, w.I, w.I,
+                            h != nullptr ? h + r0 * w.ld : nullptr, w.ld, w.K);
+    for (index_t r = 0; r < mr; ++r)
+      for (index_t g = 0; g < NV; ++g)
+        std::copy(sums + r * compact_width + g * rest, sums + r * compact_width + (g + 1) * rest,
+                  tile + r * width + g * lanes);
+    epilogue(tile, r0, mr, u0, rest);
+  }
+}
+
 // One step over rows [0, rows) and the tiles of `range`, in its order: every
 // tile's product (rows of x I apart, of h ld apart), from the tile's bias, or
 // with `pre` (rows ld_pre apart, the layer's G*H columns in their own order)
@@ -176,10 +235,14 @@ void step_tiles(const PackedStep<Real>& w, StepTiles range, index_t rows, const 
   alignas(64) Real init[R * width];  // laid out as tile
   const StepShape& s = w.shape;
   const bool paired = rows <= paired_rows;
-  const index_t per_turn = paired ? J : 1, turns = (range.j1 - range.j0 + per_turn - 1) / per_turn;
+  // the compact last tile, when among the range's, runs on its own: last, or first going down
+  const bool compact = s.compact() && range.j0 < range.j1 && range.j1 == s.tiles;
+  const index_t j1 = compact ? range.j1 - 1 : range.j1;
+  if (compact && range.down) step_compact_tile<NV>(w, rows, x, h, pre, ld_pre, epilogue);
+  const index_t per_turn = paired ? J : 1, turns = (j1 - range.j0 + per_turn - 1) / per_turn;
   for (index_t turn = 0; turn < turns; ++turn) {
     const index_t j = range.j0 + (range.down ? turns - 1 - turn : turn) * per_turn;
-    const index_t tiles = std::min(per_turn, range.j1 - j);
+    const index_t tiles = std::min(per_turn, j1 - j);
     const Real* const packed = w.data + j * s.tile_size;
     for (index_t r0 = 0; r0 < rows; r0 += R) {
       const index_t mr = std::min(R, rows - r0);
@@ -213,6 +276,7 @@ void step_tiles(const PackedStep<Real>& w, StepTiles range, index_t rows, const 
       }
     }
   }
+  if (compact && !range.down) step_compact_tile<NV>(w, rows, x, h, pre, ld_pre, epilogue);
 }
 
 // unit(r, j) for the rows r < mr of a tile and its units j < n: for a whole
