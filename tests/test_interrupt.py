@@ -1,7 +1,9 @@
 """Nothing lost on an interrupt: Ctrl-C (a real SIGINT to a child process) and exceptions
 from callbacks keep the best weights so far, say so in the history, and stop the caller."""
 
+import dis
 import json
+import linecache
 import os
 import re
 import signal
@@ -12,7 +14,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from rnnkit import train
+from rnnkit import _output, io, train
 from rnnkit.models import SequenceRegressor
 from rnnkit.train import fit
 
@@ -213,3 +215,134 @@ def test_an_interrupt_at_any_line_of_an_epoch_keeps_the_best_epoch_and_its_weigh
             assert train.evaluate(model, X[200:], y[200:]) == history.best_loss, line
     # the second epoch improved, so some interrupt came after its weights were kept
     assert any(run(at_line=line)[0].history.best_epoch == 2 for line in lines[-3:])
+
+
+def _real_line(frame):
+    """Whether a KeyboardInterrupt could really land where a line event fires: not on a
+    line that runs nothing but NOPs (``try:``), nor on the exit of a ``with`` (the call to
+    ``__exit__`` that follows the body's last instruction, checking for no signal
+    between). A tracer raising there tests what no Ctrl-C can do."""
+    ops = []
+    for ins in dis.get_instructions(frame.f_code):
+        if ins.offset >= frame.f_lasti:
+            if ins.offset > frame.f_lasti and ins.starts_line is not None:
+                break
+            ops.append(ins.opname)
+    if all(op in ("NOP", "EXTENDED_ARG") for op in ops):
+        return False
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).lstrip()
+    return not line.startswith("with ") or "BEFORE_WITH" in ops
+
+
+def interrupted_everywhere(functions, call):
+    """``call()`` raising KeyboardInterrupt before each line that ``functions`` run, in
+    turn: yields (function name, line, what call returned or the KeyboardInterrupt), every
+    interrupt in a fresh call."""
+
+    def traced(at):
+        ran = []
+
+        def local(frame, event, arg):
+            if event == "line" and _real_line(frame):
+                ran.append((frame.f_code.co_name, frame.f_lineno))
+                if len(ran) - 1 == at:
+                    raise KeyboardInterrupt
+            return local
+
+        codes = {f.__code__ for f in functions}
+        previous = sys.gettrace()
+        sys.settrace(lambda frame, *_: local if frame.f_code in codes else None)
+        try:
+            return call(), ran
+        except KeyboardInterrupt as err:
+            return err, ran
+        finally:
+            sys.settrace(previous)
+
+    _, lines = traced(None)
+    for at, (name, line) in enumerate(lines):
+        yield name, line, traced(at)[0]
+
+
+def test_an_interrupt_as_fit_ends_keeps_the_best_epochs_weights():
+    # After the last epoch fit copies the best epoch's weights back, array by array. An
+    # interrupt among those copies must not leave the model half the best epoch's and half
+    # the last one's: fit restores the best weights once more and says so in the history.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((240, 8, 1))
+    y = X[:, -1] + 0.1 * X[:, -2]
+    model = SequenceRegressor("rnn", input_size=1, hidden_size=4, seed=0)
+
+    def run():
+        model.load_state_dict(SequenceRegressor("rnn", input_size=1, hidden_size=4, seed=0).params)
+        return fit(model, X[:200], y[:200], validation_data=(X[200:], y[200:]), epochs=3,
+                   lr=0.05, patience=None, verbose=0)  # fmt: skip
+
+    best_loss = run().best_loss  # epoch 2's; epoch 3's is higher, so the copies matter
+    seen = set()
+    for name, line, err in interrupted_everywhere([train._finish], run):
+        seen.add(line)
+        assert isinstance(err, KeyboardInterrupt), (name, line)
+        assert train.evaluate(model, X[200:], y[200:]) == best_loss, line
+        history = err.history
+        assert history.stop_reason.startswith("interrupted at epoch 3 by KeyboardInterrupt")
+        assert (history.best_epoch, history.stopped_epoch) == (2, 3), line
+    assert len(seen) >= 3  # the copies were among the lines interrupted
+
+
+def test_an_interrupt_while_a_report_is_written_leaves_whole_files_and_no_temporary_one(tmp_path):
+    # Every file rnnkit writes goes through a temporary file beside it. One left behind by
+    # an interrupt is a file the manifest does not list: the next run into the folder
+    # would refuse it as the user's.
+    out = tmp_path / "report"
+    old = {"a.txt": "old a\n", "b.txt": "old b\n"}
+    new = {"a.txt": "new a\n", "b.txt": "new b\n"}
+    _output.write_folder(out, {name: _output.text_writer(text) for name, text in old.items()})
+
+    def write():
+        return _output.write_folder(out, {n: _output.text_writer(t) for n, t in new.items()})
+
+    functions = [_output.write_folder, _output.replace_atomically]
+    for name, line, _ in interrupted_everywhere(functions, write):
+        files = sorted(os.listdir(out))
+        assert files == sorted([_output.MANIFEST, *old]), (name, line, files)
+        for file, text in old.items():
+            assert (out / file).read_text() in (text, new[file]), (name, line)
+        write()  # the folder is still rnnkit's: the next run takes it
+        _output.write_folder(out, {n: _output.text_writer(t) for n, t in old.items()})
+
+
+def test_an_interrupt_while_a_model_is_saved_leaves_the_old_file_or_the_new_one(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "model.npz"
+    old = SequenceRegressor("rnn", input_size=1, hidden_size=4, seed=0)
+    old.save(path)
+    model = SequenceRegressor("rnn", input_size=1, hidden_size=4, seed=1)
+    X = rng.standard_normal((5, 3, 1))
+    expected = {old.predict(X).tobytes(), model.predict(X).tobytes()}
+    functions = [io.save, _output.replace_atomically]
+    for name, line, _ in interrupted_everywhere(functions, lambda: model.save(path)):
+        assert sorted(os.listdir(tmp_path)) == ["model.npz"], (name, line)
+        assert io.load(path).predict(X).tobytes() in expected, (name, line)
+
+
+def test_an_interrupt_as_fit_claims_or_releases_its_model_never_locks_it_out():
+    # fit claims its model for the length of the call (a second fit at once is refused).
+    # An interrupt inside the claim or its release, where no Python code can close the
+    # window, must not leave the model refused by every later fit of the process.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 4, 1))
+    y = X[:, -1]
+    model = SequenceRegressor("rnn", input_size=1, hidden_size=2, seed=0)
+
+    def once():
+        return fit(model, X, y, epochs=1, verbose=0)
+
+    functions = [train._OneTrainer.__enter__, train._OneTrainer.__exit__]
+    lines = set()
+    for name, line, err in interrupted_everywhere(functions, once):
+        assert isinstance(err, KeyboardInterrupt), (name, line)
+        lines.add((name, line))
+        del err  # the traceback, and with it a claim the interrupt left, goes here
+        assert once().stopped_epoch == 1, (name, line)
+    assert {name for name, _ in lines} == {"__enter__", "__exit__"}

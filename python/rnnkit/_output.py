@@ -27,22 +27,26 @@ def replace_atomically(path, write):
     # The temporary name keeps the destination's extension: matplotlib picks the image
     # format from it.
     extension = os.path.splitext(path)[1][:16]
+    # Named before it is made and made inside the try that removes it: an interrupt right
+    # after os.open would otherwise leave a temporary file behind, which a report folder's
+    # next run refuses as a file rnnkit did not write.
+    tmp = None
     try:
-        while True:
-            tmp = os.path.join(directory, f".rnnkit-{secrets.token_hex(6)}.tmp{extension}")
-            try:
-                # O_EXCL: never open a file someone else just made; mode 0o666 lets the
-                # kernel apply the umask, as for any new file.
-                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-                break
-            except FileExistsError:
-                continue
         try:
+            while tmp is None:
+                tmp = os.path.join(directory, f".rnnkit-{secrets.token_hex(6)}.tmp{extension}")
+                try:
+                    # O_EXCL: never open a file someone else just made; mode 0o666 lets the
+                    # kernel apply the umask, as for any new file.
+                    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                except FileExistsError:
+                    tmp = None  # someone else's: never removed
             write(tmp)
             os.replace(tmp, path)
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
             raise
     except OSError as err:
         # Errors about another file (one the writer reads, say) keep their own name.

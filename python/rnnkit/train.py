@@ -19,6 +19,7 @@ import math
 import sys
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -671,8 +672,9 @@ def _finish(model, history, best, restore_best_weights):
         history.stop_reason += "; the initial weights restored"
 
 
-# Ids of the models a fit is training now, and the lock that guards the set (see _OneTrainer).
-_TRAINING = set()
+# The claims of the fits running now, by id of their model, and the lock that guards them
+# (see _OneTrainer). Weak: a claim lives as long as its _OneTrainer.
+_TRAINING = weakref.WeakValueDictionary()
 _TRAINING_GUARD = threading.Lock()
 
 
@@ -681,31 +683,38 @@ class _OneTrainer:
 
     Two fits interleaving on one model would mix their forward/backward activations and
     in-place parameter updates and fail deep inside with a shape error (or, worse, train
-    garbage). The claim is an entry in a set of model ids rather than a lock stored on the
-    model, so models of any class are covered and pickling or copying a model (as
-    scikit-learn does) is unaffected. A model is alive while its fit runs, so its id
-    cannot be reused by another object until the claim is released.
+    garbage). The claim is an entry in a table keyed by model id rather than a lock stored
+    on the model, so models of any class are covered and pickling or copying a model (as
+    scikit-learn does) is unaffected. The claim holds the model, so that its id cannot be
+    reused by another object while the claim lives.
+
+    The table holds the claim weakly: a Ctrl-C that lands inside ``__enter__`` after the
+    claim is made, or inside ``__exit__`` before it is dropped (no Python code can close
+    those windows), leaves the claim referenced by the interrupt's traceback alone, and it
+    goes with the traceback. A plain set of ids kept such a model refused by every later
+    fit in the process as "being trained in another thread".
     """
 
     def __init__(self, model):
-        self.key = id(model)
+        self.model = model
 
     def __enter__(self):
         # Non-blocking: waiting for the other fit would then train on its results.
         with _TRAINING_GUARD:
-            if self.key in _TRAINING:
+            if _TRAINING.get(id(self.model)) is not None:
                 raise RuntimeError(
                     "this model is being trained in another thread (or by the fit whose "
                     "callback started this one): one model takes one fit at a time; to train "
                     "in parallel, fit copies, e.g. copy.deepcopy(model)"
                 )
-            _TRAINING.add(self.key)
+            _TRAINING[id(self.model)] = self
         return self
 
     def __exit__(self, *exc):
         # Runs on every way out of fit, KeyboardInterrupt included.
         with _TRAINING_GUARD:
-            _TRAINING.discard(self.key)
+            if _TRAINING.get(id(self.model)) is self:
+                del _TRAINING[id(self.model)]
         return False
 
 
@@ -940,6 +949,9 @@ def fit(
                     plateau.update(improved, optimizer)
             else:
                 history.stop_reason = f"completed {epochs} epochs"
+            # Inside the try: an interrupt among the copies back of the best weights would
+            # otherwise leave a mix of the best epoch's and the last one's, and no history.
+            _finish(model, history, best[1], restore_best_weights)
         except BaseException as err:
             # Ctrl-C, or an exception from a callback: keep the best weights so far, say so in
             # the history (which travels with the exception), and stop the caller too.
@@ -949,8 +961,6 @@ def fit(
             _finish(model, history, best[1], restore_best_weights=True)
             err.history = history
             raise
-        else:
-            _finish(model, history, best[1], restore_best_weights)
         finally:
             progress.close(history)
             # A trained model holds its parameters, not the activations of its last batch
