@@ -346,3 +346,18 @@ def test_an_interrupt_as_fit_claims_or_releases_its_model_never_locks_it_out():
         del err  # the traceback, and with it a claim the interrupt left, goes here
         assert once().stopped_epoch == 1, (name, line)
     assert {name for name, _ in lines} == {"__enter__", "__exit__"}
+
+
+def test_an_interrupt_while_weights_are_loaded_leaves_the_old_ones_or_the_new_ones():
+    model = SequenceRegressor("lstm", input_size=1, hidden_size=3, num_layers=2, seed=0)
+    old = model.state_dict()
+    new = SequenceRegressor("lstm", input_size=1, hidden_size=3, num_layers=2, seed=1).state_dict()
+    functions = [SequenceRegressor.load_state_dict]
+    interrupted = 0
+    for name, line, err in interrupted_everywhere(functions, lambda: model.load_state_dict(new)):
+        interrupted += isinstance(err, KeyboardInterrupt)
+        now = model.state_dict()
+        whole = [all(np.array_equal(now[k], w[k]) for k in now) for w in (old, new)]
+        assert any(whole), (name, line)
+        model.load_state_dict(old)
+    assert interrupted > 5

@@ -885,8 +885,15 @@ class SequenceRegressor:
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"state[{name!r}] has NaN or inf values")
             arrays[name] = value
-        for name, value in arrays.items():
-            self.params[name][...] = value
+        before = {name: p.copy() for name, p in self.params.items()}
+        try:
+            for name, value in arrays.items():
+                self.params[name][...] = value
+        except BaseException:
+            # An interrupt among the copies: the model as it was, not a mix of the two.
+            for name, value in before.items():
+                self.params[name][...] = value
+            raise
 
     def config(self):
         """The constructor's arguments as a JSON-serialisable dict (dtype as its name)."""
