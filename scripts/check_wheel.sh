@@ -146,7 +146,7 @@ echo "$(wc -l <"$work/sdist-files.txt") files; top level:"
 cut -d/ -f1 "$work/sdist-files.txt" | sort | uniq -c
 for want in '^CMakeLists.txt$' '^pyproject.toml$' '^cpp/src/.*\.cpp$' '^cpp/include/rnnkit/.*\.hpp$' \
   '^cpp/bindings/module.cpp$' '^python/rnnkit/__init__.py$' '^python/rnnkit/datasets/.*\.csv\.gz$' \
-  '^tests/_problems.py$' '^tests/test_.*\.py$' '^README.md$'; do
+  '^tests/_problems.py$' '^tests/test_.*\.py$' '^README.md$' '^scripts/check_vectorized.py$'; do
   grep -Eq "$want" "$work/sdist-files.txt" || fail "the sdist has nothing matching $want"
 done
 echo "bundled data: $(grep -E '^python/rnnkit/datasets/.*\.csv\.gz$' "$work/sdist-files.txt" | tr '\n' ' ')"
