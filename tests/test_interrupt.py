@@ -361,3 +361,37 @@ def test_an_interrupt_while_weights_are_loaded_leaves_the_old_ones_or_the_new_on
         assert any(whole), (name, line)
         model.load_state_dict(old)
     assert interrupted > 5
+
+
+def test_an_interrupt_anywhere_in_fit_leaves_the_initial_weights_or_the_best_with_history():
+    # Wherever in fit a Ctrl-C lands: before training, nothing has changed and there is no
+    # history; after, the exception carries the history and the weights are its best epoch's
+    # (an interrupt while the progress bar closed once dropped the history of a finished
+    # training, so that a Forecaster stayed unfitted).
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 6, 1))
+    y = X[:, -1] + 0.1 * X[:, -2]
+    model = SequenceRegressor("rnn", input_size=1, hidden_size=3, seed=0)
+    initial = model.state_dict()
+
+    def run():
+        model.load_state_dict(initial)
+        return fit(model, X[:100], y[:100], validation_data=(X[100:], y[100:]), epochs=2,
+                   lr=0.05, patience=None, verbose=0)  # fmt: skip
+
+    kinds = set()
+    for name, line, err in interrupted_everywhere([train.fit], run):
+        if linecache.getline(train.__file__, line).strip() == "return history":
+            # runs no call: CPython takes a pending signal at a call's return (the last
+            # one in fit's finally, covered) or a loop's jump, never between these two
+            # instructions
+            continue
+        assert isinstance(err, KeyboardInterrupt), (name, line)
+        history = getattr(err, "history", None)
+        kinds.add(history is None)
+        if history is None or history.best_epoch == 0:
+            for key, value in model.state_dict().items():
+                np.testing.assert_array_equal(value, initial[key], err_msg=f"line {line}")
+        else:
+            assert train.evaluate(model, X[100:], y[100:]) == history.best_loss, line
+    assert kinds == {True, False}  # interrupts before training and after

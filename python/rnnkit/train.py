@@ -962,10 +962,18 @@ def fit(
             err.history = history
             raise
         finally:
-            progress.close(history)
-            # A trained model holds its parameters, not the activations of its last batch
-            # (tens of MB each, and a sweep keeps hundreds of models).
-            release = getattr(model, "release_activations", None)
-            if release is not None:
-                release()
+            try:
+                progress.close(history)
+                # A trained model holds its parameters, not the activations of its last
+                # batch (tens of MB each, and a sweep keeps hundreds of models).
+                release = getattr(model, "release_activations", None)
+                if release is not None:
+                    release()
+            except BaseException as err:
+                # An interrupt once training has ended (a progress bar's last write can take
+                # a while) carries the history too: a caller such as the Forecaster keeps
+                # the finished training instead of dropping it.
+                if not hasattr(err, "history"):
+                    err.history = history
+                raise
         return history
