@@ -62,7 +62,7 @@ using MatvecFn = void (*)(Real* y, const Real* init, const Real* x, const Real* 
 constexpr index_t kRnnStepVectors = 4;
 struct StepShape {
   index_t vectors, units, tile_size, tiles;
-  index_t last_vectors;  // of the last tile
+  index_t rest, last_vectors;  // the last tile's units and vectors
   constexpr bool compact() const { return last_vectors < vectors; }
 };
 constexpr StepShape step_shape(index_t lanes, index_t G, index_t I, index_t K, index_t H) {
@@ -71,7 +71,7 @@ constexpr StepShape step_shape(index_t lanes, index_t G, index_t I, index_t K, i
   const index_t tiles = (H + units - 1) / units;
   const index_t rest = H - (tiles - 1) * units;  // the last tile's units
   const index_t last_vectors = G == 1 ? vectors : (G * rest + lanes - 1) / lanes;
-  return {vectors, units, vectors * lanes * (1 + I + K), tiles, last_vectors};
+  return {vectors, units, vectors * lanes * (1 + I + K), tiles, rest, last_vectors};
 }
 
 // The rows of the layer's G*H (the weights', the pre-activations') that
@@ -92,8 +92,8 @@ constexpr StepRun step_run(const StepShape& shape, index_t lanes, index_t H, ind
 // gate c / rest of unit c % rest of the tile's, or -1 for the zeros after
 // the G gates.
 constexpr index_t compact_row(const StepShape& shape, index_t H, index_t c) {
-  const index_t u0 = (shape.tiles - 1) * shape.units, rest = H - u0, gate = c / rest;
-  return gate < shape.vectors ? gate * H + u0 + c % rest : -1;
+  const index_t gate = c / shape.rest, unit = (shape.tiles - 1) * shape.units + c % shape.rest;
+  return gate < shape.vectors ? gate * H + unit : -1;
 }
 
 // A layer's step weights packed by PackStepFn: what a step function reads.

@@ -189,7 +189,7 @@ void step_compact_tile(const PackedStep<Real>& w, index_t rows, const Real* x, c
                        const Real* pre, index_t ld_pre, const Epilogue& epilogue) {
   constexpr index_t R = kStepRows<NV>, lanes = kStepLanes<Real>, width = NV * lanes;
   const StepShape& s = w.shape;
-  const index_t u0 = (s.tiles - 1) * s.units, rest = w.H - u0;
+  const index_t u0 = (s.tiles - 1) * s.units, rest = s.rest;
   const index_t nv = s.last_vectors, compact_width = nv * lanes;
   const Real* const packed = w.data + (s.tiles - 1) * s.tile_size;
   alignas(64) Real sums[R * width];  // a block's sums, rows compact_width apart

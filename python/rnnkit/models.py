@@ -885,14 +885,16 @@ class SequenceRegressor:
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"state[{name!r}] has NaN or inf values")
             arrays[name] = value
-        before = {name: p.copy() for name, p in self.params.items()}
+
+        def copy_in(values):
+            for name, value in values.items():
+                self.params[name][...] = value
+
+        before = self.state_dict()
         try:
-            for name, value in arrays.items():
-                self.params[name][...] = value
+            copy_in(arrays)
         except BaseException:
-            # An interrupt among the copies: the model as it was, not a mix of the two.
-            for name, value in before.items():
-                self.params[name][...] = value
+            copy_in(before)  # an interrupt among the copies: as it was, not a mix of the two
             raise
 
     def config(self):
