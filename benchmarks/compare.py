@@ -19,7 +19,9 @@ Usage::
                                  [--shapes T,B,I,H ...] [--json PATH]
 
 ``--threads`` is a fixed count: every parallel region of the core takes that many threads
-(``set_threads`` says why). PyTorch's columns appear only when torch is importable;
+(``set_threads`` says why). Above 1, the core also runs on one thread in the same turns, and
+a column shows the speed-up of its threads measured side by side. PyTorch's columns appear
+only when torch is importable;
 ``--json`` also writes the flop counts, GFLOP/s, peak and shares.
 """
 
@@ -58,7 +60,12 @@ SETTLE_S = 0.15
 # (3 cells x 7 shapes x 3 implementations) then takes about two minutes.
 TURN_S = 0.2
 
-NAMES = {"core": "rnnkit core", "numpy": "NumPy", "torch": "PyTorch"}
+NAMES = {
+    "core": "rnnkit core",
+    "core_1": "rnnkit core on 1 thread",
+    "numpy": "NumPy",
+    "torch": "PyTorch",
+}
 
 
 def parse_args(argv=None):
@@ -173,19 +180,32 @@ def machine_facts(torch, blas):
     return " | ".join(facts)
 
 
-def time_case(cell, shape, calls_per_turn):
-    """Per implementation, the times (s) of its timed calls on one cell and shape."""
+def time_case(cell, shape, calls_per_turn, threads=None):
+    """Per implementation, the times (s) of its timed calls on one cell and shape.
+
+    With ``threads`` above 1 the core also runs on one thread ("core_1"), in the same
+    turns as the others: its speed-up from more threads is then measured side by side,
+    not between two runs minutes apart on a machine whose speed drifts meanwhile.
+    """
     problem = make_problem(cell, shape)
+    core = training_step(rnnkit.core, cell, problem)
     steps = {
-        "core": training_step(rnnkit.core, cell, problem),
+        "core": core,
+        "core_1": core if threads is not None and threads > 1 else None,
         "numpy": training_step(rnnkit.reference, cell, problem),
         "torch": torch_training_step(cell, problem),
     }
     steps = {name: step for name, step in steps.items() if step is not None}
 
+    def run_as(name):
+        """The step of ``name``, the core's thread count set for it."""
+        if name.startswith("core") and threads is not None:
+            rnnkit.core.set_num_threads(1 if name == "core_1" else threads)
+        return steps[name]
+
     expected = reference_result(cell, problem)
-    for name, step in steps.items():
-        if bad := disagreements(step(), expected):
+    for name in steps:
+        if bad := disagreements(run_as(name)(), expected):
             sys.exit(f"{NAMES[name]} disagrees with float64 NumPy on {cell} {shape}: {bad}")
 
     times = {name: [] for name in steps}
@@ -193,7 +213,8 @@ def time_case(cell, shape, calls_per_turn):
     for turn in range(TURNS):
         # rotate who goes first so that no implementation always follows the same one
         for name in order[turn % len(order) :] + order[: turn % len(order)]:
-            times[name] += timed_turn(steps[name], calls_per_turn)
+            times[name] += timed_turn(run_as(name), calls_per_turn)
+    run_as("core")
     return times
 
 
@@ -294,7 +315,7 @@ def main(argv=None):
         for cell in args.cells:
             for shape in args.shapes or SHAPES:
                 print(f"{cell} {shape_label(shape)} ...", file=sys.stderr, flush=True)
-                times = time_case(cell, shape, args.repeat)
+                times = time_case(cell, shape, args.repeat, args.threads)
                 row = {
                     "cell": cell,
                     "shape": shape,

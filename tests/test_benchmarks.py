@@ -63,6 +63,50 @@ def test_a_thread_count_given_is_a_fixed_team(bench):
         assert f"{core.simd_path()} path; threads 2, fixed teams" in facts
 
 
+def test_compare_times_the_core_on_one_thread_beside_its_threads(
+    bench, monkeypatch, capsys, tmp_path
+):
+    # the speed-up of more threads, measured in the same turns as everything else: each
+    # turn of "core_1" runs on one thread, each of "core" on the threads asked for
+    from rnnkit import core
+
+    if not core.build_info()["openmp"]:
+        pytest.skip("a serial build has one thread and no teams to fix")
+    compare = bench("compare")
+    training_step = compare.training_step
+    seen = []
+
+    def counted_step(impl, cell, problem):
+        step = training_step(impl, cell, problem)
+        if impl is not core:
+            return step
+
+        def run():
+            seen.append(core.num_threads())
+            return step()
+
+        return run
+
+    monkeypatch.setattr(compare, "training_step", counted_step)
+    monkeypatch.setattr(compare, "peak_or_none", lambda threads: None)
+    record = tmp_path / "compare.json"
+    args = ["--cells", "rnn", "--shapes", "3,2,1,4", "--repeat", "1", "--json", str(record)]
+    compare.main(["--threads", "2", *args])
+    rows = table_rows(capsys.readouterr().out)
+    ms = json.loads(record.read_text())["results"][0]["median_ms"]
+    assert rows[1][rows[0].index("core vs rnnkit core on 1 thread")] == (
+        f"{ms['core_1'] / ms['core']:.2f}x"
+    )
+    # a check and compare.TURNS timed calls each, the two counts taking turns
+    assert sorted(seen) == [1] * (1 + compare.TURNS) + [2] * (1 + compare.TURNS)
+    assert core.num_threads() == 2  # as asked, once the turns are over
+
+    seen.clear()
+    compare.main(["--threads", "1", *args])
+    assert "on 1 thread" not in capsys.readouterr().out
+    assert seen == [1] * (1 + compare.TURNS)
+
+
 def table_rows(out):
     """The rows of the Markdown table in ``out``, each a list of cells, header first."""
     lines = [line for line in out.splitlines() if line.startswith("|")]

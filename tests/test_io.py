@@ -426,3 +426,72 @@ def test_save_never_replaces_a_file_rnnkit_did_not_write(tmp_path):
     np.testing.assert_array_equal(
         rnnkit.load(path).state_dict()["weight_hh_l0"], model.state_dict()["weight_hh_l0"]
     )
+
+
+@pytest.mark.parametrize("earlier", [None, "own model"], ids=["new name", "own file there"])
+def test_a_file_another_program_puts_there_during_the_save_is_kept(tmp_path, monkeypatch, earlier):
+    # save judges the path before it writes; a file another program makes there while the
+    # model is being written (a second save, a download) must survive it all the same
+    model = SequenceRegressor("lstm", input_size=1, hidden_size=3, seed=0)
+    path = tmp_path / "m.npz"
+    if earlier:
+        rnnkit.save(model, path)
+    savez = np.savez
+
+    def savez_then_another_program_writes(*args, **kwargs):
+        savez(*args, **kwargs)
+        path.unlink(missing_ok=True)
+        path.write_text("theirs")
+
+    monkeypatch.setattr(np, "savez", savez_then_another_program_writes)
+    with pytest.raises(FileExistsError, match="appeared while rnnkit was writing it") as err:
+        rnnkit.save(model, path)
+    assert err.value.filename == str(path)
+    assert path.read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]  # no temporary left
+
+
+def test_a_model_file_put_there_during_the_save_is_replaced_as_any_own_file(tmp_path, monkeypatch):
+    # the check after the write takes rnnkit's own files as before: saving over them is
+    # what save does, whoever wrote them last
+    model = SequenceRegressor("lstm", input_size=1, hidden_size=3, seed=0)
+    other = SequenceRegressor("lstm", input_size=1, hidden_size=3, seed=1)
+    path = tmp_path / "m.npz"
+    savez = np.savez
+
+    def savez_then_another_save(*args, **kwargs):
+        savez(*args, **kwargs)
+        monkeypatch.setattr(np, "savez", savez)
+        rnnkit.save(other, path)
+
+    monkeypatch.setattr(np, "savez", savez_then_another_save)
+    rnnkit.save(model, path)
+    np.testing.assert_array_equal(
+        rnnkit.load(path).state_dict()["weight_hh_l0"], model.state_dict()["weight_hh_l0"]
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_a_save_takes_a_free_name_by_link_or_where_there_are_none_by_rename(tmp_path, monkeypatch):
+    model = SequenceRegressor("lstm", input_size=1, hidden_size=3, seed=0)
+    link = os.link
+
+    def taken_just_before(src, dst):  # the name taken between the last check and the link
+        open(dst, "w").close()
+        link(src, dst)
+
+    monkeypatch.setattr(os, "link", taken_just_before)
+    with pytest.raises(FileExistsError, match="appeared while rnnkit was writing it; not"):
+        rnnkit.save(model, tmp_path / "a.npz")
+    assert (tmp_path / "a.npz").read_bytes() == b""
+
+    def no_hard_links(src, dst):  # FAT, some network shares
+        raise PermissionError(1, "Operation not permitted", src, None, dst)
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    rnnkit.save(model, tmp_path / "b.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]
+    np.testing.assert_array_equal(
+        rnnkit.load(tmp_path / "b.npz").state_dict()["weight_hh_l0"],
+        model.state_dict()["weight_hh_l0"],
+    )

@@ -8,6 +8,7 @@ else.
 """
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -15,12 +16,18 @@ import secrets
 MANIFEST = ".rnnkit-report.json"
 
 
-def replace_atomically(path, write):
+def replace_atomically(path, write, replaceable=None):
     """Call ``write(tmp)`` on a new file beside ``path``, then rename it over ``path``.
 
     An interrupted write leaves an earlier file intact. The file gets the permissions
     any new file gets (0o666 less the umask), not tempfile.mkstemp's 0o600. An OSError
     names ``path``, not the temporary file the user never asked for.
+
+    With ``replaceable``, what is at ``path`` once the new file is written is judged
+    again then (``replaceable(path)``, false: FileExistsError, the file intact), not only
+    by the caller before the write: another program may have put a file there meanwhile.
+    A name still free is taken by a hard link, which fails if that program took it
+    between the check and the link, where a rename would replace its file.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -42,7 +49,10 @@ def replace_atomically(path, write):
                 except FileExistsError:
                     tmp = None  # someone else's: never removed
             write(tmp)
-            os.replace(tmp, path)
+            if replaceable is None:
+                os.replace(tmp, path)
+            else:
+                _put(tmp, path, replaceable)
         except BaseException:
             if tmp is not None:
                 with contextlib.suppress(OSError):
@@ -53,6 +63,29 @@ def replace_atomically(path, write):
         if err.errno is None or err.filename not in (None, tmp):
             raise
         raise OSError(err.errno, err.strerror, path) from err
+
+
+def _put(tmp, path, replaceable):
+    """Move the written ``tmp`` to ``path`` unless a file there is not ``replaceable``."""
+    if os.path.lexists(path):
+        if not replaceable(path):
+            raise FileExistsError(
+                errno.EEXIST, "appeared while rnnkit was writing it and is not its file", path
+            )
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(
+            errno.EEXIST, "appeared while rnnkit was writing it; not replaced", path
+        ) from None
+    except OSError:
+        # a file system without hard links (FAT, some network shares): a rename, as
+        # without replaceable
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def _listed(out):

@@ -76,7 +76,7 @@ def save(obj, path):
         with open(tmp, "wb") as f:
             np.savez(f, **{HEADER: encoded}, **arrays)
 
-    replace_atomically(path, write)
+    replace_atomically(path, write, replaceable=_saved_by_rnnkit)
 
 
 def _saved_by_rnnkit(path):
