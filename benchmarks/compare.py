@@ -176,7 +176,15 @@ def machine_facts(torch, blas):
         f"python {platform.python_version()}",
     ]
     if hasattr(os, "getloadavg"):  # a busy machine explains noisy figures
-        facts.append(f"load average {os.getloadavg()[0]:.2f} at start")
+        load = os.getloadavg()[0]
+        facts.append(f"load average {load:.2f} at start")
+        if load >= (os.cpu_count() or 1):
+            print(
+                f"warning: load average {load:.2f} on {os.cpu_count()} logical CPUs: other "
+                "programs are using them, and the times will measure those as much as the "
+                "libraries; run again on a quiet machine",
+                file=sys.stderr,
+            )
     return " | ".join(facts)
 
 
@@ -309,13 +317,15 @@ def main(argv=None):
     limit, blas = set_threads(args.threads, torch)
     facts = machine_facts(torch, blas)
     peak = peak_or_none(args.threads or rnnkit.core.num_threads())
+    # a build without OpenMP runs one thread whatever --threads says: no speed-up to show
+    side_by_side = args.threads if rnnkit.core.num_threads() > 1 else None
 
     rows = []
     with limit:
         for cell in args.cells:
             for shape in args.shapes or SHAPES:
                 print(f"{cell} {shape_label(shape)} ...", file=sys.stderr, flush=True)
-                times = time_case(cell, shape, args.repeat, args.threads)
+                times = time_case(cell, shape, args.repeat, side_by_side)
                 row = {
                     "cell": cell,
                     "shape": shape,

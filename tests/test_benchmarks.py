@@ -106,6 +106,26 @@ def test_compare_times_the_core_on_one_thread_beside_its_threads(
     assert "on 1 thread" not in capsys.readouterr().out
     assert seen == [1] * (1 + compare.TURNS)
 
+    # a build without OpenMP (or a forked child) runs one thread whatever is asked:
+    # no speed-up column that would only say 1.00x
+    monkeypatch.setattr(core, "num_threads", lambda: 1)
+    compare.main(["--threads", "2", *args])
+    assert "on 1 thread" not in capsys.readouterr().out
+
+
+def test_the_benchmarks_warn_when_the_machine_is_busy_at_the_start(bench, monkeypatch, capsys):
+    # a run started while something else keeps every CPU busy prints times of that, not of
+    # the libraries: said on stderr, with the load in the machine line
+    compare = bench("compare")
+    if not hasattr(compare.os, "getloadavg"):
+        pytest.skip("no load average on this platform")
+    cpus = compare.os.cpu_count() or 1
+    for load, warned in ((cpus + 2.9, True), (cpus - 0.5, False)):
+        monkeypatch.setattr(compare.os, "getloadavg", lambda load=load: (load, load, load))
+        facts = compare.machine_facts(None, "BLAS")
+        assert f"load average {load:.2f} at start" in facts
+        assert ("other programs are using them" in capsys.readouterr().err) == warned
+
 
 def table_rows(out):
     """The rows of the Markdown table in ``out``, each a list of cells, header first."""

@@ -512,15 +512,22 @@ def test_a_date_unit_that_cannot_be_right_is_refused(tmp_path, capsys, unit):
         ("Date,Open,High,Low,Close,Volume", "Close"),
         ("Datum,Eroeffnung,Schluss,Volumen", "Schluss"),
         ("Date,Rate,Volume", "Rate"),
+        ("Datum,Kurs,Umsatz", "Kurs"),
+        ("Date,Open,Adj_Close,Shares", "Adj_Close"),
+        ("Date,Rate,Umsatz", "Rate"),
+        ("Date,A,B", "B"),
     ],
 )
-def test_the_default_column_is_a_price_never_the_volume(tmp_path, header, chosen):
+def test_the_default_column_is_a_price_never_the_volume(tmp_path, capsys, header, chosen):
     names = header.split(",")
     rows = [",".join([f"2021-01-{k + 1:02d}", *(str(100 + k + j) for j in range(1, len(names)))])
             for k in range(20)]  # fmt: skip
     path = tmp_path / "export.csv"
     path.write_text("\n".join([header, *rows]) + "\n")
     assert read_csv_series(str(path)).name == chosen
+    # a column chosen by position, among others, is said so, with the way to choose
+    warned = "is named like a price" in capsys.readouterr().err
+    assert warned == (header in ("Date,Rate,Volume", "Date,Rate,Umsatz", "Date,A,B"))
 
 
 def test_a_new_report_replaces_the_files_of_the_older_one(tmp_path, capsys):

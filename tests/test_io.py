@@ -1,9 +1,11 @@
 """Save and load without pickle: round trips, and files that must be refused."""
 
+import errno
 import fractions
 import json
 import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -486,12 +488,50 @@ def test_a_save_takes_a_free_name_by_link_or_where_there_are_none_by_rename(tmp_
     assert (tmp_path / "a.npz").read_bytes() == b""
 
     def no_hard_links(src, dst):  # FAT, some network shares
-        raise PermissionError(1, "Operation not permitted", src, None, dst)
+        raise PermissionError(errno.EPERM, "Operation not permitted", src, None, dst)
 
     monkeypatch.setattr(os, "link", no_hard_links)
     rnnkit.save(model, tmp_path / "b.npz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]
     np.testing.assert_array_equal(
         rnnkit.load(tmp_path / "b.npz").state_dict()["weight_hh_l0"],
+        model.state_dict()["weight_hh_l0"],
+    )
+
+    def taken_then_no_hard_links(src, dst):  # Windows on FAT: EINVAL, the name not checked
+        Path(dst).write_text("theirs")
+        raise OSError(errno.EINVAL, "Invalid argument", src, None, dst)
+
+    monkeypatch.setattr(os, "link", taken_then_no_hard_links)
+    with pytest.raises(FileExistsError, match="appeared while rnnkit was writing it and"):
+        rnnkit.save(model, tmp_path / "c.npz")
+    assert (tmp_path / "c.npz").read_text() == "theirs"
+
+    def failing(src, dst):  # any other failure is the save's, named by its path
+        raise OSError(errno.EIO, "Input/output error", src, None, dst)
+
+    monkeypatch.setattr(os, "link", failing)
+    with pytest.raises(OSError, match="Input/output error") as err:
+        rnnkit.save(model, tmp_path / "d.npz")
+    assert err.value.filename == str(tmp_path / "d.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz", "c.npz"]
+
+
+def test_a_saved_model_whose_temporary_name_cannot_be_removed_is_saved(tmp_path, monkeypatch):
+    # a virus scanner holding the new file open for a moment (Windows): the model is in
+    # place under its name, so the save succeeded
+    model = SequenceRegressor("lstm", input_size=1, hidden_size=3, seed=0)
+    unlink = os.unlink
+
+    def held_open(name, *args, **kwargs):
+        if os.path.basename(name).startswith(".rnnkit-"):
+            raise PermissionError(errno.EACCES, "Permission denied", name)
+        return unlink(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", held_open)
+    rnnkit.save(model, tmp_path / "m.npz")
+    monkeypatch.setattr(os, "unlink", unlink)
+    np.testing.assert_array_equal(
+        rnnkit.load(tmp_path / "m.npz").state_dict()["weight_hh_l0"],
         model.state_dict()["weight_hh_l0"],
     )

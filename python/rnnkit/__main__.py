@@ -561,24 +561,37 @@ def _rows(n):
     return f"{n} row" if n == 1 else f"{n} rows"
 
 
-# Column names that say "price", most wanted first (case and spaces aside): a Yahoo
-# export's last numeric column is Volume, not a price.
-PRICE_NAMES = ("adj close", "close", "price", "last", "schluss", "schlusskurs", "cierre")
+# Column names that say "price", most wanted first (case, spaces and underscores
+# aside): a Yahoo export's last numeric column is Volume, not a price.
+PRICE_NAMES = (
+    "adj close", "close", "price", "last", "schluss", "schlusskurs", "kurs", "cierre",
+    "precio", "cours", "prix",
+)  # fmt: skip
+# Parts of a column name that say "traded quantity", not "price" (Umsatz: a German
+# export's volume).
+VOLUME_WORDS = ("vol", "umsatz", "turnover", "shares", "qty", "quantity", "stück", "stueck")
 
 
 def _price_column(head, date_column, decimal, path):
     """The column a run forecasts when none is named: the first of PRICE_NAMES, else the
-    last mostly numeric one whose name does not say volume."""
+    last mostly numeric one whose name does not say volume (with a warning when there
+    was a choice)."""
     numeric = [
         c for c in head.columns if c != date_column and _mostly_numeric(head[c].dropna(), decimal)
     ]
-    named = {str(c).strip().lower(): c for c in numeric}
+    named = {str(c).strip().lower().replace("_", " "): c for c in numeric}
     for name in PRICE_NAMES:
         if name in named:
             return named[name]
-    prices = [c for c in numeric if "vol" not in str(c).lower()]
+    prices = [c for c in numeric if not any(w in str(c).lower() for w in VOLUME_WORDS)]
     if not prices:
         raise CommandError(f"{path} has no numeric price column; name one with --column")
+    if len(numeric) > 1:
+        _warn(
+            f"no column of {path} is named like a price (Close, Price, ...): forecasting "
+            f"{prices[-1]!r}, its last numeric column not named like a volume; name the "
+            f"price column with --column if it is another"
+        )
     return prices[-1]
 
 

@@ -65,27 +65,40 @@ def replace_atomically(path, write, replaceable=None):
         raise OSError(err.errno, err.strerror, path) from err
 
 
+# What os.link raises on a file system without hard links (FAT and exFAT, some network
+# shares; Windows reports EINVAL): the new file is then renamed in place, as without
+# replaceable. Any other error is the save's.
+_NO_HARD_LINKS = {errno.EPERM, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
+
+
 def _put(tmp, path, replaceable):
-    """Move the written ``tmp`` to ``path`` unless a file there is not ``replaceable``."""
-    if os.path.lexists(path):
-        if not replaceable(path):
+    """Move the written ``tmp`` to ``path`` unless a file there is not ``replaceable``.
+
+    A program that puts its own file at ``path`` between the last judgement and the
+    rename of a replaceable file still loses it: a window of microseconds, where the
+    judgement before the write left the whole write open.
+    """
+    if not os.path.lexists(path):
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
             raise FileExistsError(
-                errno.EEXIST, "appeared while rnnkit was writing it and is not its file", path
-            )
-        os.replace(tmp, path)
-        return
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
+                errno.EEXIST, "appeared while rnnkit was writing it; not replaced", path
+            ) from None
+        except OSError as err:
+            if err.errno not in _NO_HARD_LINKS:
+                raise
+        else:
+            # the model is in place; a temporary name a virus scanner holds open for a
+            # moment must not turn the saved model into an error
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            return
+    if os.path.lexists(path) and not replaceable(path):
         raise FileExistsError(
-            errno.EEXIST, "appeared while rnnkit was writing it; not replaced", path
-        ) from None
-    except OSError:
-        # a file system without hard links (FAT, some network shares): a rename, as
-        # without replaceable
-        os.replace(tmp, path)
-        return
-    os.unlink(tmp)
+            errno.EEXIST, "appeared while rnnkit was writing it and is not its file", path
+        )
+    os.replace(tmp, path)
 
 
 def _listed(out):
