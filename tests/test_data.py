@@ -1,6 +1,7 @@
 """rnnkit.data: time splits, scalers fitted without leakage, returns, missing values, windows."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -568,6 +569,28 @@ def test_test_values_are_a_copy_the_caller_cannot_change():
 def test_split_windows_names_a_bad_argument(kwargs, error, words):
     with pytest.raises(error, match=words):
         split_windows(wti_like(), **{"lookback": 5, **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("rows", "options"),
+    [(12, {}), (40, {"horizon": 3}), (45, {"warmup": 20}), (30, {"test": 0.05}), (25, {})],
+)
+def test_a_series_too_short_for_its_lookback_is_told_the_longest_that_fits(rows, options):
+    # a newcomer's 12-row file and lookback 30: the error says what would work
+    series = wti_like()[:rows]
+    with pytest.raises(ValueError, match="too short for a") as err:
+        split_windows(series, lookback=30, **options)
+    longest = int(re.search(r"lookback=(\d+) is the longest that leaves one", str(err.value))[1])
+    split = split_windows(series, lookback=longest, **options)
+    assert len(split.train.X) > 0
+    assert len(split.test.X) > 0
+    with pytest.raises(ValueError, match="too short for a"):
+        split_windows(series, lookback=longest + 1, **options)
+
+
+def test_a_series_too_short_for_any_lookback_says_so():
+    with pytest.raises(ValueError, match="no lookback leaves one: more rows"):
+        split_windows(wti_like()[:4], lookback=3)
 
 
 def test_split_windows_takes_columns_as_a_name_a_list_or_an_array():

@@ -1252,26 +1252,57 @@ def split_windows(
         # the transformed training rows only: the levels up to the last one they need
         train_rows = pipeline._rows(values[: n_train + pipeline.spent_rows], None)[1]
         pipeline.scaler = SCALERS[scaler]().fit(train_rows)
-    first = max(warmup - lookback, 0)  # the first window whose targets are rows >= warmup
+
+    def cut(lookback):
+        """(first, cuts, count): the first window whose targets are rows >= warmup, where
+        the training and the validation windows end among the count from there on."""
+        first = max(warmup - lookback, 0)
+        count = max(n_rows - lookback - horizon + 1 - first, 0)  # as pipeline._cut counts
+        # Window j's last target is row first + j + lookback + horizon - 1, rising with
+        # j: each block is one run of windows, ending where its last target leaves it.
+        last_of_first = first + lookback + horizon - 1
+        ends = np.clip([n_train - last_of_first, n_train + n_val - last_of_first], 0, count)
+        return first, ends, count
+
+    def empty(lookback):
+        """The first block that needs windows and has none with ``lookback``, or None."""
+        _, ends, count = cut(lookback)
+        return "train" if ends[0] == 0 else "test" if test and ends[1] == count else None
+
+    if (name := empty(lookback)) is not None:
+        # a longer lookback leaves no more windows in any block: search for the longest
+        longest = _longest(1, lookback - 1, lambda shorter: empty(shorter) is None)
+        raise ValueError(
+            f"the series is too short for a {name} window: {len(values)} rows with "
+            f"lookback={lookback}, horizon={horizon}, val={val}, test={test}"
+            + (f", warmup={warmup}" if warmup else "")
+            + (f"; lookback={longest} is the longest that leaves one" if longest else
+               "; no lookback leaves one: more rows, a shorter horizon or smaller val and "
+               "test" + (" or warmup" if warmup else ""))
+        )  # fmt: skip
+    first, cuts, count = cut(lookback)
     every = pipeline._cut(values, index, targets=True, first=first)
-    # Window j's last target is row first + j + lookback + horizon - 1, rising with j:
-    # each block is one run of windows, ending where its last target leaves the block.
-    last_of_first = first + lookback + horizon - 1
-    cuts = np.clip([n_train - last_of_first, n_train + n_val - last_of_first], 0, len(every.X))
+    assert len(every.X) == count, "cut counts the windows as pipeline._cut does"
     blocks = [Block(*(None if a is None else a[s] for a in every)) for s in (
         slice(0, cuts[0]), slice(cuts[0], cuts[1]), slice(cuts[1], None))]  # fmt: skip
-    for name, block, fraction in zip(("train", "test"), blocks[::2], (1, test), strict=True):
-        if fraction and len(block.X) == 0:
-            raise ValueError(
-                f"the series is too short for a {name} window: {len(values)} rows with "
-                f"lookback={lookback}, horizon={horizon}, val={val}, test={test}"
-                + (f", warmup={warmup}" if warmup else "")
-            )
     # window k reads rows k .. k + lookback (the first only to start a return)
     test_start = int(cuts[1]) + first
     test_index = None if index is None else index[test_start:]
     bounds = (n_train, n_train + n_val)
     return SplitWindows(*blocks, pipeline, bounds, values[test_start:].copy(), test_index)
+
+
+def _longest(lo, hi, holds):
+    """The largest n in [lo, hi] for which ``holds(n)``, or None; ``holds`` is true up to
+    some n and false after it."""
+    best = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if holds(mid):
+            best, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    return best
 
 
 class SplitRows(NamedTuple):
