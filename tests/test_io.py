@@ -409,6 +409,13 @@ def test_a_header_nested_too_deep_or_too_large_is_refused(tmp_path):
     _refused_quickly(large, "the header has .* bytes, above")
 
 
+def _assert_saved(path, model):
+    """The model file at ``path`` holds ``model``'s weights."""
+    np.testing.assert_array_equal(
+        rnnkit.load(path).state_dict()["weight_hh_l0"], model.state_dict()["weight_hh_l0"]
+    )
+
+
 def test_save_never_replaces_a_file_rnnkit_did_not_write(tmp_path):
     # a Forecaster saved over the user's CSV by a slip of the path must leave it alone
     model = SequenceRegressor("gru", input_size=1, hidden_size=3, seed=0)
@@ -425,9 +432,7 @@ def test_save_never_replaces_a_file_rnnkit_did_not_write(tmp_path):
     path = tmp_path / "m.npz"
     rnnkit.save(model, path)
     rnnkit.save(rnnkit.load(path), path)
-    np.testing.assert_array_equal(
-        rnnkit.load(path).state_dict()["weight_hh_l0"], model.state_dict()["weight_hh_l0"]
-    )
+    _assert_saved(path, model)
 
 
 @pytest.mark.parametrize("earlier", [None, "own model"], ids=["new name", "own file there"])
@@ -468,9 +473,7 @@ def test_a_model_file_put_there_during_the_save_is_replaced_as_any_own_file(tmp_
 
     monkeypatch.setattr(np, "savez", savez_then_another_save)
     rnnkit.save(model, path)
-    np.testing.assert_array_equal(
-        rnnkit.load(path).state_dict()["weight_hh_l0"], model.state_dict()["weight_hh_l0"]
-    )
+    _assert_saved(path, model)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
 
 
@@ -493,10 +496,7 @@ def test_a_save_takes_a_free_name_by_link_or_where_there_are_none_by_rename(tmp_
     monkeypatch.setattr(os, "link", no_hard_links)
     rnnkit.save(model, tmp_path / "b.npz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]
-    np.testing.assert_array_equal(
-        rnnkit.load(tmp_path / "b.npz").state_dict()["weight_hh_l0"],
-        model.state_dict()["weight_hh_l0"],
-    )
+    _assert_saved(tmp_path / "b.npz", model)
 
     def taken_then_no_hard_links(src, dst):  # Windows on FAT: EINVAL, the name not checked
         Path(dst).write_text("theirs")
@@ -531,7 +531,4 @@ def test_a_saved_model_whose_temporary_name_cannot_be_removed_is_saved(tmp_path,
     monkeypatch.setattr(os, "unlink", held_open)
     rnnkit.save(model, tmp_path / "m.npz")
     monkeypatch.setattr(os, "unlink", unlink)
-    np.testing.assert_array_equal(
-        rnnkit.load(tmp_path / "m.npz").state_dict()["weight_hh_l0"],
-        model.state_dict()["weight_hh_l0"],
-    )
+    _assert_saved(tmp_path / "m.npz", model)

@@ -195,14 +195,16 @@ void step_compact_tile(const PackedStep<Real>& w, index_t rows, const Real* x, c
   alignas(64) Real sums[R * width] = {};  // a block's sums, rows compact_width apart
   alignas(64) Real init[R * width];       // laid out as sums
   alignas(64) Real tile[R * width];       // the sums as a whole tile's
+  index_t pre_row[width];                 // the column of pre each column reads, or -1
+  if (pre != nullptr)
+    for (index_t c = 0; c < compact_width; ++c) pre_row[c] = compact_row(s, w.H, c);
   for (index_t r0 = 0; r0 < rows; r0 += R) {
     const index_t mr = std::min(R, rows - r0);
     if (pre != nullptr)  // the tile's columns of pre, and their bias; zeros after the gates
       for (index_t r = 0; r < mr; ++r)
-        for (index_t c = 0; c < compact_width; ++c) {
-          const index_t row = compact_row(s, w.H, c);
-          init[r * compact_width + c] = row >= 0 ? pre[(r0 + r) * ld_pre + row] + packed[c] : 0;
-        }
+        for (index_t c = 0; c < compact_width; ++c)
+          init[r * compact_width + c] =
+              pre_row[c] >= 0 ? pre[(r0 + r) * ld_pre + pre_row[c]] + packed[c] : 0;
     compact_rows<NV - 1, R>(nv, mr, sums, pre != nullptr ? init : packed,
                             pre != nullptr ? compact_width : 0, packed, x + r0 * w.I, w.I, w.I,
                             h != nullptr ? h + r0 * w.ld : nullptr, w.ld, w.K);
