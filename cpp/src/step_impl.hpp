@@ -300,14 +300,33 @@ inline void over_tile(index_t mr, index_t n, const Unit& unit) {
   }
 }
 
-// A unit's four saved values at gates[at], H apart, when gates are kept.
+// A unit's four saved values at gates[at], `stride` apart.
 template <class Real>
-inline void keep_unit(Real* gates, index_t at, index_t H, Real a, Real b, Real c, Real d) {
-  if (gates == nullptr) return;
+inline void keep_unit(Real* gates, index_t at, index_t stride, Real a, Real b, Real c, Real d) {
   gates[at] = a;
-  gates[at + H] = b;
-  gates[at + 2 * H] = c;
-  gates[at + 3 * H] = d;
+  gates[at + stride] = b;
+  gates[at + 2 * stride] = c;
+  gates[at + 3 * stride] = d;
+}
+
+// Where an epilogue's rows from r0 put the four saved values of their units
+// from u0: gates_t's rows (4H apart, the values H apart) when gates are kept,
+// else `scratch` that nothing reads (rows 4 lanes apart, values lanes apart).
+// Stored either way, so one loop serves both: a test inside it becomes masked
+// stores (vmaskmovps), microcoded on AMD's cores (on Zen 3 an eighth of the
+// LSTM forward's time at H = 128), and two compiled loops need not round alike
+// (one for each case gave inference results 1-3 ulp from the training
+// forward's), where the two must agree to the last bit.
+template <class Real>
+struct KeptGates {
+  Real* at;
+  index_t row, gate;
+};
+template <class Real>
+inline KeptGates<Real> kept_gates(Real* gates_t, index_t r0, index_t u0, index_t H, Real* scratch) {
+  constexpr index_t lanes = kStepLanes<Real>;
+  if (gates_t != nullptr) return {gates_t + r0 * 4 * H + u0, 4 * H, H};
+  return {scratch, 4 * lanes, lanes};
 }
 
 // The LSTM's step for variant V (lstm.cpp): gates_t (rows, 4H) keeps the
@@ -320,12 +339,14 @@ void lstm_step(const PackedStep<Real>& w, StepTiles tiles, index_t rows, const R
   const index_t H = w.H;
   step_tiles<4>(w, tiles, rows, x_t, h_prev, pre_t, 4 * H,
                 [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
-                  over_tile<lanes>(mr, n, [=](index_t r, index_t j) {
+                  alignas(64) Real scratch[kStepRows<4> * 4 * lanes];
+                  const KeptGates<Real> kept = kept_gates(gates_t, r0, u0, H, scratch);
+                  over_tile<lanes>(mr, n, [=, &scratch](index_t r, index_t j) {
                     const Real* const pre = tile + r * 4 * lanes + j;  // i, f, g, o: lanes apart
                     Real i = pre[0], f = pre[lanes], g = pre[2 * lanes], o = pre[3 * lanes];
                     const index_t e = (r0 + r) * H + u0 + j;
                     lstm_unit_forward<V>(i, f, g, o, c_t[e], h_t[e], c_prev[e]);
-                    keep_unit(gates_t, (r0 + r) * 4 * H + u0 + j, H, i, f, g, o);
+                    keep_unit(kept.at, r * kept.row + j, kept.gate, i, f, g, o);
                   });
                 });
 }
@@ -341,14 +362,16 @@ void gru_step(const PackedStep<Real>& w, StepTiles tiles, index_t rows, const Re
   step_tiles<3>(w, tiles, rows, static_cast<const Real*>(nullptr), h_prev,
                 static_cast<const Real*>(nullptr), 0,
                 [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
-                  over_tile<lanes>(mr, n, [=](index_t r, index_t j) {
+                  alignas(64) Real scratch[kStepRows<3> * 4 * lanes];
+                  const KeptGates<Real> kept = kept_gates(gates_t, r0, u0, H, scratch);
+                  over_tile<lanes>(mr, n, [=, &scratch](index_t r, index_t j) {
                     const Real* const pre = tile + r * 3 * lanes + j;  // r, z, n: lanes apart
                     Real rg = pre[0], z = pre[lanes], cand = pre[2 * lanes], hn;
                     const index_t e = (r0 + r) * H + u0 + j, u = u0 + j;
                     const Real* const gi = gi_t + (r0 + r) * 3 * H + u;
                     gru_unit_forward(rg, z, cand, hn, h_t[e], gi[0], gi[H], gi[2 * H], b_ih[u],
                                      b_ih[H + u], b_ih[2 * H + u], h_prev[e]);
-                    keep_unit(gates_t, (r0 + r) * 4 * H + u, H, rg, z, cand, hn);
+                    keep_unit(kept.at, r * kept.row + j, kept.gate, rg, z, cand, hn);
                   });
                 });
 }
