@@ -1,5 +1,7 @@
 """The main job end to end on small series, and one-line errors for bad CSVs."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -649,3 +651,25 @@ def test_a_level_too_high_for_the_validation_block_is_said_in_cli_words(tmp_path
     assert main(["run", "--csv", str(path), "--lookback", "3", "--interval", "0.99",
                  "--out", str(tmp_path / "r"), *FAST[:4], "--quiet"]) == 2  # fmt: skip
     assert "--interval 0.99 needs at least 99 validation forecasts" in error_line(capsys)
+
+
+@pytest.mark.parametrize(("rows", "few"), [(120, True), (400, False)])
+def test_run_says_how_many_test_windows_score_the_table_and_warns_when_few(
+    tmp_path, capsys, rows, few
+):
+    dates = pd.date_range("2021-01-01", periods=rows, freq="D")
+    path = tmp_path / "prices.csv"
+    pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Close": garch_series(rows, seed=3)}).to_csv(
+        path, index=False
+    )
+    assert main(["run", "--csv", str(path), "--out", str(tmp_path / "r"), *FAST]) == 0
+    out, err = capsys.readouterr()
+    said = re.search(r"Scored on (\d+) test windows, targets from (\S+) to (\S+)\.", out)
+    assert said is not None, out
+    # the last target is the file's last day; one window a day back from it
+    n, first, last = int(said[1]), said[2], said[3]
+    assert last == f"{dates[-1]:%Y-%m-%d}"
+    assert first == f"{dates[-n]:%Y-%m-%d}"
+    assert n == round(rows * 0.15)  # the default --test, one window per test row
+    assert said[0] in (tmp_path / "r" / "README.md").read_text()
+    assert (f"only {n} test windows: a ranking on so few is mostly chance" in err) is few

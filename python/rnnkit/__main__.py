@@ -2,6 +2,7 @@
 ``rnnkit config``."""
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -918,7 +919,15 @@ def run(args):
         )  # fmt: skip
         print(f"\n{report.backtest_note(transform, args.interval)}")
     else:
+        n, said = report.scored_on(next(iter(forecasters.values())))
+        if n < report.FEW_TEST_WINDOWS:
+            _warn(
+                f"only {n} test window{'s' if n != 1 else ''}: a ranking on so few is mostly "
+                f"chance (an RMSE over {n} forecasts moves by about {1 / math.sqrt(2 * max(n, 1)):.0%}"
+                f" from sample to sample); a longer series or a larger --test gives more"
+            )
         print(report.format_table(table))
+        print(said)
         files = _write_out(
             report.write_report, args.out, table, forecasters, title, args.overwrite,
             args.interval,
