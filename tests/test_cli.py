@@ -653,23 +653,27 @@ def test_a_level_too_high_for_the_validation_block_is_said_in_cli_words(tmp_path
     assert "--interval 0.99 needs at least 99 validation forecasts" in error_line(capsys)
 
 
-@pytest.mark.parametrize(("rows", "few"), [(120, True), (400, False)])
+@pytest.mark.parametrize(
+    ("rows", "horizon", "few"), [(120, 1, True), (400, 1, False), (130, 3, True)]
+)
 def test_run_says_how_many_test_windows_score_the_table_and_warns_when_few(
-    tmp_path, capsys, rows, few
+    tmp_path, capsys, rows, horizon, few
 ):
     dates = pd.date_range("2021-01-01", periods=rows, freq="D")
     path = tmp_path / "prices.csv"
     pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Close": garch_series(rows, seed=3)}).to_csv(
         path, index=False
     )
-    assert main(["run", "--csv", str(path), "--out", str(tmp_path / "r"), *FAST]) == 0
+    more = ["--horizon", str(horizon)]
+    assert main(["run", "--csv", str(path), "--out", str(tmp_path / "r"), *FAST, *more]) == 0
     out, err = capsys.readouterr()
     said = re.search(r"Scored on (\d+) test windows, targets from (\S+) to (\S+)\.", out)
     assert said is not None, out
-    # the last target is the file's last day; one window a day back from it
     n, first, last = int(said[1]), said[2], said[3]
+    # the last window's last target is the file's last day; the windows start a day apart
     assert last == f"{dates[-1]:%Y-%m-%d}"
-    assert first == f"{dates[-n]:%Y-%m-%d}"
-    assert n == round(rows * 0.15)  # the default --test, one window per test row
+    assert first == f"{dates[-n - horizon + 1]:%Y-%m-%d}"
+    # the default --test share of the log returns, which start a row after the prices
+    assert n == round((rows - 1) * 0.15)
     assert said[0] in (tmp_path / "r" / "README.md").read_text()
-    assert (f"only {n} test windows: a ranking on so few is mostly chance" in err) is few
+    assert (f"only {n} test windows: a ranking on so few may be chance" in err) is few

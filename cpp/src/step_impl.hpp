@@ -341,7 +341,7 @@ void lstm_step(const PackedStep<Real>& w, StepTiles tiles, index_t rows, const R
                 [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
                   alignas(64) Real scratch[kStepRows<4> * 4 * lanes];
                   const KeptGates<Real> kept = kept_gates(gates_t, r0, u0, H, scratch);
-                  over_tile<lanes>(mr, n, [=, &scratch](index_t r, index_t j) {
+                  over_tile<lanes>(mr, n, [=](index_t r, index_t j) {
                     const Real* const pre = tile + r * 4 * lanes + j;  // i, f, g, o: lanes apart
                     Real i = pre[0], f = pre[lanes], g = pre[2 * lanes], o = pre[3 * lanes];
                     const index_t e = (r0 + r) * H + u0 + j;
@@ -364,7 +364,7 @@ void gru_step(const PackedStep<Real>& w, StepTiles tiles, index_t rows, const Re
                 [=](const Real* tile, index_t r0, index_t mr, index_t u0, index_t n) {
                   alignas(64) Real scratch[kStepRows<3> * 4 * lanes];
                   const KeptGates<Real> kept = kept_gates(gates_t, r0, u0, H, scratch);
-                  over_tile<lanes>(mr, n, [=, &scratch](index_t r, index_t j) {
+                  over_tile<lanes>(mr, n, [=](index_t r, index_t j) {
                     const Real* const pre = tile + r * 3 * lanes + j;  // r, z, n: lanes apart
                     Real rg = pre[0], z = pre[lanes], cand = pre[2 * lanes], hn;
                     const index_t e = (r0 + r) * H + u0 + j, u = u0 + j;

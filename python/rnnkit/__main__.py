@@ -922,8 +922,8 @@ def run(args):
         n, said = report.scored_on(next(iter(forecasters.values())))
         if n < report.FEW_TEST_WINDOWS:
             _warn(
-                f"only {n} test window{'s' if n != 1 else ''}: a ranking on so few is mostly "
-                f"chance (an RMSE over {n} forecasts moves by about {1 / math.sqrt(2 * max(n, 1)):.0%}"
+                f"only {n} test window{'s' if n != 1 else ''}: a ranking on so few may be "
+                f"chance (an RMSE over {n} windows moves by about {1 / math.sqrt(2 * max(n, 1)):.0%}"
                 f" from sample to sample); a longer series or a larger --test gives more"
             )
         print(report.format_table(table))

@@ -129,14 +129,16 @@ FEW_TEST_WINDOWS = 30
 
 def scored_on(forecaster):
     """The main job's sample: its number of test windows, and a sentence saying it with,
-    when the series had times, those of the first and last target."""
+    when the series had times, those of the first and the last target (the last window's
+    last step)."""
     frame = forecaster.test_predictions()
     n = len(frame)
     said = f"Scored on {n:,} test window{'s' if n != 1 else ''}"
     if n and frame.index.name == "time":  # test_predictions' index when there are times
         from .inspect import time_label
 
-        said += f", targets from {time_label(frame.index[0])} to {time_label(frame.index[-1])}"
+        last = forecaster.test_predictions(step=forecaster.horizon).index[-1]
+        said += f", targets from {time_label(frame.index[0])} to {time_label(last)}"
     return n, said + "."
 
 
