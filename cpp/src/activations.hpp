@@ -8,6 +8,18 @@
 #include <algorithm>
 #include <cmath>
 
+// The per-element functions of the cells (here and in cells_impl.hpp) are
+// inlined whatever the compiler's budget: they run inside loops that must
+// vectorise, and GCC stops inlining once a file has grown by --param
+// inline-unit-growth (a path's file instantiates every cell, variant and dtype),
+// leaving a call to tanh in the loop, which then runs scalar: the cells' row
+// functions did, once the fused step had grown (scripts/check_vectorized.py).
+#if defined(__GNUC__)
+#define RNNKIT_ELEMENTWISE inline __attribute__((always_inline))
+#else
+#define RNNKIT_ELEMENTWISE inline
+#endif
+
 namespace rnnkit::detail {
 namespace {
 
@@ -15,7 +27,7 @@ namespace {
 // polynomial over even polynomial on [-7.9053, 7.9053], where it reaches
 // +-1 in float. Branch-free, so loops over it vectorise. Measured absolute
 // error below 5e-7 over the float range (tests/test_core.py).
-inline float tanh_rational(float x) {
+RNNKIT_ELEMENTWISE float tanh_rational(float x) {
   constexpr float bound = 7.90531110763549805f;
   const float low = x < -bound ? -bound : x;
   const float clamped = low > bound ? bound : low;
@@ -34,15 +46,15 @@ inline float tanh_rational(float x) {
   return clamped * p / q;
 }
 
-inline float tanh(float x) { return tanh_rational(x); }
-inline double tanh(double x) { return std::tanh(x); }
+RNNKIT_ELEMENTWISE float tanh(float x) { return tanh_rational(x); }
+RNNKIT_ELEMENTWISE double tanh(double x) { return std::tanh(x); }
 
 // float: through tanh, branch-free; its absolute error is half tanh's.
-inline float sigmoid(float x) { return 0.5f + 0.5f * tanh_rational(0.5f * x); }
+RNNKIT_ELEMENTWISE float sigmoid(float x) { return 0.5f + 0.5f * tanh_rational(0.5f * x); }
 
 // double: split on the sign so that exp never overflows and a small result
 // keeps its full relative precision.
-inline double sigmoid(double x) {
+RNNKIT_ELEMENTWISE double sigmoid(double x) {
   if (x >= 0.0) return 1.0 / (1.0 + std::exp(-x));
   const double e = std::exp(x);
   return e / (1.0 + e);

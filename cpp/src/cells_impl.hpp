@@ -24,8 +24,8 @@ namespace {
 // these loops scalar, a live forecast's step 3x slower. The variant is a
 // template argument: the vanilla cell compiles to the loop it always was.
 template <LstmVariant V, class Real>
-inline void lstm_unit_forward(Real& i, Real& f, Real& g, Real& o, Real& c_t, Real& h_t,
-                              Real c_prev) {
+RNNKIT_ELEMENTWISE void lstm_unit_forward(Real& i, Real& f, Real& g, Real& o, Real& c_t, Real& h_t,
+                                          Real c_prev) {
   using LV = LstmVariant;
   i = V == LV::nig ? Real(1) : sigmoid(i);
   f = V == LV::nfg ? Real(1) : V == LV::cifg ? Real(1) - i : sigmoid(f);
@@ -59,8 +59,9 @@ void lstm_cell_forward(Real* gates_row, Real* c_t, Real* h_t, const Real* c_prev
 // A gate a variant holds at 1 gets da = 0; niaf's g has derivative 1; cifg's i
 // also moves f = 1 - i: da_i = dc * (g - c_{t-1}) * i(1 - i), and da_f = 0.
 template <LstmVariant V, class Real>
-inline void lstm_unit_backward(Real& da_i, Real& da_f, Real& da_g, Real& da_o, Real& dc, Real i,
-                               Real f, Real g, Real o, Real c_t, Real c_prev, Real dh) {
+RNNKIT_ELEMENTWISE void lstm_unit_backward(Real& da_i, Real& da_f, Real& da_g, Real& da_o, Real& dc,
+                                           Real i, Real f, Real g, Real o, Real c_t, Real c_prev,
+                                           Real dh) {
   using LV = LstmVariant;
   const Real out = V == LV::noaf ? c_t : tanh(c_t);
   const Real dout = V == LV::noaf ? Real(1) : Real(1) - out * out;
@@ -101,8 +102,9 @@ void lstm_cell_backward(Real* dgates_row, Real* dc, const Real* gates_row, const
 //   hn = gh_n,  n = tanh(gi_n + b_in + r * hn)
 //   h_t = (1 - z) * n + z * h_{t-1}
 template <class Real>
-inline void gru_unit_forward(Real& r, Real& z, Real& n, Real& hn, Real& h_t, Real gi_r, Real gi_z,
-                             Real gi_n, Real b_r, Real b_z, Real b_n, Real h_prev) {
+RNNKIT_ELEMENTWISE void gru_unit_forward(Real& r, Real& z, Real& n, Real& hn, Real& h_t, Real gi_r,
+                                         Real gi_z, Real gi_n, Real b_r, Real b_z, Real b_n,
+                                         Real h_prev) {
   r = sigmoid(gi_r + b_r + r);
   z = sigmoid(gi_z + b_z + z);
   hn = n;
@@ -139,8 +141,9 @@ void gru_cell_forward(Real* gates_row, Real* h_t, const Real* gi_row, const Real
 // 0..3H, [dhn | da_r | da_z], against W_hh's rows in the order n, r, z.
 // dh_t = dL/dh_t, dy included; dh_out = dL/dh_t z.
 template <class Real>
-inline void gru_unit_backward(Real& dhn, Real& da_r, Real& da_z, Real& da_n, Real& dh_out, Real r,
-                              Real z, Real n, Real hn, Real h_prev, Real dh_t) {
+RNNKIT_ELEMENTWISE void gru_unit_backward(Real& dhn, Real& da_r, Real& da_z, Real& da_n,
+                                          Real& dh_out, Real r, Real z, Real n, Real hn,
+                                          Real h_prev, Real dh_t) {
   const Real dn = dh_t * (Real(1) - z) * (Real(1) - n * n);
   da_n = dn;
   da_z = dh_t * (h_prev - n) * z * (Real(1) - z);
@@ -169,7 +172,7 @@ void gru_cell_backward(Real* dg_row, Real* dh, const Real* gates_row, const Real
 }
 
 template <class Real>
-inline Real relu(Real z) {
+RNNKIT_ELEMENTWISE Real relu(Real z) {
   return z > Real(0) ? z : Real(0);
 }
 
@@ -185,11 +188,11 @@ void activate(Real* z, index_t n, Nonlinearity act) {
 // dz = (dh + dy) * act'(.), act' read off the output y: tanh' = 1 - y^2,
 // relu' = [y > 0].
 template <class Real>
-inline Real tanh_backward(Real d, Real y) {
+RNNKIT_ELEMENTWISE Real tanh_backward(Real d, Real y) {
   return d * (Real(1) - y * y);
 }
 template <class Real>
-inline Real relu_backward(Real d, Real y) {
+RNNKIT_ELEMENTWISE Real relu_backward(Real d, Real y) {
   return y > Real(0) ? d : Real(0);
 }
 
