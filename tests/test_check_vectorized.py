@@ -54,3 +54,28 @@ def test_without_strict_a_miss_is_a_warning(tmp_path):
     done = check(tmp_path, vectorised(3), strict=False)
     assert done.returncode == 0
     assert "cells.hpp:6 in report0.txt" in done.stderr
+
+
+def test_a_passing_check_removes_its_reports_and_a_failing_one_keeps_them(tmp_path):
+    # GCC appends to a report: lines left from an earlier compile would pass a loop that the
+    # next compile leaves scalar, so the reports of a passing check go
+    passed = check(tmp_path, vectorised(3, 6), vectorised(3, 6))
+    assert passed.returncode == 0
+    assert not list(tmp_path.glob("report*.txt"))
+    failed = check(tmp_path, vectorised(3, 6), vectorised(3))
+    assert failed.returncode == 1
+    assert sorted(p.name for p in tmp_path.glob("report*.txt")) == ["report0.txt", "report1.txt"]
+
+
+def test_a_path_not_compiled_since_the_last_check_is_skipped(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "cells.hpp").write_text(HEADER)
+    report = tmp_path / "report.txt"
+    report.write_text(vectorised(3))
+    args = [sys.executable, str(SCRIPT), "--strict", str(tmp_path / "src")]
+    done = subprocess.run(
+        [*args, str(tmp_path / "absent.txt"), str(report)], check=False, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == "rnnkit: GCC left a loop marked ivdep scalar: cells.hpp:6 in report.txt\n"
