@@ -129,16 +129,18 @@ FEW_TEST_WINDOWS = 30
 
 def scored_on(forecaster):
     """The main job's sample: its number of test windows, and a sentence saying it with,
-    when the series had times, those of the first and the last target (the last window's
-    last step)."""
-    frame = forecaster.test_predictions()
-    n = len(frame)
+    when the series had times, those of the first target and of the last window's last."""
+    block = forecaster._test_block()  # the windows evaluate scores; no forecast needed
+    n = len(block.X)
     said = f"Scored on {n:,} test window{'s' if n != 1 else ''}"
-    if n and frame.index.name == "time":  # test_predictions' index when there are times
+    if n and block.times is not None:
+        import pandas as pd
+
         from .inspect import time_label
 
-        last = forecaster.test_predictions(step=forecaster.horizon).index[-1]
-        said += f", targets from {time_label(frame.index[0])} to {time_label(last)}"
+        # as test_predictions' index: datetime64 become Timestamps, which time_label reads
+        first, last = pd.Index([block.times[0, 0], block.times[-1, -1]])
+        said += f", targets from {time_label(first)} to {time_label(last)}"
     return n, said + "."
 
 
